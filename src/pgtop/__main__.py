@@ -1,0 +1,13 @@
+"""Entry point for `pgtop` and `python -m pgtop`."""
+
+import sys
+
+
+def main() -> None:
+    from pgtop.cli import run
+
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Command line: turn argv into a Target, then run the app or a one-shot report.
+
+Connection arguments follow psql: `pgtop [DBNAME | URI | "key=value ..."]`, -h -p -U -d -W,
+and every PG* variable, .pgpass and the service file work as libpq would.
+Exit codes: 0 success, 1 connection or permission failure, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import NoReturn
+
+from pgtop import __version__
+from pgtop.target import DEFAULT_CONNECT_TIMEOUT, DEFAULT_REFRESH, MIN_REFRESH, ConnSettings, Target
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"pgtop: {message} (see pgtop --help)\n")
+
+
+def _seconds(minimum: float):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g} s, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="pgtop",
+        add_help=False,  # -h is --host, as in psql
+        description="Terminal activity monitor for PostgreSQL and PgBouncer.",
+        epilog="Connection settings also come from PGHOST, PGPORT, PGUSER, PGDATABASE, "
+        "PGPASSWORD, PGSERVICE, PGSSLMODE, ~/.pgpass and the service file, as in psql.",
+    )
+    p.add_argument("conn", nargs="?", metavar="DBNAME|URI|CONNINFO", help="what to connect to")
+    c = p.add_argument_group("connection")
+    c.add_argument("-h", "--host", help="server host or socket directory")
+    c.add_argument("-p", "--port", help="server port")
+    c.add_argument("-U", "--username", help="user name")
+    c.add_argument("-d", "--dbname", help="database name, URI or conninfo string")
+    c.add_argument("-W", "--password", action="store_true", help="prompt for a password")
+    c.add_argument(
+        "--pooler",
+        metavar="URI",
+        help="PgBouncer admin console, e.g. postgresql://u@h:6432/pgbouncer",
+    )
+    c.add_argument(
+        "--connect-timeout",
+        type=_seconds(0.5),
+        default=None,
+        metavar="S",
+        help=f"give up connecting after S seconds (default {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    o = p.add_argument_group("behaviour")
+    o.add_argument(
+        "--refresh",
+        type=_seconds(MIN_REFRESH),
+        default=None,
+        metavar="S",
+        help=f"seconds between polls (default {DEFAULT_REFRESH:g}, minimum {MIN_REFRESH:g})",
+    )
+    o.add_argument("--read-only", action="store_true", default=None, help="no cancel/terminate")
+    o.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
+    o.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    o.add_argument(
+        "--format", choices=("json", "text"), default="text", help="output of --once (text)"
+    )
+    i = p.add_argument_group("information")
+    i.add_argument("--help", "-?", action="help", help="show this help and exit")
+    i.add_argument("--version", action="version", version=f"pgtop {__version__}")
+    return p
+
+
+def _parse_conninfo(text: str) -> dict[str, str]:
+    """A URI or key=value string through libpq's own parser; a bare word is a dbname."""
+    if "=" not in text and "://" not in text:
+        return {"dbname": text}
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
+    except Exception as exc:
+        # libpq's message names the bad part, never the password value.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
+        raise UsageError(f"invalid connection string: {reason}") from None
+
+
+def conn_settings_from_args(args: argparse.Namespace) -> ConnSettings:
+    params: dict[str, str] = {}
+    if args.conn:
+        params.update(_parse_conninfo(args.conn))
+    if args.dbname:
+        params.update(_parse_conninfo(args.dbname))
+    return ConnSettings(params).with_overrides(host=args.host, port=args.port, user=args.username)
+
+
+def build_target(args: argparse.Namespace) -> Target:
+    refresh = args.refresh if args.refresh is not None else DEFAULT_REFRESH
+    timeout = args.connect_timeout if args.connect_timeout is not None else DEFAULT_CONNECT_TIMEOUT
+    return Target(
+        postgres=conn_settings_from_args(args),
+        pooler=args.pooler,
+        refresh=refresh,
+        connect_timeout=timeout,
+        read_only=bool(args.read_only),
+    )
+
+
+def _prompt_password(target: Target) -> str:
+    import getpass
+
+    try:
+        return getpass.getpass(f"Password for {target.postgres.describe()}: ")
+    except (EOFError, KeyboardInterrupt):
+        raise UsageError("no password given") from None
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        target = build_target(args)
+        password = _prompt_password(target) if args.password else None
+    except UsageError as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.once:
+        return _run_once(target, password, args.format)
+    return _run_app(target, password, mouse=not args.no_mouse)
+
+
+def _run_once(target: Target, password: str | None, fmt: str) -> int:
+    from pgtop.collect.errors import CollectError
+    from pgtop.once import collect_once, render
+
+    try:
+        first, rates = asyncio.run(collect_once(target, password))
+    except CollectError as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.kind == "usage" else EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    sys.stdout.write(render(first, rates, fmt))
+    sys.stdout.flush()
+    for warning in warnings_for(first):
+        print(f"pgtop: warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def warnings_for(snapshot: object) -> list[str]:
+    from pgtop.model.records import Snapshot
+
+    assert isinstance(snapshot, Snapshot)
+    out = []
+    if not snapshot.server.can_see_all:
+        out.append(
+            f"limited view: role {snapshot.server.current_user!r} cannot see other users' "
+            f"queries and states — GRANT pg_monitor TO {snapshot.server.current_user}"
+        )
+    if snapshot.pooler_error:
+        out.append(snapshot.pooler_error)
+    return out
+
+
+def _run_app(target: Target, password: str | None, *, mouse: bool) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
+        print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
+        return EXIT_USAGE
+    from pgtop.ui.app import PgTopApp
+
+    app = PgTopApp(target, password=password)
+    app.run(mouse=mouse)
+    if app.exit_message:
+        print(f"pgtop: {app.exit_message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK

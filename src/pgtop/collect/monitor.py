@@ -1,0 +1,62 @@
+"""One poll of everything a Target names: PostgreSQL, and PgBouncer when given.
+
+The pooler is polled beside PostgreSQL, concurrently; its failure is reported in the
+snapshot (`pooler_error`) and never hides the PostgreSQL data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from pgtop.collect.errors import CollectError
+from pgtop.collect.pgbouncer import PgBouncerCollector
+from pgtop.collect.postgres import PostgresCollector
+from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.target import Target
+
+
+class Monitor:
+    def __init__(self, target: Target, password: str | None = None) -> None:
+        self.target = target
+        poll_timeout = max(5.0, target.refresh * 3)
+        self.postgres = PostgresCollector(
+            target.postgres,
+            connect_timeout=target.connect_timeout,
+            poll_timeout=poll_timeout,
+            password=password,
+        )
+        self.pooler = (
+            PgBouncerCollector(
+                target.pooler, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout
+            )
+            if target.pooler
+            else None
+        )
+
+    async def connect(self) -> None:
+        """Connect to PostgreSQL (errors raise); the pooler connects lazily in poll()."""
+        await self.postgres.connect()
+
+    async def poll(self) -> Snapshot:
+        if self.pooler is None:
+            return await self.postgres.poll()
+        pg_result, pooler_result = await asyncio.gather(
+            self.postgres.poll(), self.pooler.poll(), return_exceptions=True
+        )
+        if isinstance(pg_result, BaseException):
+            raise pg_result
+        pooler: PoolerSnapshot | None = None
+        error: str | None = None
+        if isinstance(pooler_result, CollectError):
+            error = pooler_result.message
+        elif isinstance(pooler_result, BaseException):
+            raise pooler_result
+        else:
+            pooler = pooler_result
+        return dataclasses.replace(pg_result, pooler=pooler, pooler_error=error)
+
+    async def close(self) -> None:
+        await self.postgres.close()
+        if self.pooler is not None:
+            await self.pooler.close()

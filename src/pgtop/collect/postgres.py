@@ -1,0 +1,273 @@
+"""The PostgreSQL collector: one asyncpg connection, two round trips per poll."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from pgtop.collect.errors import CollectError, describe_postgres_error
+from pgtop.model.derive import count_states, group_sessions, limit_usage
+from pgtop.model.records import (
+    DatabaseStat,
+    Limits,
+    ServerInfo,
+    Session,
+    Setting,
+    Snapshot,
+)
+from pgtop.target import ConnSettings
+
+if TYPE_CHECKING:
+    import asyncpg
+
+APPLICATION_NAME = "pgtop"
+STATEMENT_TIMEOUT_MS = 3000
+LOCK_TIMEOUT_MS = 1000
+SLOW_FACTS_EVERY = 30.0  # seconds between refreshes of version, settings, role limits
+
+WATCHED_SETTINGS = (
+    "max_connections",
+    "superuser_reserved_connections",
+    "reserved_connections",
+    "track_activity_query_size",
+    "idle_in_transaction_session_timeout",
+    "statement_timeout",
+    "lock_timeout",
+    "idle_session_timeout",
+    "tcp_keepalives_idle",
+    "tcp_keepalives_interval",
+    "tcp_keepalives_count",
+    "client_connection_check_interval",
+)
+
+
+def load_query(name: str) -> str:
+    return resources.files("pgtop.collect.queries").joinpath(f"{name}.sql").read_text()
+
+
+def sessions_query_for(version_num: int) -> str:
+    """The pg_stat_activity query that fits this server version."""
+    if version_num < 100000:
+        raise CollectError(
+            f"PostgreSQL {version_num // 10000}.{version_num // 100 % 100} is too old: "
+            "pgtop needs 10 or newer",
+            "usage",
+        )
+    return load_query("sessions_14" if version_num >= 140000 else "sessions_10")
+
+
+class _SlowFacts:
+    """Server facts refreshed every SLOW_FACTS_EVERY seconds."""
+
+    def __init__(self, row: Any, fetched_at: float) -> None:
+        self.version: str = row["version"].split()[0]
+        self.version_num: int = row["version_num"]
+        self.start_time: datetime | None = row["start_time"]
+        self.current_user: str = row["current_user"]
+        self.can_see_all: bool = bool(row["can_see_all"])
+        self.role_limits: dict[str, int] = {n: int(v) for n, v in json.loads(row["role_limits"])}
+        self.settings: tuple[Setting, ...] = tuple(
+            Setting(name=n, value=v, unit=u, source=src, pending_restart=bool(pr))
+            for n, v, u, src, pr in json.loads(row["settings"])
+        )
+        self.fetched_at = fetched_at
+
+    def setting_int(self, name: str, default: int | None = None) -> int | None:
+        s = next((s for s in self.settings if s.name == name), None)
+        return int(s.value) if s is not None and s.value.lstrip("-").isdigit() else default
+
+
+class PostgresCollector:
+    """Polls one PostgreSQL server. Not thread-safe; one poll at a time."""
+
+    def __init__(
+        self,
+        settings: ConnSettings,
+        *,
+        connect_timeout: float = 5.0,
+        poll_timeout: float = 10.0,
+        password: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connect_timeout = connect_timeout
+        self.poll_timeout = poll_timeout
+        self._password = password
+        self._conn: asyncpg.Connection | None = None
+        self._facts: _SlowFacts | None = None
+        self._sessions_sql = ""
+        self._own_pids: tuple[int, ...] = ()
+        self.address = settings.describe()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    @property
+    def own_pids(self) -> tuple[int, ...]:
+        return self._own_pids
+
+    def exclude_pid(self, pid: int) -> None:
+        """Hide another of pgtop's own backends (e.g. the one that runs actions)."""
+        if pid not in self._own_pids:
+            self._own_pids = (*self._own_pids, pid)
+
+    async def connect(self) -> None:
+        import asyncpg
+
+        await self.close()
+        kwargs = self.settings.asyncpg_kwargs()
+        if self._password is not None:
+            kwargs["password"] = self._password
+        try:
+            conn = await asyncpg.connect(
+                **kwargs,
+                timeout=self.connect_timeout,
+                server_settings={
+                    "application_name": APPLICATION_NAME,
+                    "statement_timeout": str(STATEMENT_TIMEOUT_MS),
+                    "lock_timeout": str(LOCK_TIMEOUT_MS),
+                    "idle_in_transaction_session_timeout": "10000",
+                },
+            )
+        except Exception as exc:
+            raise describe_postgres_error(exc, self.address) from None
+        self._conn = conn
+        self.address = self._address_of(conn)
+        self._own_pids = (conn.get_server_pid(),)
+        self._facts = None
+
+    def _address_of(self, conn: asyncpg.Connection) -> str:
+        # The host/port actually reached, after PG* and service resolution (private API).
+        addr = getattr(conn, "_addr", None)
+        if addr is None:
+            return self.address
+        if isinstance(addr, tuple):
+            return f"{addr[0]}:{addr[1]}"
+        return str(addr)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=2)
+            except Exception:
+                conn.terminate()
+
+    async def poll(self) -> Snapshot:
+        """One poll: at most two round trips, three when slow facts are due."""
+        import asyncio
+
+        if not self.connected:
+            await self.connect()
+        try:
+            return await asyncio.wait_for(self._poll(), self.poll_timeout)
+        except TimeoutError:
+            # The connection may be stuck mid-protocol; drop it so the next poll reconnects.
+            if self._conn is not None:
+                self._conn.terminate()
+                self._conn = None
+            raise CollectError(
+                f"{self.address}: no answer in {self.poll_timeout:g} s", "timeout"
+            ) from None
+        except CollectError:
+            raise
+        except Exception as exc:
+            if self._conn is not None and self._conn.is_closed():
+                self._conn = None
+            raise describe_postgres_error(exc, self.address) from None
+
+    async def _poll(self) -> Snapshot:
+        conn = self._conn
+        assert conn is not None
+        now_mono = time.monotonic()
+        if self._facts is None or now_mono - self._facts.fetched_at > SLOW_FACTS_EVERY:
+            row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
+            self._facts = _SlowFacts(row, now_mono)
+            self._sessions_sql = sessions_query_for(self._facts.version_num)
+        facts = self._facts
+        db_rows = await conn.fetch(load_query("databases"))
+        rows = await conn.fetch(self._sessions_sql, list(self._own_pids))
+        sessions = tuple(_session_from_row(r) for r in rows)
+        return self._build_snapshot(facts, db_rows, sessions)
+
+    def _build_snapshot(
+        self, facts: _SlowFacts, db_rows: list[Any], sessions: tuple[Session, ...]
+    ) -> Snapshot:
+        snapshot_time = db_rows[0]["now"] if db_rows else datetime.now().astimezone()
+        in_recovery = bool(db_rows[0]["in_recovery"]) if db_rows else False
+        by_db = group_sessions(sessions, lambda s: s.database)
+        databases = tuple(
+            DatabaseStat(
+                name=r["datname"],
+                connlimit=r["datconnlimit"],
+                allow_connections=r["datallowconn"],
+                counts=count_states(by_db.get(r["datname"], ())),
+                xact_commit=r["xact_commit"],
+                xact_rollback=r["xact_rollback"],
+            )
+            for r in db_rows
+        )
+        clients = [s for s in sessions if s.is_client]
+        per_role = Counter(s.user or "" for s in clients)
+        per_db = Counter(s.database or "" for s in clients)
+        own = len(self._own_pids)
+        limits = Limits(
+            max_connections=facts.setting_int("max_connections", 0) or 0,
+            superuser_reserved_connections=facts.setting_int("superuser_reserved_connections", 0)
+            or 0,
+            reserved_connections=facts.setting_int("reserved_connections"),
+            client_connections=len(clients) + own,
+            roles=limit_usage(facts.role_limits, per_role),
+            databases=limit_usage(
+                {r["datname"]: r["datconnlimit"] for r in db_rows if r["datconnlimit"] >= 0},
+                per_db,
+            ),
+            settings=facts.settings,
+        )
+        server = ServerInfo(
+            version=facts.version,
+            version_num=facts.version_num,
+            host=self.address,
+            start_time=facts.start_time,
+            in_recovery=in_recovery,
+            snapshot_time=snapshot_time,
+            max_connections=limits.max_connections,
+            track_activity_query_size=facts.setting_int("track_activity_query_size", 1024) or 1024,
+            can_see_all=facts.can_see_all,
+            current_user=facts.current_user,
+        )
+        return Snapshot(
+            server=server,
+            sessions=sessions,
+            databases=databases,
+            limits=limits,
+            own_pids=self._own_pids,
+        )
+
+
+def _session_from_row(r: Any) -> Session:
+    blocked = r["blocked_by"]
+    return Session(
+        pid=r["pid"],
+        backend_start=r["backend_start"],
+        database=r["datname"],
+        user=r["usename"],
+        application=r["application_name"] or "",
+        client_addr=r["client_addr"],
+        client_port=r["client_port"],
+        backend_type=r["backend_type"] or "",
+        state=r["state"],
+        wait_event_type=r["wait_event_type"],
+        wait_event=r["wait_event"],
+        xact_start=r["xact_start"],
+        query_start=r["query_start"],
+        state_change=r["state_change"],
+        query=r["query"] or "",
+        query_id=r["query_id"],
+        backend_xid=r["backend_xid"],
+        blocked_by=tuple(blocked) if blocked else (),
+    )

@@ -1,0 +1,22 @@
+-- Every backend but pgtop's own, PostgreSQL 14+ (query_id).
+-- pg_blocking_pids() is costly, so it runs only for sessions waiting on a lock.
+SELECT a.pid,
+       a.backend_start,
+       a.datname,
+       a.usename,
+       a.application_name,
+       host(a.client_addr) AS client_addr,
+       a.client_port,
+       a.backend_type,
+       a.state,
+       a.wait_event_type,
+       a.wait_event,
+       a.xact_start,
+       a.query_start,
+       a.state_change,
+       a.query,
+       a.query_id,
+       a.backend_xid::text AS backend_xid,
+       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
+  FROM pg_stat_activity AS a
+ WHERE a.pid <> ALL($1::int[])

@@ -1,0 +1,91 @@
+"""Formatting for people: ages, sizes, and server text made safe to print on one line.
+
+Server data (query text, names) can hold escape sequences, control characters, markup and
+bidi overrides. `visible` turns every such character into a harmless visible stand-in, so
+nothing that came from a server can move the cursor or change the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rich.cells import cell_len
+
+_WHITESPACE = re.compile(r"[ \t\r\n\v\f]+")
+# Bidi embeddings/overrides/isolates and other invisible format characters.
+_FORMAT_CHARS = {0x200B, 0x200E, 0x200F, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def _visible_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # control pictures: ␛ for ESC, ␀ for NUL ...
+    if code == 0x7F:
+        return "␡"
+    if 0x80 <= code < 0xA0:
+        return f"\\x{code:02x}"  # C1 controls, e.g. the 8-bit CSI
+    if code in _FORMAT_CHARS:
+        return f"<U+{code:04X}>"
+    return ch
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Text with every control or invisible formatting character shown as a visible stand-in."""
+    return _UNSAFE.sub(lambda m: _visible_char(m.group()), text)
+
+
+@lru_cache(maxsize=4096)
+def one_line(text: str, width: int | None = None) -> str:
+    """Whitespace collapsed, controls made visible, cut to `width` cells with an ellipsis."""
+    line = visible(_WHITESPACE.sub(" ", text).strip())
+    if width is None:
+        return line
+    return truncate(line, width)
+
+
+def truncate(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    if len(text) <= width and cell_len(text) <= width:
+        return text
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def age(seconds: float | None) -> str:
+    """Compact age: 5.2s, 59s, 12m03s, 3h07m, 2d04h; '' when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def percent(part: float, whole: float) -> float:
+    return 0.0 if whole <= 0 else 100.0 * part / whole
+
+
+def size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}TB"

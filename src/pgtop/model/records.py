@@ -1,0 +1,221 @@
+"""Immutable records of one poll: what PostgreSQL and PgBouncer said, typed.
+
+Collectors build these; the UI and the JSON output read them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# pg_stat_activity.state values, spelled as the server spells them.
+ACTIVE = "active"
+IDLE = "idle"
+IDLE_IN_TRANSACTION = "idle in transaction"
+IDLE_IN_TRANSACTION_ABORTED = "idle in transaction (aborted)"
+FASTPATH = "fastpath function call"
+DISABLED = "disabled"
+CLIENT_BACKEND = "client backend"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    version: str  # e.g. "15.18"
+    version_num: int  # server_version_num, e.g. 150018
+    host: str  # host:port as pgtop reached it
+    start_time: datetime | None
+    in_recovery: bool
+    snapshot_time: datetime  # the server's clock when the poll ran
+    max_connections: int = 0
+    track_activity_query_size: int = 1024
+    # Read pg_stat_activity as pg_monitor / pg_read_all_stats / superuser would.
+    can_see_all: bool = True
+    current_user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    pid: int
+    backend_start: datetime | None
+    database: str | None
+    user: str | None
+    application: str
+    client_addr: str | None
+    client_port: int | None
+    backend_type: str
+    state: str | None
+    wait_event_type: str | None
+    wait_event: str | None
+    xact_start: datetime | None
+    query_start: datetime | None
+    state_change: datetime | None
+    query: str
+    query_id: int | None = None
+    backend_xid: str | None = None
+    blocked_by: tuple[int, ...] = ()
+
+    @property
+    def waits_on_lock(self) -> bool:
+        return self.wait_event_type == "Lock"
+
+    @property
+    def is_client(self) -> bool:
+        return self.backend_type == CLIENT_BACKEND
+
+    @property
+    def client(self) -> str:
+        """addr:port, or 'local' for a Unix socket, '' for background workers."""
+        if self.client_addr is None:
+            return "local" if self.client_port == -1 else ""
+        if self.client_port is None or self.client_port < 0:
+            return self.client_addr
+        return f"{self.client_addr}:{self.client_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class StateCounts:
+    active: int = 0
+    idle: int = 0
+    idle_in_transaction: int = 0
+    idle_in_transaction_aborted: int = 0
+    other: int = 0  # fastpath, disabled, or hidden by missing privilege
+    waiting_on_lock: int = 0  # overlaps the states above
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseStat:
+    name: str
+    connlimit: int  # -1 means no limit
+    allow_connections: bool
+    counts: StateCounts
+    xact_commit: int
+    xact_rollback: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnLimit:
+    """A role or database with its own connection limit and how many it uses now."""
+
+    name: str
+    limit: int  # -1 means no limit
+    current: int
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    value: str
+    unit: str | None
+    source: str
+    pending_restart: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int | None  # PostgreSQL 16+
+    client_connections: int  # client backends now, pgtop's own included: they use slots
+    roles: tuple[ConnLimit, ...]
+    databases: tuple[ConnLimit, ...]
+    settings: tuple[Setting, ...]
+
+    @property
+    def available_to_ordinary_roles(self) -> int:
+        return (
+            self.max_connections
+            - self.superuser_reserved_connections
+            - (self.reserved_connections or 0)
+        )
+
+    def setting(self, name: str) -> Setting | None:
+        return next((s for s in self.settings if s.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    database: str
+    user: str
+    cl_active: int
+    cl_waiting: int
+    sv_active: int
+    sv_idle: int
+    sv_used: int
+    sv_tested: int
+    sv_login: int
+    maxwait: float  # seconds the oldest waiting client has waited
+    pool_mode: str
+    extra: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerDatabase:
+    name: str
+    host: str | None
+    port: int | None
+    database: str
+    pool_size: int | None
+    min_pool_size: int | None
+    reserve_pool: int | None  # reserve_pool (<=1.23) or reserve_pool_size (1.24+)
+    pool_mode: str | None
+    max_connections: int | None
+    current_connections: int | None
+    paused: bool
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerStats:
+    """Cumulative counters of SHOW STATS for one database (times in microseconds)."""
+
+    database: str
+    total_xact_count: int
+    total_query_count: int
+    total_wait_time: int
+    total_xact_time: int
+    total_query_time: int
+    total_received: int
+    total_sent: int
+
+
+POOLER_LIMIT_KEYS = (
+    "max_client_conn",
+    "default_pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "reserve_pool_timeout",
+    "max_db_connections",
+    "max_user_connections",
+    "pool_mode",
+    "query_wait_timeout",
+    "query_timeout",
+    "idle_transaction_timeout",
+    "client_idle_timeout",
+    "server_idle_timeout",
+    "server_lifetime",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerSnapshot:
+    version: str
+    address: str
+    pools: tuple[Pool, ...]
+    stats: tuple[PoolerStats, ...]
+    databases: tuple[PoolerDatabase, ...]
+    config: dict[str, str] = field(hash=False)
+    clients: int  # client connections, pgtop's admin connection excluded
+    servers: int
+    polled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    server: ServerInfo
+    sessions: tuple[Session, ...]  # every backend but pgtop's own
+    databases: tuple[DatabaseStat, ...]
+    limits: Limits
+    own_pids: tuple[int, ...] = ()
+    pooler: PoolerSnapshot | None = None
+    pooler_error: str | None = None

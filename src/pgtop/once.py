@@ -1,0 +1,92 @@
+"""`pgtop --once`: two polls one refresh apart (rates need two), printed as JSON or text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from pgtop.collect.monitor import Monitor
+from pgtop.model.derive import Rates, compute_rates, count_states, session_ages, uptime
+from pgtop.model.export import snapshot_to_dict
+from pgtop.model.format import age, one_line
+from pgtop.model.records import Snapshot
+from pgtop.target import Target
+
+
+async def collect_once(target: Target, password: str | None) -> tuple[Snapshot, Rates]:
+    monitor = Monitor(target, password)
+    try:
+        await monitor.connect()
+        first = await monitor.poll()
+        await asyncio.sleep(target.refresh)
+        second = await monitor.poll()
+    finally:
+        await monitor.close()
+    return second, compute_rates(first, second)
+
+
+def render(snapshot: Snapshot, rates: Rates, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(snapshot_to_dict(snapshot, rates), indent=2) + "\n"
+    return render_text(snapshot, rates)
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def render_text(snap: Snapshot, rates: Rates) -> str:
+    srv, lim = snap.server, snap.limits
+    counts = count_states(snap.sessions)
+    lines = [
+        f"PostgreSQL {srv.version} at {srv.host}"
+        + (" (standby)" if srv.in_recovery else "")
+        + f", up {age(uptime(srv))}",
+        f"connections: {lim.client_connections} of {lim.available_to_ordinary_roles} "
+        f"for ordinary roles (max_connections {lim.max_connections}, "
+        f"{lim.superuser_reserved_connections} superuser-reserved"
+        + (f", {lim.reserved_connections} reserved" if lim.reserved_connections else "")
+        + ")",
+        f"states: {counts.active} active, {counts.idle} idle, "
+        f"{counts.idle_in_transaction} idle in transaction, "
+        f"{counts.idle_in_transaction_aborted} aborted, {counts.waiting_on_lock} waiting on a lock",
+        f"transactions/s: {_rate(rates.transactions)}",
+        "",
+        f"{'database':<24} {'total':>6} {'active':>6} {'idle':>6} {'in-tx':>6} {'lock':>6} limit",
+    ]
+    for d in snap.databases:
+        c = d.counts
+        limit = "-" if d.connlimit < 0 else str(d.connlimit)
+        lines.append(
+            f"{one_line(d.name, 24):<24} {c.total:>6} {c.active:>6} {c.idle:>6} "
+            f"{c.idle_in_transaction + c.idle_in_transaction_aborted:>6} "
+            f"{c.waiting_on_lock:>6} {limit}"
+        )
+    busy = [s for s in snap.sessions if s.is_client and s.state not in (None, "idle")]
+    busy.sort(key=lambda s: s.xact_start or s.query_start or srv.snapshot_time)
+    if busy:
+        lines += ["", f"{'pid':>7} {'user':<12} {'database':<12} {'state':<14} {'xact':>8}  query"]
+    for s in busy:
+        ages = session_ages(s, srv.snapshot_time)
+        blocked = f" [blocked by {','.join(map(str, s.blocked_by))}]" if s.blocked_by else ""
+        lines.append(
+            f"{s.pid:>7} {one_line(s.user or '', 12):<12} {one_line(s.database or '', 12):<12} "
+            f"{one_line(s.state or '', 14):<14} {age(ages.xact):>8}  "
+            f"{one_line(s.query, 80)}{blocked}"
+        )
+    if snap.pooler is not None:
+        p = snap.pooler
+        lines += [
+            "",
+            f"PgBouncer {p.version} at {p.address}: {p.clients} clients, {p.servers} servers",
+            f"{'pool':<28} {'cl_act':>6} {'cl_wait':>7} {'sv_act':>6} {'sv_idle':>7} maxwait",
+        ]
+        for pool in p.pools:
+            name = one_line(f"{pool.database}/{pool.user}", 28)
+            lines.append(
+                f"{name:<28} {pool.cl_active:>6} {pool.cl_waiting:>7} "
+                f"{pool.sv_active:>6} {pool.sv_idle:>7} {age(pool.maxwait)}"
+            )
+    elif snap.pooler_error:
+        lines += ["", f"pooler: {snap.pooler_error}"]
+    return "\n".join(lines) + "\n"
