@@ -137,11 +137,11 @@ def compute_rates(old: Snapshot, new: Snapshot) -> Rates:
     transactions = None if commits is None or rollbacks is None else commits + rollbacks
     pt = pq = pw = None
     if old.pooler and new.pooler:
-        pt, pq, pw = _pooler_rates(old.pooler, new.pooler)
+        pt, pq, pw = pooler_rates(old.pooler, new.pooler)
     return Rates(seconds, transactions, commits, rollbacks, pt, pq, pw)
 
 
-def _pooler_rates(
+def pooler_rates(
     old: PoolerSnapshot, new: PoolerSnapshot
 ) -> tuple[float | None, float | None, float | None]:
     seconds = (new.polled_at - old.polled_at).total_seconds()

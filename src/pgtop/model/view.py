@@ -1,0 +1,111 @@
+"""Which sessions the sessions pane lists, and in what order: pure, unit-tested.
+
+The UI keeps a `SessionView` (sort column, direction, filter, toggles) and calls
+`visible_sessions` on each snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pgtop.model.records import (
+    ACTIVE,
+    IDLE,
+    IDLE_IN_TRANSACTION,
+    IDLE_IN_TRANSACTION_ABORTED,
+    Session,
+)
+
+# Lower sorts first in the default order: the sessions a DBA worries about on top.
+_STATE_RANK = {
+    IDLE_IN_TRANSACTION_ABORTED: 0,
+    IDLE_IN_TRANSACTION: 1,
+    ACTIVE: 2,
+    "fastpath function call": 3,
+    "disabled": 4,
+    IDLE: 5,
+}
+
+
+def _ts(value: datetime | None) -> float:
+    """Older timestamps sort as 'longer'; missing ones sort last in either direction."""
+    return value.timestamp() if value is not None else float("inf")
+
+
+def activity_age_start(s: Session) -> datetime | None:
+    """When what the AGE column measures began: the query for active, else the state."""
+    return s.query_start if s.state == ACTIVE else s.state_change
+
+
+SortKey = Callable[[Session], Any]
+
+# name -> (key, natural direction is descending?) ; ages sort oldest-first by default.
+SORT_KEYS: dict[str, tuple[SortKey, bool]] = {
+    "pid": (lambda s: s.pid, False),
+    "database": (lambda s: (s.database or "").lower(), False),
+    "user": (lambda s: (s.user or "").lower(), False),
+    "application": (lambda s: s.application.lower(), False),
+    "client": (lambda s: (s.client_addr or "", s.client_port or 0), False),
+    "state": (lambda s: _STATE_RANK.get(s.state or "", 6), False),
+    "wait": (lambda s: (s.wait_event_type or "~", s.wait_event or ""), False),
+    "backend_age": (lambda s: _ts(s.backend_start), False),
+    "xact_age": (lambda s: _ts(s.xact_start), False),
+    "age": (lambda s: _ts(activity_age_start(s)), False),
+    "blocked_by": (lambda s: (-len(s.blocked_by), s.blocked_by), False),
+    "query": (lambda s: s.query.lower(), False),
+}
+
+
+def _default_key(s: Session) -> tuple[int, float, float, int]:
+    """Client sessions first, by state rank, then longest transaction / activity first."""
+    return (
+        (0 if s.is_client else 1) * 10 + _STATE_RANK.get(s.state or "", 6),
+        _ts(s.xact_start),
+        _ts(activity_age_start(s)),
+        s.pid,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    sort: str | None = None  # None: the default order above
+    reverse: bool = False
+    hide_idle: bool = False
+    only_waiting_or_blocking: bool = False
+    clients_only: bool = False
+
+    def with_sort(self, column: str) -> SessionView:
+        if column == self.sort:
+            return replace(self, reverse=not self.reverse)
+        return replace(self, sort=column, reverse=False)
+
+
+def blockers_of(sessions: list[Session] | tuple[Session, ...]) -> set[int]:
+    """Pids that block at least one other session."""
+    return {pid for s in sessions for pid in s.blocked_by}
+
+
+def visible_sessions(
+    sessions: tuple[Session, ...] | list[Session],
+    view: SessionView,
+    matches: Callable[[Session], bool] | None = None,
+) -> list[Session]:
+    rows: list[Session] = list(sessions)
+    if view.clients_only:
+        rows = [s for s in rows if s.is_client]
+    if view.hide_idle:
+        rows = [s for s in rows if s.state != IDLE and (s.is_client or s.state is not None)]
+    if view.only_waiting_or_blocking:
+        blocking = blockers_of(sessions)
+        rows = [s for s in rows if s.blocked_by or s.pid in blocking]
+    if matches is not None:
+        rows = [s for s in rows if matches(s)]
+    if view.sort is None or view.sort not in SORT_KEYS:
+        rows.sort(key=_default_key, reverse=view.reverse)
+    else:
+        key, _ = SORT_KEYS[view.sort]
+        rows.sort(key=lambda s: (key(s), s.pid), reverse=view.reverse)
+    return rows

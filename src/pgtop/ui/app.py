@@ -1,0 +1,274 @@
+"""The pgtop Textual app: panes fed by one polling worker per server."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer
+
+from pgtop.collect.errors import CollectError
+from pgtop.collect.pgbouncer import PgBouncerCollector
+from pgtop.collect.poller import Poller
+from pgtop.collect.postgres import PostgresCollector
+from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.view import SessionView, visible_sessions
+from pgtop.target import Target
+from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
+from pgtop.ui.widgets.databases_pane import DatabasesPane
+from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.limits_pane import LimitsPane
+from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
+from pgtop.ui.widgets.pooler_pane import PoolerPane
+from pgtop.ui.widgets.sessions_table import SessionsTable
+
+WIDE_WIDTH, WIDE_HEIGHT = 160, 40
+# Errors at start-up that retrying cannot fix: the app exits with the message instead.
+FATAL_AT_START = {"auth", "usage", "privilege"}
+
+
+class PgTopApp(App[None]):
+    TITLE = "pgtop"
+    CSS_PATH = "pgtop.tcss"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),
+        Binding("2", "show_pane('databases')", "Databases", show=False, id="pane-databases"),
+        Binding("3", "show_pane('limits')", "Limits", show=False, id="pane-limits"),
+        Binding("4", "show_pane('pooler')", "Pooler", show=False, id="pane-pooler"),
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next-pane"),
+        Binding("shift+tab", "previous_pane", "Prev pane", show=False, priority=True),
+        Binding("p", "toggle_pause", "Pause", id="pause"),
+        Binding("plus,equals_sign", "slower", "+Interval", show=False, id="slower"),
+        Binding("minus", "faster", "-Interval", show=False, id="faster"),
+        Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
+    ]
+
+    def __init__(self, target: Target, *, password: str | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.password = password
+        self.exit_message: str | None = None
+        self.header_state = HeaderState(refresh=target.refresh)
+        self.view = SessionView()
+        self.pg_snapshot: Snapshot | None = None
+        self.pooler_snapshot: PoolerSnapshot | None = None
+        self.pooler_error: str | None = None
+        self.rates: Rates | None = None
+        self._pooler_rates: tuple[float | None, float | None, float | None] = (None, None, None)
+        self._had_data = False
+        self._make_pollers()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.header_state, id="header")
+        yield PaneTabs(id="tabs")
+        with ContentSwitcher(initial="sessions", id="panes"):
+            with Vertical(id="sessions"):
+                yield SessionsTable(id="sessions-table")
+                with Horizontal(id="wide-extras"):
+                    yield DatabasesPane(id="side-databases")
+                    yield PoolerPane(id="side-pooler")
+            yield DatabasesPane(id="databases")
+            yield LimitsPane(id="limits")
+            yield PoolerPane(id="pooler")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SessionsTable).focus()
+        self._apply_layout_class()
+        self.run_worker(self.pg_poller.run(), group="poll-postgres", exit_on_error=False)
+        if self.pooler_poller is not None:
+            self.run_worker(self.pooler_poller.run(), group="poll-pooler", exit_on_error=False)
+
+    def on_resize(self) -> None:
+        self._apply_layout_class()
+
+    def _apply_layout_class(self) -> None:
+        wide = self.size.width >= WIDE_WIDTH and self.size.height >= WIDE_HEIGHT
+        self.screen.set_class(wide, "-wide")
+
+    # -- polling ------------------------------------------------------------------------
+
+    def _make_pollers(self) -> None:
+        t = self.target
+        poll_timeout = max(5.0, t.refresh * 3)
+        self.postgres = PostgresCollector(
+            t.postgres,
+            connect_timeout=t.connect_timeout,
+            poll_timeout=poll_timeout,
+            password=self.password,
+        )
+        self.pg_poller: Poller[Snapshot] = Poller(
+            self.postgres.poll,
+            interval=t.refresh,
+            on_result=lambda s: self.post_message(PostgresReady(s)),
+            on_error=lambda e: self.post_message(PostgresFailed(e)),
+        )
+        self.pooler: PgBouncerCollector | None = None
+        self.pooler_poller: Poller[PoolerSnapshot] | None = None
+        if t.pooler:
+            self.pooler = PgBouncerCollector(
+                t.pooler, connect_timeout=t.connect_timeout, poll_timeout=poll_timeout
+            )
+            self.pooler_poller = Poller(
+                self.pooler.poll,
+                interval=t.refresh,
+                on_result=lambda p: self.post_message(PoolerReady(p)),
+                on_error=lambda e: self.post_message(PoolerFailed(e)),
+            )
+
+    def on_postgres_ready(self, message: PostgresReady) -> None:
+        new = message.snapshot
+        if self.pg_snapshot is not None:
+            self.rates = compute_rates(self.pg_snapshot, new)
+        self.pg_snapshot = new
+        self._had_data = True
+        hs = self.header_state
+        hs.status = "paused" if self.pg_poller.paused else "live"
+        hs.reason = ""
+        hs.last_good = datetime.now(UTC)
+        hs.connections.add(float(new.limits.client_connections))
+        hs.tps.add(self.rates.transactions if self.rates else None)
+        self._render_all()
+
+    def on_postgres_failed(self, message: PostgresFailed) -> None:
+        error: CollectError = message.error
+        if not self._had_data and error.kind in FATAL_AT_START:
+            self.exit_message = error.message
+            self.exit()
+            return
+        hs = self.header_state
+        hs.status = "reconnecting"
+        hs.reason = error.message
+        self.query_one(StatusHeader).refresh()
+
+    def on_pooler_ready(self, message: PoolerReady) -> None:
+        if self.pooler_snapshot is not None:
+            self._pooler_rates = pooler_rates(self.pooler_snapshot, message.snapshot)
+        self.pooler_snapshot = message.snapshot
+        self.pooler_error = None
+        self._render_all()
+
+    def on_pooler_failed(self, message: PoolerFailed) -> None:
+        self.pooler_error = message.error.message
+        self._render_all()
+
+    def current_snapshot(self) -> Snapshot | None:
+        if self.pg_snapshot is None:
+            return None
+        return dataclasses.replace(
+            self.pg_snapshot, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
+        )
+
+    def current_rates(self) -> Rates | None:
+        if self.rates is None:
+            return None
+        pt, pq, pw = self._pooler_rates
+        return dataclasses.replace(
+            self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
+        )
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _render_all(self) -> None:
+        snap = self.current_snapshot()
+        if snap is None:
+            return
+        rates = self.current_rates()
+        self.header_state.snapshot = snap
+        self.header_state.rates = rates
+        self.query_one(StatusHeader).refresh()
+        self._update_tab_badges(snap)
+        current = self.query_one(ContentSwitcher).current
+        if current == "sessions":
+            self._render_sessions(snap)
+            if self.screen.has_class("-wide"):
+                self.query_one("#side-databases", DatabasesPane).update_snapshot(snap, rates)
+                self.query_one("#side-pooler", PoolerPane).update_snapshot(snap, rates)
+        elif current == "databases":
+            self.query_one("#databases", DatabasesPane).update_snapshot(snap, rates)
+        elif current == "limits":
+            self.query_one("#limits", LimitsPane).update_snapshot(snap, rates)
+        elif current == "pooler":
+            self.query_one("#pooler", PoolerPane).update_snapshot(snap, rates)
+
+    def _render_sessions(self, snap: Snapshot) -> None:
+        table = self.query_one(SessionsTable)
+        rows = visible_sessions(snap.sessions, self.view)
+        table.sort_column = self.view.sort
+        table.sort_reverse = self.view.reverse
+        table.empty_message = "no sessions match" if snap.sessions else "no sessions"
+        table.set_rows(rows, snap.server.snapshot_time)
+
+    def _update_tab_badges(self, snap: Snapshot) -> None:
+        tabs = self.query_one(PaneTabs)
+        waiting = sum(p.cl_waiting for p in snap.pooler.pools) if snap.pooler else 0
+        tabs.set_badge("pooler", "!" if snap.pooler_error else f"{waiting}w" if waiting else "")
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_show_pane(self, pane: str) -> None:
+        self.query_one(ContentSwitcher).current = pane
+        self.query_one(PaneTabs).select(pane)
+        widget = self.query_one(f"#{pane}")
+        focus_target = self.query_one(SessionsTable) if pane == "sessions" else widget
+        focus_target.focus()
+        self._render_all()
+
+    def on_pane_tabs_chosen(self, message: PaneTabs.Chosen) -> None:
+        self.action_show_pane(message.pane)
+
+    def _step_pane(self, step: int) -> None:
+        names = [name for name, _ in PANES]
+        current = self.query_one(ContentSwitcher).current or names[0]
+        self.action_show_pane(names[(names.index(current) + step) % len(names)])
+
+    def action_next_pane(self) -> None:
+        self._step_pane(1)
+
+    def action_previous_pane(self) -> None:
+        self._step_pane(-1)
+
+    def action_toggle_pause(self) -> None:
+        pollers = [p for p in (self.pg_poller, self.pooler_poller) if p is not None]
+        pause = not self.pg_poller.paused
+        for poller in pollers:
+            poller.pause() if pause else poller.resume()
+        self.header_state.status = "paused" if pause else "live"
+        self.query_one(StatusHeader).refresh()
+
+    def _set_interval(self, seconds: float) -> None:
+        value = self.pg_poller.set_interval(seconds)
+        if self.pooler_poller is not None:
+            self.pooler_poller.set_interval(value)
+        self.header_state.refresh = value
+        self.query_one(StatusHeader).refresh()
+
+    def action_slower(self) -> None:
+        self._set_interval(self.pg_poller.interval + (0.5 if self.pg_poller.interval < 2 else 1))
+
+    def action_faster(self) -> None:
+        self._set_interval(self.pg_poller.interval - (0.5 if self.pg_poller.interval <= 2 else 1))
+
+    def action_refresh_now(self) -> None:
+        self.pg_poller.poll_now()
+        if self.pooler_poller is not None:
+            self.pooler_poller.poll_now()
+
+    def on_sessions_table_header_clicked(self, message: SessionsTable.HeaderClicked) -> None:
+        self.view = self.view.with_sort(message.column)
+        if self.pg_snapshot is not None:
+            self._render_sessions(self.current_snapshot())  # type: ignore[arg-type]
+
+    async def on_unmount(self) -> None:
+        await self.postgres.close()
+        if self.pooler is not None:
+            await self.pooler.close()

@@ -1,0 +1,131 @@
+"""The sessions table's columns: labels, widths, which to drop first when narrow.
+
+Columns are shown in a fixed order, but chosen by priority: at 80 columns pid, database,
+state, the two ages and the start of the query fit; wider terminals add the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.style import Style
+
+from pgtop.model.derive import seconds_between
+from pgtop.model.format import age, one_line
+from pgtop.model.records import (
+    ACTIVE,
+    IDLE,
+    IDLE_IN_TRANSACTION,
+    IDLE_IN_TRANSACTION_ABORTED,
+    Session,
+)
+from pgtop.model.view import activity_age_start
+
+STATE_LABELS = {
+    ACTIVE: "active",
+    IDLE: "idle",
+    IDLE_IN_TRANSACTION: "idle-tx",
+    IDLE_IN_TRANSACTION_ABORTED: "abort-tx",
+    "fastpath function call": "fastpath",
+    "disabled": "disabled",
+}
+
+STATE_STYLES = {
+    ACTIVE: Style(color="green", bold=True),
+    IDLE: Style(dim=True),
+    IDLE_IN_TRANSACTION: Style(color="yellow", bold=True),
+    IDLE_IN_TRANSACTION_ABORTED: Style(color="red", bold=True),
+}
+WAIT_STYLE = Style(color="magenta")
+LOCK_STYLE = Style(color="red", bold=True)
+NONE_STYLE = Style()
+
+
+def state_label(s: Session) -> str:
+    if s.state is None:
+        return "?" if s.is_client else s.backend_type.split()[0][:8]
+    return STATE_LABELS.get(s.state, s.state[:8])
+
+
+def _wait(s: Session) -> str:
+    if not s.wait_event_type:
+        return ""
+    return f"{s.wait_event_type}:{s.wait_event}" if s.wait_event else s.wait_event_type
+
+
+def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, datetime], str]:
+    return lambda s, now: age(seconds_between(get(s), now))
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # also the sort key name in model.view.SORT_KEYS
+    label: str
+    width: int  # 0 for the query column, which takes the rest
+    priority: int  # lower is kept longer when the terminal is narrow
+    text: Callable[[Session, datetime], str]
+    right: bool = False
+    style: Callable[[Session], Style] | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID", 7, 0, lambda s, now: str(s.pid), right=True),
+    Column("database", "DATABASE", 10, 5, lambda s, now: s.database or ""),
+    Column("user", "USER", 10, 6, lambda s, now: s.user or ""),
+    Column("application", "APP", 12, 9, lambda s, now: s.application),
+    Column("client", "CLIENT", 15, 10, lambda s, now: s.client),
+    Column(
+        "state",
+        "STATE",
+        8,
+        1,
+        lambda s, now: state_label(s),
+        style=lambda s: STATE_STYLES.get(s.state or "", NONE_STYLE),
+    ),
+    Column(
+        "wait",
+        "WAIT",
+        14,
+        7,
+        lambda s, now: _wait(s),
+        style=lambda s: LOCK_STYLE if s.waits_on_lock else WAIT_STYLE,
+    ),
+    Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
+    Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
+    Column("age", "AGE", 6, 3, _ago(activity_age_start), right=True),
+    Column(
+        "blocked_by",
+        "BLOCKED BY",
+        10,
+        8,
+        lambda s, now: ",".join(map(str, s.blocked_by)),
+        style=lambda s: LOCK_STYLE,
+    ),
+    Column("query", "QUERY", 0, 4, lambda s, now: s.query),
+)
+
+QUERY_MIN = 24
+
+
+def fit_columns(width: int) -> tuple[Column, ...]:
+    """The columns to show at `width` cells, in display order; the query takes the rest."""
+    chosen: set[str] = {"query"}
+    used = QUERY_MIN
+    for col in sorted(COLUMNS, key=lambda c: c.priority):
+        if col.key == "query":
+            continue
+        if used + col.width + 1 <= width:
+            chosen.add(col.key)
+            used += col.width + 1
+    return tuple(c for c in COLUMNS if c.key in chosen)
+
+
+def cell_texts(
+    s: Session, now: datetime, columns: tuple[Column, ...], width: int
+) -> tuple[str, ...]:
+    """Each shown column's text, made safe and cut to fit."""
+    fixed = sum(c.width + 1 for c in columns if c.width)
+    query_width = max(1, width - fixed)
+    return tuple(one_line(c.text(s, now), c.width or query_width) for c in columns)

@@ -1,0 +1,38 @@
+from rich.cells import cell_len
+
+from pgtop.model.format import age, one_line, truncate, visible
+
+
+def test_escape_sequences_become_visible_and_harmless() -> None:
+    text = "select 1 \x1b[2J\x1b]0;pwned\x07 \x9b31m"
+    shown = visible(text)
+    assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
+    assert "␛[2J" in shown and "\\x9b" in shown
+
+
+def test_bidi_override_is_shown_not_obeyed() -> None:
+    assert "\u202e" not in visible("abc\u202edef")
+    assert "<U+202E>" in visible("abc\u202edef")
+
+
+def test_one_line_collapses_whitespace_and_cuts_with_ellipsis() -> None:
+    assert one_line("select *\n\tfrom   t\r\n where x") == "select * from t where x"
+    assert one_line("select * from orders", 10) == "select * …"
+
+
+def test_truncate_counts_wide_characters_as_two_cells() -> None:
+    cut = truncate("数据库数据库数据库", 7)
+    assert cell_len(cut) <= 7 and cut.endswith("…")
+
+
+def test_markup_is_left_as_text() -> None:
+    assert one_line("[bold red]x[/]") == "[bold red]x[/]"
+
+
+def test_age_formats() -> None:
+    assert age(None) == ""
+    assert age(3.25) == "3.2s"
+    assert age(59) == "59s"
+    assert age(725) == "12m05s"
+    assert age(3 * 3600 + 7 * 60) == "3h07m"
+    assert age(2 * 86400 + 4 * 3600) == "2d04h"

@@ -1,0 +1,42 @@
+from builders import ago, session
+
+from pgtop.model.view import SessionView, visible_sessions
+
+
+def _pids(rows) -> list[int]:  # type: ignore[no-untyped-def]
+    return [s.pid for s in rows]
+
+
+SESSIONS = (
+    session(1, "idle"),
+    session(2, "active", xact_start=ago(5), query_start=ago(5)),
+    session(3, "idle in transaction", xact_start=ago(500)),
+    session(
+        4,
+        "active",
+        xact_start=ago(50),
+        query_start=ago(50),
+        wait_event_type="Lock",
+        wait_event="relation",
+        blocked_by=(3,),
+    ),
+    session(5, None, backend_type="autovacuum launcher", database=None),
+)
+
+
+def test_default_order_puts_open_transactions_first_and_workers_last() -> None:
+    assert _pids(visible_sessions(SESSIONS, SessionView())) == [3, 4, 2, 1, 5]
+
+
+def test_sort_by_any_column_both_directions() -> None:
+    view = SessionView().with_sort("pid")
+    assert _pids(visible_sessions(SESSIONS, view)) == [1, 2, 3, 4, 5]
+    assert _pids(visible_sessions(SESSIONS, view.with_sort("pid"))) == [5, 4, 3, 2, 1]
+    by_xact = visible_sessions(SESSIONS, SessionView(sort="xact_age"))
+    assert _pids(by_xact)[:3] == [3, 4, 2]
+
+
+def test_hide_idle_and_only_waiting_or_blocking() -> None:
+    assert 1 not in _pids(visible_sessions(SESSIONS, SessionView(hide_idle=True)))
+    locked = visible_sessions(SESSIONS, SessionView(only_waiting_or_blocking=True))
+    assert sorted(_pids(locked)) == [3, 4]
