@@ -14,7 +14,13 @@ import sys
 from typing import NoReturn
 
 from pgtop import __version__
-from pgtop.target import DEFAULT_CONNECT_TIMEOUT, DEFAULT_REFRESH, MIN_REFRESH, ConnSettings, Target
+from pgtop.target import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_REFRESH,
+    MIN_REFRESH,
+    ConnSettings,
+    Target,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -82,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--format", choices=("json", "text"), default="text", help="output of --once (text)"
     )
+    pr = p.add_argument_group("profiles")
+    pr.add_argument("-P", "--profile", metavar="NAME", help="connect with a saved profile")
+    pr.add_argument("--save-profile", metavar="NAME", help="save the other arguments as NAME")
+    pr.add_argument(
+        "--save-password", action="store_true", help="with --save-profile: store the password"
+    )
+    pr.add_argument("--password-command", metavar="CMD", help="a command that prints the password")
+    pr.add_argument("--list-profiles", action="store_true", help="list saved profiles")
+    pr.add_argument("--delete-profile", metavar="NAME", help="delete a saved profile")
     i = p.add_argument_group("information")
     i.add_argument("--help", "-?", action="help", help="show this help and exit")
     i.add_argument("--version", action="version", version=f"pgtop {__version__}")
@@ -111,16 +126,77 @@ def conn_settings_from_args(args: argparse.Namespace) -> ConnSettings:
     return ConnSettings(params).with_overrides(host=args.host, port=args.port, user=args.username)
 
 
+def _conn_args_given(args: argparse.Namespace) -> bool:
+    return any((args.conn, args.dbname, args.host, args.port, args.username))
+
+
 def build_target(args: argparse.Namespace) -> Target:
-    refresh = args.refresh if args.refresh is not None else DEFAULT_REFRESH
+    """The Target from a profile (-P, or `default`) with arguments on top, or from arguments."""
+    from pgtop import profiles
+
     timeout = args.connect_timeout if args.connect_timeout is not None else DEFAULT_CONNECT_TIMEOUT
-    return Target(
-        postgres=conn_settings_from_args(args),
+    name = args.profile
+    if name is None and profiles.use_default_profile(os.environ, _conn_args_given(args)):
+        name = profiles.DEFAULT_PROFILE if profiles.profiles_path().exists() else None
+    saved: dict[str, profiles.Profile] = {}
+    if name is not None:
+        saved, warnings = profiles.load_profiles()
+        for warning in warnings:
+            print(f"pgtop: warning: {warning}", file=sys.stderr)
+        if name not in saved and args.profile is not None:
+            raise UsageError(f"no profile named {name!r} — see pgtop --list-profiles")
+    if name in saved:
+        target = profiles.profile_to_target(
+            saved[name],
+            conn_overrides=conn_settings_from_args(args).params,
+            pooler=args.pooler,
+            refresh=args.refresh,
+            read_only=args.read_only,
+            password_command=args.password_command,
+        )
+    else:
+        target = Target(
+            postgres=conn_settings_from_args(args),
+            pooler=args.pooler,
+            refresh=args.refresh if args.refresh is not None else DEFAULT_REFRESH,
+            read_only=bool(args.read_only),
+            password_command=args.password_command,
+        )
+    return target.replace(connect_timeout=timeout)
+
+
+def _manage_profiles(args: argparse.Namespace) -> int:
+    """--list-profiles, --delete-profile and --save-profile: print, exit, never connect."""
+    from pgtop import profiles
+
+    if args.list_profiles:
+        saved, warnings = profiles.load_profiles()
+        for warning in warnings:
+            print(f"pgtop: warning: {warning}", file=sys.stderr)
+        print(profiles.format_profile_list(saved))
+        return EXIT_OK
+    if args.delete_profile:
+        if not profiles.delete_profile(args.delete_profile):
+            print(f"pgtop: no profile named {args.delete_profile!r}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"deleted profile {args.delete_profile!r} from {profiles.profiles_path()}")
+        return EXIT_OK
+    profile = profiles.Profile(
+        name=args.save_profile,
+        conn=conn_settings_from_args(args).params,
         pooler=args.pooler,
-        refresh=refresh,
-        connect_timeout=timeout,
+        refresh=args.refresh,
         read_only=bool(args.read_only),
+        password_command=args.password_command,
     )
+    if args.save_password:
+        print("pgtop: warning: the password is stored in plain text", file=sys.stderr)
+    for warning in profiles.save_profile(profile, allow_password=args.save_password):
+        print(f"pgtop: warning: {warning}", file=sys.stderr)
+    print(
+        f"saved profile {args.save_profile!r} ({profile.describe()}) to {profiles.profiles_path()}"
+    )
+    return EXIT_OK
 
 
 def _prompt_password(target: Target) -> str:
@@ -133,13 +209,23 @@ def _prompt_password(target: Target) -> str:
 
 
 def run(argv: list[str]) -> int:
+    from pgtop.profiles import ProfileError, apply_password_command
+
     args = build_parser().parse_args(argv)
     try:
+        if args.list_profiles or args.delete_profile or args.save_profile:
+            return _manage_profiles(args)
         target = build_target(args)
-        password = _prompt_password(target) if args.password else None
-    except UsageError as exc:
+    except (UsageError, ProfileError) as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        password = _prompt_password(target) if args.password else None
+        if password is None and target.password_command:
+            target = apply_password_command(target)
+    except (UsageError, ProfileError) as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     if args.once:
         return _run_once(target, password, args.format)
     return _run_app(target, password, mouse=not args.no_mouse)

@@ -35,6 +35,10 @@ class ConnSettings:
 
     params: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k == "password" else v) for k, v in self.params.items()}
+        return f"ConnSettings({shown!r})"
+
     def get(self, key: str) -> str | None:
         return self.params.get(key)
 
@@ -75,7 +79,8 @@ class Target:
     """Everything a monitoring session needs to know about where to look."""
 
     postgres: ConnSettings = field(default_factory=ConnSettings)
-    pooler: str | None = None  # libpq URI or conninfo of the PgBouncer admin console
+    # libpq URI or conninfo of the PgBouncer admin console; may hold a password, so repr=False.
+    pooler: str | None = field(default=None, repr=False)
     refresh: float = DEFAULT_REFRESH
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_only: bool = False

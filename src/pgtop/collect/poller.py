@@ -9,6 +9,7 @@ two refreshes of the server accepting connections again, without a busy loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -82,7 +83,5 @@ class Poller(Generic[T]):
             # Sleep until the next tick, counted from the poll's start, unless woken early.
             delay = max(0.05, self.interval - (loop.time() - started))
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
