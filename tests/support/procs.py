@@ -4,6 +4,7 @@ free ports, subprocess calls with useful errors, and last-resort cleanup at exit
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import socket
@@ -167,8 +168,6 @@ def unregister_cleanup(owner: object) -> None:
 @atexit.register
 def _cleanup_all() -> None:
     for cleanup in list(_cleanups.values()):
-        try:
+        with contextlib.suppress(Exception):  # best effort; keep going with the others
             cleanup()
-        except Exception:  # atexit: best effort, keep going with the others
-            pass
     _cleanups.clear()

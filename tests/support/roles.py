@@ -38,7 +38,15 @@ LOCK_TABLE = "lock_target"
 
 ROLES: dict[str, Role] = {
     r.name: r
-    for r in (SUPERUSER, MONITOR, PLAIN_USER, APP_USER, LIMITED_ROLE, PGBOUNCER_ADMIN, PGBOUNCER_STATS)
+    for r in (
+        SUPERUSER,
+        MONITOR,
+        PLAIN_USER,
+        APP_USER,
+        LIMITED_ROLE,
+        PGBOUNCER_ADMIN,
+        PGBOUNCER_STATS,
+    )
 }
 
 # Roles that exist in PostgreSQL (PgBouncer lets all of these through as well).

@@ -159,8 +159,10 @@ class PostgresServer:
         run(
             [
                 self.bindir / "initdb",
-                "-D", self.datadir,
-                "-U", self.superuser,
+                "-D",
+                self.datadir,
+                "-U",
+                self.superuser,
                 f"--pwfile={pwfile}",
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
@@ -171,7 +173,7 @@ class PostgresServer:
             ],
             run_as=self.run_as,
             cwd=self.tmpdir,
-        )  # fmt: skip
+        )
         pwfile.unlink()
         conf = self.datadir / "postgresql.conf"
         with conf.open("a") as f:
@@ -198,8 +200,12 @@ class PostgresServer:
         hand_over(path, self.run_as)
 
     def _pg_ctl(self, *args: str | os.PathLike[str], timeout: float = 60) -> None:
-        run([self.bindir / "pg_ctl", "-D", self.datadir, *args], run_as=self.run_as,
-            cwd=self._dir(), timeout=timeout)  # fmt: skip
+        run(
+            [self.bindir / "pg_ctl", "-D", self.datadir, *args],
+            run_as=self.run_as,
+            cwd=self._dir(),
+            timeout=timeout,
+        )
 
     def _start_on_free_port(self, attempts: int = 3) -> None:
         for attempt in range(attempts):
@@ -266,7 +272,9 @@ class PostgresServer:
         return tail(self.logfile, lines)
 
     # -- connecting --------------------------------------------------------------------
-    def dsn(self, user: str | None = None, password: str | None = None, dbname: str = "postgres") -> str:
+    def dsn(
+        self, user: str | None = None, password: str | None = None, dbname: str = "postgres"
+    ) -> str:
         """A postgresql:// URI over TCP (scram). The password defaults to the role's known one."""
         user = user or self.superuser
         if password is None:

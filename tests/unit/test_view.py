@@ -40,3 +40,47 @@ def test_hide_idle_and_only_waiting_or_blocking() -> None:
     assert 1 not in _pids(visible_sessions(SESSIONS, SessionView(hide_idle=True)))
     locked = visible_sessions(SESSIONS, SessionView(only_waiting_or_blocking=True))
     assert sorted(_pids(locked)) == [3, 4]
+
+
+def test_filter_terms_narrow_and_free_text_searches_fields() -> None:
+    from builders import NOW
+
+    from pgtop.model.filter import parse_filter
+
+    rows = [
+        session(1, "idle", user="app_web", database="shop"),
+        session(2, "idle in transaction", user="app_web", database="shop", xact_start=ago(45)),
+        session(
+            3,
+            "active",
+            user="batch",
+            database="crm",
+            query="select * from payments",
+            xact_start=ago(5),
+            query_start=ago(5),
+        ),
+    ]
+
+    def pids(text: str) -> list[int]:
+        f = parse_filter(text)
+        return [s.pid for s in rows if f.matches(s, NOW)]
+
+    assert pids("db:shop user:app_web") == [1, 2]
+    assert pids('state:"idle in transaction"') == [2]
+    assert pids("state:idle") == [1]
+    assert pids("state:idle-tx") == [2]
+    assert pids("dur>30s") == [2]
+    assert pids("dur<30s") == [3]
+    assert pids("payments") == [3]
+    assert pids("-user:app_web") == [3]
+
+
+def test_bad_filter_is_one_clear_error() -> None:
+    import pytest
+
+    from pgtop.model.filter import FilterError, parse_filter
+
+    with pytest.raises(FilterError, match="unknown filter field 'colour'"):
+        parse_filter("colour:red")
+    with pytest.raises(FilterError):
+        parse_filter('state:"unclosed')
