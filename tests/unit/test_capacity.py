@@ -48,16 +48,27 @@ def pooler(
 
 def test_levels_at_80_and_95_percent() -> None:
     assert [usage_level(p) for p in (79.9, 80, 94.9, 95, 120)] == [
-        "ok", "warn", "warn", "crit", "crit"
-    ]  # fmt: skip
+        "ok",
+        "warn",
+        "warn",
+        "crit",
+        "crit",
+    ]
     assert usage(4, 5).level == "warn"
     assert usage(1, 0).level == "crit"  # a zero limit with someone in it
     assert usage(0, 0).level == "ok"
 
 
 def test_limit_rows_skip_unlimited() -> None:
-    lim = Limits(100, 3, None, 5, (ConnLimit("a", -1, 3), ConnLimit("b", 2, 2)),
-                 (ConnLimit("db", 10, 1),), ())  # fmt: skip
+    lim = Limits(
+        100,
+        3,
+        None,
+        5,
+        (ConnLimit("a", -1, 3), ConnLimit("b", 2, 2)),
+        (ConnLimit("db", 10, 1),),
+        (),
+    )
     rows = limit_rows(lim)
     assert [(r.kind, r.name, r.usage.pct) for r in rows] == [
         ("role", "b", 100.0),
@@ -171,7 +182,7 @@ def test_config_seconds_tolerates_suffix() -> None:
         ("statement_timeout", "1500", "ms", "1500ms"),
         ("x", "7200", "s", "2h"),
         ("x", "-1", "ms", "-1 (off)"),
-        ("tcp_keepalives_idle", "0", "s", "0 (system default)"),
+        ("tcp_keepalives_idle", "0", "s", "0 (OS default)"),
         ("track_activity_query_size", "1024", "B", "1kB"),
         ("shared_buffers", "16384", "8kB", "128MB"),
         ("max_connections", "100", None, "100"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from pgtop.model.derive import count_states, group_sessions, limit_usage
 from pgtop.model.records import (
     DatabaseStat,
     Limits,
+    Lock,
     ServerInfo,
     Session,
     Setting,
@@ -101,6 +103,7 @@ class PostgresCollector:
         self._sessions_sql = ""
         self._own_pids: tuple[int, ...] = ()
         self.address = settings.describe()
+        self.inspect_pid: int | None = None  # also poll this backend's locks
 
     @property
     def connected(self) -> bool:
@@ -192,7 +195,16 @@ class PostgresCollector:
         db_rows = await conn.fetch(load_query("databases"))
         rows = await conn.fetch(self._sessions_sql, list(self._own_pids))
         sessions = tuple(_session_from_row(r) for r in rows)
-        return self._build_snapshot(facts, db_rows, sessions)
+        snapshot = self._build_snapshot(facts, db_rows, sessions)
+        pid = self.inspect_pid
+        if pid is not None:
+            lock_rows = await conn.fetch(load_query("locks"), pid)
+            locks = tuple(
+                Lock(r["locktype"], r["mode"], r["granted"], r["relation"], r["detail"] or "")
+                for r in lock_rows
+            )
+            snapshot = dataclasses.replace(snapshot, inspected_pid=pid, inspected_locks=locks)
+        return snapshot
 
     def _build_snapshot(
         self, facts: _SlowFacts, db_rows: list[Any], sessions: tuple[Session, ...]

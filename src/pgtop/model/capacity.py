@@ -204,7 +204,7 @@ _TIME_STEPS = (("d", 86400_000), ("h", 3600_000), ("min", 60_000), ("s", 1000), 
 _SIZE_STEPS = (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024), ("B", 1))
 # Settings where 0 does not mean "off".
 _ZERO_MEANS = dict.fromkeys(
-    ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"), "system default"
+    ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"), "OS default"
 )
 
 

@@ -211,6 +211,17 @@ class PoolerSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Lock:
+    """One row of pg_locks for the session being inspected."""
+
+    locktype: str
+    mode: str
+    granted: bool
+    relation: str | None  # schema-qualified name where the server can resolve it
+    detail: str  # transaction id, tuple, object: whatever identifies the locked thing
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     server: ServerInfo
     sessions: tuple[Session, ...]  # every backend but pgtop's own
@@ -219,3 +230,6 @@ class Snapshot:
     own_pids: tuple[int, ...] = ()
     pooler: PoolerSnapshot | None = None
     pooler_error: str | None = None
+    # Locks of one session, polled only while the inspect screen shows it.
+    inspected_pid: int | None = None
+    inspected_locks: tuple[Lock, ...] = ()

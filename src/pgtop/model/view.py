@@ -109,3 +109,40 @@ def visible_sessions(
         key, _ = SORT_KEYS[view.sort]
         rows.sort(key=lambda s: (key(s), s.pid), reverse=view.reverse)
     return rows
+
+
+def blocking_tree(sessions: tuple[Session, ...] | list[Session]) -> list[tuple[Session, int]]:
+    """Sessions in lock trees, depth-first: each root blocker, then its waiters, indented.
+
+    A root blocks others and waits on nobody in the list (or sits in a cycle, which the
+    deadlock detector will break). Only sessions that block or wait appear.
+    """
+    by_pid = {s.pid: s for s in sessions}
+    waiters: dict[int, list[Session]] = {}
+    for s in sessions:
+        for blocker in s.blocked_by:
+            waiters.setdefault(blocker, []).append(s)
+    involved = {s.pid for s in sessions if s.blocked_by} | set(waiters)
+    roots = [
+        by_pid[p]
+        for p in involved
+        if p in by_pid and not any(b in by_pid for b in by_pid[p].blocked_by)
+    ]
+    roots.sort(key=lambda s: (-len(waiters.get(s.pid, ())), _ts(s.xact_start), s.pid))
+    out: list[tuple[Session, int]] = []
+    seen: set[int] = set()
+
+    def walk(s: Session, depth: int) -> None:
+        if s.pid in seen:
+            return
+        seen.add(s.pid)
+        out.append((s, depth))
+        for w in sorted(waiters.get(s.pid, ()), key=lambda w: (_ts(w.query_start), w.pid)):
+            walk(w, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    for p in sorted(involved - seen):  # cycles: no root found; show them flat
+        if p in by_pid:
+            walk(by_pid[p], 0)
+    return out

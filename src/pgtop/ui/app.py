@@ -15,11 +15,16 @@ from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
 from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.filter import SessionFilter
 from pgtop.model.records import PoolerSnapshot, Snapshot
-from pgtop.model.view import SessionView, visible_sessions
+from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
 from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
+from pgtop.ui.screens.help import HelpScreen
+from pgtop.ui.screens.inspect import InspectScreen
+from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.databases_pane import DatabasesPane
+from pgtop.ui.widgets.filter_bar import FilterBar
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
 from pgtop.ui.widgets.limits_pane import LimitsPane
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
@@ -31,13 +36,34 @@ WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 FATAL_AT_START = {"auth", "usage", "privilege"}
 
 
-class PgTopApp(App[None]):
+ACTION_BINDINGS = [
+    Binding("c", "cancel", "Cancel", id="cancel"),
+    Binding("k", "terminate", "Terminate", id="terminate"),
+    Binding("K", "terminate_database", "Kill all in db", show=False, id="terminate-db"),
+]
+READ_ONLY_BINDINGS = [
+    Binding("c,k,K", "read_only_notice", "read-only", show=False, id="read-only"),
+]
+
+
+class PgTopApp(SessionActions, App[None]):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("slash", "open_filter", "Filter", id="filter"),
+        Binding("enter", "inspect", "Inspect", id="inspect"),
+        Binding("escape", "clear_filter", "Clear filter/marks", show=False, id="clear"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="mark"),
+        Binding("s,greater_than_sign", "sort_next", "Sort", id="sort"),
+        Binding("less_than_sign", "sort_previous", "Sort back", show=False, id="sort-back"),
+        Binding("r", "sort_reverse", "Reverse", show=False, id="reverse"),
+        Binding("i", "toggle_idle", "Hide idle", show=False, id="idle"),
+        Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
+        Binding("b", "toggle_tree", "Lock tree", id="tree"),
         Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),
         Binding("2", "show_pane('databases')", "Databases", show=False, id="pane-databases"),
         Binding("3", "show_pane('limits')", "Limits", show=False, id="pane-limits"),
@@ -63,7 +89,11 @@ class PgTopApp(App[None]):
         self.rates: Rates | None = None
         self._pooler_rates: tuple[float | None, float | None, float | None] = (None, None, None)
         self._had_data = False
+        self.session_filter: SessionFilter | None = None
+        self.blocking_tree = False
         self._make_pollers()
+        for binding in READ_ONLY_BINDINGS if target.read_only else ACTION_BINDINGS:
+            self._bindings.bind(binding.key, binding.action, binding.description, show=binding.show)
 
     # -- layout -------------------------------------------------------------------------
 
@@ -73,6 +103,7 @@ class PgTopApp(App[None]):
         with ContentSwitcher(initial="sessions", id="panes"):
             with Vertical(id="sessions"):
                 yield SessionsTable(id="sessions-table")
+                yield FilterBar(id="filter-bar")
                 with Horizontal(id="wide-extras"):
                     yield DatabasesPane(id="side-databases")
                     yield PoolerPane(id="side-pooler")
@@ -187,6 +218,8 @@ class PgTopApp(App[None]):
         self.header_state.rates = rates
         self.query_one(StatusHeader).refresh()
         self._update_tab_badges(snap)
+        if isinstance(self.screen, InspectScreen):
+            self.screen.update_snapshot(snap)
         current = self.query_one(ContentSwitcher).current
         if current == "sessions":
             self._render_sessions(snap)
@@ -202,11 +235,27 @@ class PgTopApp(App[None]):
 
     def _render_sessions(self, snap: Snapshot) -> None:
         table = self.query_one(SessionsTable)
-        rows = visible_sessions(snap.sessions, self.view)
-        table.sort_column = self.view.sort
+        now = snap.server.snapshot_time
+        flt = self.session_filter
+        matches = (lambda s: flt.matches(s, now)) if flt is not None else None
+        rows = visible_sessions(snap.sessions, self.view, matches)
+        if self.blocking_tree:
+            shown = {s.pid for s in rows}
+            tree = [(s, d) for s, d in blocking_tree(snap.sessions) if s.pid in shown]
+            rows = [s for s, _ in tree]
+            table.indent = {s.pid: d for s, d in tree}
+            table.empty_message = "no session waits on a lock"
+        else:
+            table.indent = {}
+            table.empty_message = "no sessions match the filter" if flt else "no sessions"
+        table.sort_column = None if self.blocking_tree else self.view.sort
         table.sort_reverse = self.view.reverse
-        table.empty_message = "no sessions match" if snap.sessions else "no sessions"
-        table.set_rows(rows, snap.server.snapshot_time)
+        table.set_rows(rows, now)
+
+    def _rerender_sessions(self) -> None:
+        snap = self.current_snapshot()
+        if snap is not None:
+            self._render_sessions(snap)
 
     def _update_tab_badges(self, snap: Snapshot) -> None:
         tabs = self.query_one(PaneTabs)
@@ -265,10 +314,22 @@ class PgTopApp(App[None]):
 
     def on_sessions_table_header_clicked(self, message: SessionsTable.HeaderClicked) -> None:
         self.view = self.view.with_sort(message.column)
-        if self.pg_snapshot is not None:
-            self._render_sessions(self.current_snapshot())  # type: ignore[arg-type]
+        self._rerender_sessions()
+
+    def action_help(self) -> None:
+        seen: set[str] = set()
+        keys: list[tuple[str, str]] = []
+        for active in self.screen.active_bindings.values():
+            b = active.binding
+            if not b.description or not active.enabled or b.action in seen:
+                continue
+            seen.add(b.action)
+            keys.append((self.get_key_display(b), b.description))
+        self.push_screen(HelpScreen(keys))
 
     async def on_unmount(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
         await self.postgres.close()
         if self.pooler is not None:
             await self.pooler.close()

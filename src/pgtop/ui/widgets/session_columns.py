@@ -123,9 +123,15 @@ def fit_columns(width: int) -> tuple[Column, ...]:
 
 
 def cell_texts(
-    s: Session, now: datetime, columns: tuple[Column, ...], width: int
+    s: Session, now: datetime, columns: tuple[Column, ...], width: int, depth: int = 0
 ) -> tuple[str, ...]:
-    """Each shown column's text, made safe and cut to fit."""
+    """Each shown column's text, made safe and cut to fit; `depth` indents the query."""
     fixed = sum(c.width + 1 for c in columns if c.width)
     query_width = max(1, width - fixed)
-    return tuple(one_line(c.text(s, now), c.width or query_width) for c in columns)
+    prefix = ("  " * (depth - 1) + "└ ") if depth else ""
+    return tuple(
+        one_line(
+            prefix + c.text(s, now) if c.key == "query" else c.text(s, now), c.width or query_width
+        )
+        for c in columns
+    )

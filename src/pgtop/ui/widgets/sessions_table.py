@@ -67,6 +67,7 @@ class SessionsTable(ScrollView, can_focus=True):
         self._columns: tuple[Column, ...] = fit_columns(80)
         self._columns_width = -1
         self._drawn: dict[int, tuple[object, ...]] = {}  # screen line -> what it shows
+        self.indent: dict[int, int] = {}  # pid -> depth in the blocking tree
 
     # -- data ---------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class SessionsTable(ScrollView, can_focus=True):
             return ("empty", width, i, bool(self.rows))
         s = self.rows[i]
         assert self.now is not None
-        texts = cell_texts(s, self.now, self._columns_for(width), width)
+        texts = cell_texts(s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0))
         return ("row", width, s.pid, i == self._cursor_index, s.pid in self.marked, s.state, texts)
 
     def _columns_for(self, width: int) -> tuple[Column, ...]:

@@ -1,0 +1,190 @@
+"""Inspect one session: its whole query, every field, its locks, who blocks it and whom it blocks.
+
+The app keeps feeding snapshots while this screen is open, so what it shows stays live;
+when the session ends the screen says so and keeps the last view.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pgtop.model.derive import session_ages
+from pgtop.model.format import age, one_line, visible
+from pgtop.model.records import Session, Snapshot
+
+FORMAT_LIMIT = 20_000  # reformatting a huge query would stall the UI; show it as sent
+
+
+def readable_query(query: str) -> str:
+    """The query reindented for reading; control characters made visible per line."""
+    text = query
+    if len(query) <= FORMAT_LIMIT:
+        try:
+            import sqlparse
+
+            text = sqlparse.format(query, reindent=True, keyword_case="upper")
+        except Exception:  # a parser hiccup must not hide the query
+            text = query
+    lines = text.expandtabs(4).splitlines() or [""]
+    return "\n".join(visible(line) for line in lines)
+
+
+def was_truncated(query: str, track_size: int) -> bool:
+    # The server keeps at most track_activity_query_size - 1 bytes of the text.
+    return len(query.encode()) >= track_size - 1
+
+
+class InspectScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="back"),
+        Binding("y", "copy_query", "Copy query", id="copy"),
+        Binding("c", "app.cancel_inspected", "Cancel", id="inspect-cancel"),
+        Binding("k", "app.terminate_inspected", "Terminate", id="inspect-terminate"),
+    ]
+
+    DEFAULT_CSS = """
+    InspectScreen #inspect-scroll { height: 1fr; padding: 0 1; }
+    InspectScreen .section { margin-top: 1; }
+    InspectScreen #inspect-title { background: $panel; text-style: bold; padding: 0 1; }
+    """
+
+    def __init__(self, pid: int, snapshot: Snapshot, *, read_only: bool) -> None:
+        super().__init__()
+        self.pid = pid
+        self.read_only = read_only
+        self.session: Session | None = None
+        self.snapshot = snapshot
+        self.ended = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="inspect-title")
+        with VerticalScroll(id="inspect-scroll"):
+            yield Static(id="inspect-query")
+            yield Static(id="inspect-fields", classes="section")
+            yield Static(id="inspect-blocking", classes="section")
+            yield Static(id="inspect-locks", classes="section")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update_snapshot(self.snapshot)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (
+            self.read_only and action in ("app.cancel_inspected", "app.terminate_inspected")
+        )
+
+    def update_snapshot(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        found = next((s for s in snapshot.sessions if s.pid == self.pid), None)
+        if found is None and self.session is not None:
+            self.ended = True
+        elif found is not None:
+            self.session = found
+            self.ended = False
+        if self.session is None:
+            self.query_one("#inspect-title", Static).update(
+                Text(f"session {self.pid} is not on the server", "bold red")
+            )
+            return
+        self._draw(self.session, snapshot)
+
+    def _draw(self, s: Session, snap: Snapshot) -> None:
+        title = Text(f"pid {s.pid}  ", "bold")
+        title.append(one_line(f"{s.user or '?'}@{s.database or '?'}"))
+        if s.application:
+            title.append("  " + one_line(s.application, 40), "cyan")
+        if self.ended:
+            title.append("  — session ended", "bold red")
+        self.query_one("#inspect-title", Static).update(title)
+        self.query_one("#inspect-query", Static).update(self._query_view(s, snap))
+        self.query_one("#inspect-fields", Static).update(self._fields(s, snap))
+        self.query_one("#inspect-blocking", Static).update(self._blocking(s, snap))
+        self.query_one("#inspect-locks", Static).update(self._locks(snap))
+
+    def _query_view(self, s: Session, snap: Snapshot) -> RenderableType:
+        parts: list[RenderableType] = []
+        if was_truncated(s.query, snap.server.track_activity_query_size):
+            parts.append(
+                Text(
+                    f"query text cut by track_activity_query_size "
+                    f"({snap.server.track_activity_query_size} bytes)",
+                    "bold yellow",
+                )
+            )
+        if not s.query:
+            parts.append(Text("(no query)", "dim"))
+        else:
+            parts.append(Syntax(readable_query(s.query), "sql", word_wrap=True, theme="ansi_dark"))
+        return Group(*parts)
+
+    def _fields(self, s: Session, snap: Snapshot) -> Table:
+        ages = session_ages(s, snap.server.snapshot_time)
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column()
+
+        def when(label: str, value: object, seconds: float | None) -> None:
+            shown = "" if value is None else str(value)
+            t.add_row(label, Text(f"{shown}  ({age(seconds)} ago)" if shown else ""))
+
+        rows: list[tuple[str, str]] = [
+            ("pid", str(s.pid)),
+            ("state", s.state or "?"),
+            ("backend type", s.backend_type),
+            ("database", s.database or ""),
+            ("user", s.user or ""),
+            ("application", s.application),
+            ("client", s.client),
+            ("wait event", f"{s.wait_event_type or ''} {s.wait_event or ''}".strip()),
+            ("query id", "" if s.query_id is None else str(s.query_id)),
+            ("backend xid", s.backend_xid or ""),
+        ]
+        for label, value in rows:
+            t.add_row(label, Text(one_line(value)))
+        when("backend start", s.backend_start, ages.backend)
+        when("xact start", s.xact_start, ages.xact)
+        when("query start", s.query_start, ages.query)
+        when("state change", s.state_change, ages.state)
+        return t
+
+    def _blocking(self, s: Session, snap: Snapshot) -> Text:
+        waiters = [o.pid for o in snap.sessions if s.pid in o.blocked_by]
+        t = Text()
+        t.append("blocked by: ", "bold")
+        t.append(", ".join(map(str, s.blocked_by)) or "nobody", "bold red" if s.blocked_by else "")
+        t.append("\nblocks:     ", "bold")
+        t.append(", ".join(map(str, waiters)) or "nobody", "bold red" if waiters else "")
+        return t
+
+    def _locks(self, snap: Snapshot) -> RenderableType:
+        if snap.inspected_pid != self.pid:
+            return Text("locks: loading…", "dim")
+        if not snap.inspected_locks:
+            return Text("locks: none", "dim")
+        t = Table(title="locks", title_justify="left", expand=False, show_edge=False)
+        for col in ("granted", "type", "mode", "relation", "detail"):
+            t.add_column(col)
+        for lock in snap.inspected_locks:
+            t.add_row(
+                Text("yes" if lock.granted else "WAITING", "" if lock.granted else "bold red"),
+                Text(lock.locktype),
+                Text(lock.mode),
+                Text(one_line(lock.relation or "")),
+                Text(one_line(lock.detail)),
+            )
+        return t
+
+    def action_copy_query(self) -> None:
+        if self.session is None:
+            return
+        # Textual sends OSC 52, which terminals (and tmux) pass over SSH.
+        self.app.copy_to_clipboard(self.session.query)
+        self.notify(f"copied {len(self.session.query)} characters (OSC 52)")

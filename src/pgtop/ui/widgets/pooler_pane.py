@@ -1,0 +1,217 @@
+"""PgBouncer pools: who waits for a server connection, and for how long.
+
+SHOW POOLS' cl_active counts idle linked clients too (reference/pgbouncer-console.md), so
+the columns keep PgBouncer's own meaning instead of pretending to know who is busy.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.coordinate import Coordinate
+from textual.events import Resize
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from pgtop.model.derive import Rates
+from pgtop.model.format import age, one_line
+from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
+from pgtop.ui.widgets.cells import config_value, label, num
+
+NO_POOLER = (
+    "No pooler watched. Start pgtop with --pooler URI, e.g. "
+    "--pooler postgresql://USER@HOST:6432/pgbouncer, where USER is listed in PgBouncer's "
+    "stats_users (read-only SHOW commands) or admin_users."
+)
+# Column key -> header; "c." = clients, "s." = servers, as in SHOW POOLS.
+POOL_COLUMNS = {
+    "cl_active": "c.act",
+    "cl_waiting": "c.wait",
+    "sv_active": "s.act",
+    "sv_idle": "s.idle",
+    "sv_used": "s.used",
+    "maxwait": "maxwait",
+    "mode": "mode",
+}
+SHORT_MODES = {"session": "sess", "transaction": "txn", "statement": "stmt"}
+CONFIG_KEYS = (
+    "max_client_conn",
+    "default_pool_size",
+    "reserve_pool_size",
+    "query_wait_timeout",
+    "pool_mode",
+)
+_WIDE = 110  # below this, pool modes are abbreviated so names keep their room
+_SEP = ("  ·  ", "dim")
+
+
+def pool_key(database: str, user: str) -> str:
+    # A unit separator cannot appear in a name PgBouncer would print.
+    return f"{database}\x1f{user}"
+
+
+def _rate(value: float | None, unit: str) -> Text:
+    if value is None:
+        return Text.assemble(("n/a", "dim"), f" {unit}")
+    return Text(f"{value:,.1f} {unit}")
+
+
+def summary_text(pooler: PoolerSnapshot, rates: Rates | None) -> Text:
+    r = rates or Rates(0.0, None, None, None)
+    return Text.assemble(
+        ("PgBouncer ", "bold"),
+        (one_line(pooler.version), "bold"),
+        " at ",
+        one_line(pooler.address),
+        _SEP,
+        f"clients {pooler.clients}",
+        _SEP,
+        f"servers {pooler.servers}",
+        "\n",  # rates on a line of their own, so a narrow screen never splits one
+        _rate(r.pooler_transactions, "xact/s"),
+        _SEP,
+        _rate(r.pooler_queries, "queries/s"),
+        _SEP,
+        "avg wait ",
+        _rate(r.pooler_avg_wait_ms, "ms"),
+    )
+
+
+def config_text(config: dict[str, str]) -> Text:
+    parts: list[Text | tuple[str, str] | str] = []
+    for key in CONFIG_KEYS:
+        if parts:
+            parts.append(_SEP)
+        parts.append((f"{key} ", "dim"))
+        parts.append(config_value(config, key))
+    return Text.assemble(*parts)
+
+
+def _pool_cells(p: Pool, short_mode: bool) -> dict[str, Text]:
+    waiting = p.cl_waiting > 0
+    mode = SHORT_MODES.get(p.pool_mode, p.pool_mode) if short_mode else p.pool_mode
+    return {
+        "cl_active": num(p.cl_active),
+        # Queued clients are the one thing here that hurts users right now.
+        "cl_waiting": num(p.cl_waiting, "bold white on red" if waiting else ""),
+        "sv_active": num(p.sv_active),
+        "sv_idle": num(p.sv_idle),
+        "sv_used": num(p.sv_used),
+        "maxwait": num(age(p.maxwait) if p.maxwait else "", "bold red" if waiting else ""),
+        "mode": label(mode),
+    }
+
+
+class PoolerPane(Vertical):
+    """Summary, config limits and one row per PgBouncer pool (database, user)."""
+
+    DEFAULT_CSS = """
+    PoolerPane { height: 1fr; border: none; border-top: solid $primary; }
+    PoolerPane > Static { height: auto; padding: 0 1; }
+    PoolerPane > #pooler-message { display: none; }
+    PoolerPane.-message > #pooler-message { display: block; }
+    PoolerPane.-error > #pooler-message { color: $error; text-style: bold; }
+    PoolerPane.-absent > #pooler-summary, PoolerPane.-absent > #pooler-config,
+    PoolerPane.-absent > DataTable { display: none; }
+    PoolerPane > DataTable { height: 1fr; }
+    PoolerPane.-stale > DataTable, PoolerPane.-stale > #pooler-summary,
+    PoolerPane.-stale > #pooler-config { text-opacity: 50%; }
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "PgBouncer pools"
+        self._pooler: PoolerSnapshot | None = None  # last good one, kept through errors
+        self._rates: Rates | None = None
+        self._layout: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pooler-message")
+        yield Static(id="pooler-summary")
+        yield Static(id="pooler-config")
+        yield DataTable(id="pooler-pools", cursor_type="row")
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#pooler-pools", DataTable)
+
+    def update_snapshot(self, snapshot: Snapshot, rates: Rates | None) -> None:
+        message = self.query_one("#pooler-message", Static)
+        error = snapshot.pooler_error
+        if snapshot.pooler is not None:
+            self._pooler, self._rates = snapshot.pooler, rates
+        elif not error:
+            self._pooler = None  # no pooler configured (any more): nothing to keep
+        if error:
+            message.update(Text.assemble("PgBouncer: ", one_line(error)))
+        elif snapshot.pooler is None:
+            message.update(Text(NO_POOLER))
+        self.set_class(bool(error), "-error")
+        self.set_class(snapshot.pooler is None, "-message")
+        # After an error the last pools stay on screen, dimmed, so the DBA keeps context.
+        self.set_class(snapshot.pooler is None and self._pooler is not None, "-stale")
+        self.set_class(self._pooler is None, "-absent")
+        self._render_pools()
+
+    def on_resize(self, event: Resize) -> None:
+        del event
+        self._render_pools()
+
+    def _render_pools(self) -> None:
+        pooler = self._pooler
+        if pooler is None:
+            return
+        self.query_one("#pooler-summary", Static).update(summary_text(pooler, self._rates))
+        self.query_one("#pooler-config", Static).update(config_text(pooler.config))
+        table = self.table
+        width = table.size.width or self.size.width or 80
+        short = width < _WIDE
+        rows = {pool_key(p.database, p.user): (p, _pool_cells(p, short)) for p in pooler.pools}
+        widths = {
+            k: max([len(h), *(c[k].cell_len for _, c in rows.values())])
+            for k, h in POOL_COLUMNS.items()
+        }
+        pad = 2 * table.cell_padding
+        if len(rows) > max(1, table.size.height - 1):
+            width -= table.styles.scrollbar_size_vertical
+        names = max(16, width - sum(w + pad for w in widths.values()) - 2 * pad)
+        db_w, user_w = names - names // 2, names // 2
+        layout = (db_w, user_w, tuple(widths.values()))
+        keep = self._cursor_key(table)
+        if layout != self._layout:
+            self._layout = layout
+            table.clear(columns=True)
+            table.add_column(Text("database"), width=db_w, key="database")
+            table.add_column(Text("user"), width=user_w, key="user")
+            for k, h in POOL_COLUMNS.items():
+                justify = "left" if k == "mode" else "right"
+                table.add_column(Text(h, justify=justify), width=widths[k], key=k)
+        current = [r.key.value for r in table.ordered_rows]
+        if table.columns and current == list(rows):
+            for key, (_, cells) in rows.items():
+                for col, value in cells.items():
+                    table.update_cell(key, col, value)
+        else:
+            table.clear()
+            for key, (p, cells) in rows.items():
+                table.add_row(
+                    label(p.database, db_w), label(p.user, user_w), *cells.values(), key=key
+                )
+        if keep is not None and keep in rows:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+
+    @staticmethod
+    def _cursor_key(table: DataTable[Text]) -> str | None:
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        except CellDoesNotExist:
+            return None
