@@ -65,7 +65,7 @@ def sessions_query_for(version_num: int) -> str:
 class _SlowFacts:
     """Server facts refreshed every SLOW_FACTS_EVERY seconds."""
 
-    def __init__(self, row: Any, fetched_at: float) -> None:
+    def __init__(self, row: Any, fetched_at: float, sources: dict[str, str]) -> None:
         self.version: str = row["version"].split()[0]
         self.version_num: int = row["version_num"]
         self.start_time: datetime | None = row["start_time"]
@@ -73,7 +73,13 @@ class _SlowFacts:
         self.can_see_all: bool = bool(row["can_see_all"])
         self.role_limits: dict[str, int] = {n: int(v) for n, v in json.loads(row["role_limits"])}
         self.settings: tuple[Setting, ...] = tuple(
-            Setting(name=n, value=v, unit=u, source=src, pending_restart=bool(pr))
+            Setting(
+                name=n,
+                value=v,
+                unit=u,
+                source=sources.get(n, src) if src == "session" else src,
+                pending_restart=bool(pr),
+            )
             for n, v, u, src, pr in json.loads(row["settings"])
         )
         self.fetched_at = fetched_at
@@ -104,6 +110,7 @@ class PostgresCollector:
         self._own_pids: tuple[int, ...] = ()
         self.address = settings.describe()
         self.inspect_pid: int | None = None  # also poll this backend's locks
+        self._first_sources: dict[str, str] = {}
 
     @property
     def connected(self) -> bool:
@@ -129,12 +136,18 @@ class PostgresCollector:
             conn = await asyncpg.connect(
                 **kwargs,
                 timeout=self.connect_timeout,
-                server_settings={
-                    "application_name": APPLICATION_NAME,
-                    "statement_timeout": str(STATEMENT_TIMEOUT_MS),
-                    "lock_timeout": str(LOCK_TIMEOUT_MS),
-                    "idle_in_transaction_session_timeout": "10000",
-                },
+                server_settings={"application_name": APPLICATION_NAME},
+            )
+            # Read the settings before pgtop's own SETs, so their sources are the server's.
+            row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
+            self._first_sources = {
+                n: src for n, _v, _u, src, _p in json.loads(row["settings"]) if src != "session"
+            }
+            # SET, not startup options: reset_val then still holds what others get.
+            await conn.execute(
+                f"SET statement_timeout = {STATEMENT_TIMEOUT_MS};"
+                f" SET lock_timeout = {LOCK_TIMEOUT_MS};"
+                " SET idle_in_transaction_session_timeout = 10000"
             )
         except Exception as exc:
             raise describe_postgres_error(exc, self.address) from None
@@ -189,7 +202,7 @@ class PostgresCollector:
         now_mono = time.monotonic()
         if self._facts is None or now_mono - self._facts.fetched_at > SLOW_FACTS_EVERY:
             row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
-            self._facts = _SlowFacts(row, now_mono)
+            self._facts = _SlowFacts(row, now_mono, self._first_sources)
             self._sessions_sql = sessions_query_for(self._facts.version_num)
         facts = self._facts
         db_rows = await conn.fetch(load_query("databases"))

@@ -1,4 +1,5 @@
 -- Facts that rarely change, refreshed every ~30 s rather than every tick.
+-- reset_val, not setting: pgtop SETs its own timeouts, and the pane must show the server's.
 SELECT current_setting('server_version') AS version,
        current_setting('server_version_num')::int AS version_num,
        pg_postmaster_start_time() AS start_time,
@@ -7,6 +8,6 @@ SELECT current_setting('server_version') AS version,
          OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_see_all,
        coalesce((SELECT json_agg(json_build_array(rolname, rolconnlimit) ORDER BY rolname)
                    FROM pg_roles WHERE rolcanlogin AND rolconnlimit >= 0), '[]')::text AS role_limits,
-       coalesce((SELECT json_agg(json_build_array(name, setting, unit, source, pending_restart)
+       coalesce((SELECT json_agg(json_build_array(name, reset_val, unit, source, pending_restart)
                                  ORDER BY name)
                    FROM pg_settings WHERE name = ANY($1::text[])), '[]')::text AS settings

@@ -52,3 +52,15 @@ def config_value(config: dict[str, str], key: str) -> Text:
     if key in _ZERO_UNLIMITED and value.strip() == "0":
         return Text("0 (unlimited)")
     return Text(one_line(value))
+
+
+def fit_widths(natural: list[int], room: int, minimum: int = 8) -> list[int]:
+    """Widths for name columns: as wide as their longest value, shrunk to share `room`.
+
+    Numbers then sit next to their names instead of at the far edge of a wide screen.
+    """
+    widths = list(natural)
+    while sum(widths) > room and max(widths) > minimum:
+        widest = widths.index(max(widths))  # shrink the widest first, one cell at a time
+        widths[widest] -= 1
+    return widths

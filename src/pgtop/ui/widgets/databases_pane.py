@@ -5,6 +5,7 @@ A stock DataTable is enough here: tens of rows, not thousands (see DESIGN.md).
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
@@ -14,8 +15,9 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.capacity import usage
 from pgtop.model.derive import GROUPINGS, Rates, counts_by
+from pgtop.model.format import one_line
 from pgtop.model.records import DatabaseStat, Snapshot, StateCounts
-from pgtop.ui.widgets.cells import label, num, pct
+from pgtop.ui.widgets.cells import fit_widths, label, num, pct
 
 GROUPING_ORDER = ("database", "user", "application", "client")
 # Column key -> header. Headers are short so the name keeps room at 80 columns.
@@ -89,6 +91,10 @@ class DatabasesPane(DataTable[Text]):
     def update_snapshot(self, snapshot: Snapshot, rates: Rates | None) -> None:
         del rates  # counts only; rates belong to the header
         self._snapshot = snapshot
+        if self.is_mounted:  # else on_mount draws it: the table needs a running app
+            self._render_groups()
+
+    def on_mount(self) -> None:
         self._render_groups()
 
     def selected_database(self) -> str | None:
@@ -135,7 +141,8 @@ class DatabasesPane(DataTable[Text]):
         widths = {
             k: max([len(h), *(v[k].cell_len for v in rows.values())]) for k, h in headers.items()
         }
-        name_width = self._name_width(widths, len(rows))
+        natural = max([len(self.grouping), *(cell_len(one_line(k)) for k in rows)])
+        name_width = fit_widths([natural], self._name_room(widths, len(rows)))[0]
         layout = (self.grouping, name_width, tuple(widths.values()))
         for key, cells in rows.items():
             allowed = stats[key].allow_connections if key in stats else True
@@ -153,7 +160,8 @@ class DatabasesPane(DataTable[Text]):
             # Same groups: change only the cells, so the table does not flicker or scroll.
             for key, cells in rows.items():
                 for col, value in cells.items():
-                    self.update_cell(key, col, value)
+                    if self.get_cell(key, col) != value:  # redraw only what changed
+                        self.update_cell(key, col, value)
             if current != list(rows):
                 self.sort("total", "name", key=lambda v: (-int(v[0].plain), v[1].plain))
         else:
@@ -163,13 +171,13 @@ class DatabasesPane(DataTable[Text]):
         if keep is not None and keep in rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
-    def _name_width(self, widths: dict[str, int], nrows: int) -> int:
+    def _name_room(self, widths: dict[str, int], nrows: int) -> int:
         total = self.size.width or _FALLBACK_WIDTH
         padding = 2 * self.cell_padding
         used = sum(w + padding for w in widths.values()) + padding
         if nrows > max(1, self.size.height - 1):  # a vertical scrollbar will take room
             used += self.styles.scrollbar_size_vertical
-        return max(len(self.grouping), 8, total - used)
+        return total - used
 
     def _cursor_key(self) -> str | None:
         if not self.row_count:

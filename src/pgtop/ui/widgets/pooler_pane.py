@@ -6,6 +6,7 @@ the columns keep PgBouncer's own meaning instead of pretending to know who is bu
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,7 +18,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
 from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
-from pgtop.ui.widgets.cells import config_value, label, num
+from pgtop.ui.widgets.cells import config_value, fit_widths, label, num
 
 NO_POOLER = (
     "No pooler watched. Start pgtop with --pooler URI, e.g. "
@@ -131,6 +132,7 @@ class PoolerPane(Vertical):
         self._pooler: PoolerSnapshot | None = None  # last good one, kept through errors
         self._rates: Rates | None = None
         self._layout: tuple[object, ...] = ()
+        self._latest: tuple[Snapshot, Rates | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="pooler-message")
@@ -143,6 +145,15 @@ class PoolerPane(Vertical):
         return self.query_one("#pooler-pools", DataTable)
 
     def update_snapshot(self, snapshot: Snapshot, rates: Rates | None) -> None:
+        self._latest = (snapshot, rates)
+        if self.is_mounted:  # else on_mount draws it: the children do not exist yet
+            self._draw(snapshot, rates)
+
+    def on_mount(self) -> None:
+        if self._latest is not None:
+            self._draw(*self._latest)
+
+    def _draw(self, snapshot: Snapshot, rates: Rates | None) -> None:
         message = self.query_one("#pooler-message", Static)
         error = snapshot.pooler_error
         if snapshot.pooler is not None:
@@ -181,8 +192,12 @@ class PoolerPane(Vertical):
         pad = 2 * table.cell_padding
         if len(rows) > max(1, table.size.height - 1):
             width -= table.styles.scrollbar_size_vertical
-        names = max(16, width - sum(w + pad for w in widths.values()) - 2 * pad)
-        db_w, user_w = names - names // 2, names // 2
+        room = width - sum(w + pad for w in widths.values()) - 2 * pad
+        natural = [
+            max([len(head), *(cell_len(one_line(getattr(p, attr))) for p, _ in rows.values())])
+            for head, attr in (("database", "database"), ("user", "user"))
+        ]
+        db_w, user_w = fit_widths(natural, room)
         layout = (db_w, user_w, tuple(widths.values()))
         keep = self._cursor_key(table)
         if layout != self._layout:
@@ -197,7 +212,8 @@ class PoolerPane(Vertical):
         if table.columns and current == list(rows):
             for key, (_, cells) in rows.items():
                 for col, value in cells.items():
-                    table.update_cell(key, col, value)
+                    if table.get_cell(key, col) != value:  # redraw only what changed
+                        table.update_cell(key, col, value)
         else:
             table.clear()
             for key, (p, cells) in rows.items():

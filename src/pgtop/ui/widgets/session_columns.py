@@ -50,9 +50,12 @@ def state_label(s: Session) -> str:
 
 
 def _wait(s: Session) -> str:
+    """The wait event; only lock waits keep their type, the rest read well alone."""
     if not s.wait_event_type:
         return ""
-    return f"{s.wait_event_type}:{s.wait_event}" if s.wait_event else s.wait_event_type
+    if s.wait_event_type == "Lock":
+        return f"Lock:{s.wait_event}"
+    return s.wait_event or s.wait_event_type
 
 
 def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, datetime], str]:

@@ -83,7 +83,7 @@ class SessionsTable(ScrollView, can_focus=True):
             self._cursor_index = min(self._cursor_index, max(0, len(rows) - 1))
             self.cursor_pid = rows[self._cursor_index].pid if rows else None
         self.marked &= set(self._index)
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self.virtual_size = Size(self.content_width, len(rows) + 1)
         self._refresh_changed_lines()
 
     @property
@@ -100,9 +100,14 @@ class SessionsTable(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------
 
+    @property
+    def content_width(self) -> int:
+        """Cells left for text once the scrollbar takes its column."""
+        return self.scrollable_content_region.width
+
     def _line_key(self, y: int) -> tuple[object, ...]:
         """Everything that decides how screen line `y` looks; equal keys draw the same."""
-        width = self.size.width
+        width = self.content_width
         if y == 0:
             return ("header", width, self.sort_column, self.sort_reverse)
         i = int(self.scroll_y) + y - 1
@@ -124,14 +129,14 @@ class SessionsTable(ScrollView, can_focus=True):
         for y in range(height):
             key = self._line_key(y)
             if self._drawn.get(y) != key:
-                self.refresh(Region(0, y, self.size.width, 1))
+                self.refresh(Region(0, y, self.content_width, 1))
         for y in [y for y in self._drawn if y >= height]:
             del self._drawn[y]
 
     def render_line(self, y: int) -> Strip:
         key = self._line_key(y)
         self._drawn[y] = key
-        width = self.size.width
+        width = self.content_width
         if key[0] == "header":
             return self._header_strip(width)
         if key[0] == "empty":
@@ -182,7 +187,7 @@ class SessionsTable(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.rows) + 1)
+        self.virtual_size = Size(self.content_width, len(self.rows) + 1)
         self._drawn.clear()
         self._scroll_cursor_into_view()
         self.refresh()
@@ -226,7 +231,7 @@ class SessionsTable(ScrollView, can_focus=True):
         self._set_cursor(len(self.rows) - 1)
 
     def on_click(self, event: events.Click) -> None:
-        width = self.size.width
+        width = self.content_width
         if event.y == 0:
             x = 0
             for col in self._columns_for(width):
