@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop.collect.errors import CollectError
@@ -316,16 +320,27 @@ class PgTopApp(SessionActions, App[None]):
         self.view = self.view.with_sort(message.column)
         self._rerender_sessions()
 
-    def action_help(self) -> None:
+    def _active_keys(self, screen: Screen[object]) -> list[tuple[str, str, DOMNode, str]]:
+        """(key, description, node, action) for every enabled binding, once per action."""
         seen: set[str] = set()
-        keys: list[tuple[str, str]] = []
-        for active in self.screen.active_bindings.values():
+        keys: list[tuple[str, str, DOMNode, str]] = []
+        for active in screen.active_bindings.values():
             b = active.binding
             if not b.description or not active.enabled or b.action in seen:
                 continue
             seen.add(b.action)
-            keys.append((self.get_key_display(b), b.description))
+            keys.append((self.get_key_display(b), b.description, active.node, b.action))
+        return keys
+
+    def action_help(self) -> None:
+        keys = [(key, description) for key, description, _, _ in self._active_keys(self.screen)]
         self.push_screen(HelpScreen(keys))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # Every key is also a palette command, so nothing needs remembering.
+        for key, description, node, action in self._active_keys(screen):
+            yield SystemCommand(description, f"key: {key}", partial(node.run_action, action))
 
     async def on_unmount(self) -> None:
         if self._runner is not None:
