@@ -25,14 +25,19 @@ SESSIONS = (
 
 
 def test_default_order_puts_open_transactions_first_and_workers_last() -> None:
-    assert _pids(visible_sessions(SESSIONS, SessionView())) == [3, 4, 2, 1, 5]
+    assert _pids(visible_sessions(SESSIONS, SessionView(show_system=True))) == [3, 4, 2, 1, 5]
+
+
+def test_background_processes_without_state_are_hidden_unless_asked() -> None:
+    assert 5 not in _pids(visible_sessions(SESSIONS, SessionView()))
+    assert 5 in _pids(visible_sessions(SESSIONS, SessionView(show_system=True)))
 
 
 def test_sort_by_any_column_both_directions() -> None:
-    view = SessionView().with_sort("pid")
+    view = SessionView(show_system=True).with_sort("pid")
     assert _pids(visible_sessions(SESSIONS, view)) == [1, 2, 3, 4, 5]
     assert _pids(visible_sessions(SESSIONS, view.with_sort("pid"))) == [5, 4, 3, 2, 1]
-    by_xact = visible_sessions(SESSIONS, SessionView(sort="xact_age"))
+    by_xact = visible_sessions(SESSIONS, SessionView(sort="xact_age", show_system=True))
     assert _pids(by_xact)[:3] == [3, 4, 2]
 
 

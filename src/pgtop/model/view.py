@@ -75,7 +75,8 @@ class SessionView:
     reverse: bool = False
     hide_idle: bool = False
     only_waiting_or_blocking: bool = False
-    clients_only: bool = False
+    # Infrastructure (checkpointer, walwriter...) has no state; listed only on request.
+    show_system: bool = False
 
     def with_sort(self, column: str) -> SessionView:
         if column == self.sort:
@@ -94,8 +95,8 @@ def visible_sessions(
     matches: Callable[[Session], bool] | None = None,
 ) -> list[Session]:
     rows: list[Session] = list(sessions)
-    if view.clients_only:
-        rows = [s for s in rows if s.is_client]
+    if not view.show_system:
+        rows = [s for s in rows if s.is_client or s.state is not None]
     if view.hide_idle:
         rows = [s for s in rows if s.state != IDLE and (s.is_client or s.state is not None)]
     if view.only_waiting_or_blocking:

@@ -24,6 +24,7 @@ from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
 from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
+from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.screens.help import HelpScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.session_actions import SessionActions
@@ -50,7 +51,7 @@ READ_ONLY_BINDINGS = [
 ]
 
 
-class PgTopApp(SessionActions, App[None]):
+class PgTopApp(SessionActions, ProfileActions, App[None]):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -68,6 +69,7 @@ class PgTopApp(SessionActions, App[None]):
         Binding("i", "toggle_idle", "Hide idle", show=False, id="idle"),
         Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
         Binding("b", "toggle_tree", "Lock tree", id="tree"),
+        Binding("a", "toggle_system", "Background procs", show=False, id="system"),
         Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),
         Binding("2", "show_pane('databases')", "Databases", show=False, id="pane-databases"),
         Binding("3", "show_pane('limits')", "Limits", show=False, id="pane-limits"),
@@ -78,6 +80,7 @@ class PgTopApp(SessionActions, App[None]):
         Binding("plus,equals_sign", "slower", "+Interval", show=False, id="slower"),
         Binding("minus", "faster", "-Interval", show=False, id="faster"),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
+        Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
     ]
 
     def __init__(self, target: Target, *, password: str | None = None) -> None:
@@ -119,6 +122,9 @@ class PgTopApp(SessionActions, App[None]):
     def on_mount(self) -> None:
         self.query_one(SessionsTable).focus()
         self._apply_layout_class()
+        self._start_polling()
+
+    def _start_polling(self) -> None:
         self.run_worker(self.pg_poller.run(), group="poll-postgres", exit_on_error=False)
         if self.pooler_poller is not None:
             self.run_worker(self.pooler_poller.run(), group="poll-pooler", exit_on_error=False)
@@ -338,6 +344,11 @@ class PgTopApp(SessionActions, App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Save current connection as…",
+            "save host, port, user, database, pooler and refresh as a profile (no password)",
+            self.action_save_profile,
+        )
         # Every key is also a palette command, so nothing needs remembering.
         for key, description, node, action in self._active_keys(screen):
             yield SystemCommand(description, f"key: {key}", partial(node.run_action, action))

@@ -115,6 +115,16 @@ class SessionActions(_Base):
         self.notify("only sessions that wait or block" if flag else "all sessions", timeout=1.5)
         self._rerender_sessions()
 
+    def action_toggle_system(self) -> None:
+        self.view = replace(self.view, show_system=not self.view.show_system)
+        self.notify(
+            "background processes shown"
+            if self.view.show_system
+            else "background processes hidden",
+            timeout=1.5,
+        )
+        self._rerender_sessions()
+
     def action_toggle_tree(self) -> None:
         self.blocking_tree = not self.blocking_tree
         self.notify(

@@ -1,0 +1,113 @@
+"""Switching to a saved profile, and saving the current connection as one.
+
+A mixin for PgTopApp: switching stops both polling workers, closes every connection,
+and starts again on the profile's server; nothing of the old target is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.sessions_table import SessionsTable
+
+if TYPE_CHECKING:
+    from pgtop.profiles import Profile
+    from pgtop.ui.app import PgTopApp
+
+    _Base = PgTopApp
+else:
+    _Base = object
+
+
+class ProfileActions(_Base):
+    """Mixed into PgTopApp."""
+
+    def action_switch_profile(self) -> None:
+        from pgtop.profiles import ProfileError, load_profiles
+        from pgtop.ui.screens.profiles import ProfilePicker
+
+        try:
+            saved, warnings = load_profiles()
+        except ProfileError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        for warning in warnings:
+            self.notify(warning, severity="warning")
+        if not saved:
+            self.notify("no saved profiles — pgtop --save-profile NAME …, or the palette")
+            return
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.run_worker(self.switch_to_profile(saved[name]), group="switch")
+
+        self.push_screen(ProfilePicker(saved, self.target.profile_name), callback=chosen)
+
+    async def switch_to_profile(self, profile: Profile) -> None:
+        """Stop the workers, close connections, and watch the profile's server instead."""
+        from pgtop.profiles import ProfileError, apply_password_command, profile_to_target
+
+        target = profile_to_target(profile).replace(connect_timeout=self.target.connect_timeout)
+        if target.password_command and "password" not in target.postgres.params:
+            try:
+                with self.suspend():  # a gpg or pass prompt needs the real terminal
+                    target = apply_password_command(target)
+            except ProfileError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+        await self._stop_polling()
+        self.target = target
+        self.password = None
+        self.pg_snapshot = self.pooler_snapshot = None
+        self.pooler_error = None
+        self.rates = None
+        self._pooler_rates = (None, None, None)
+        self.header_state = HeaderState(refresh=target.refresh)
+        self.query_one(StatusHeader).state = self.header_state
+        self.query_one(SessionsTable).set_rows([], datetime.now(UTC))
+        self._make_pollers()
+        self._start_polling()
+        self.notify(f"switched to profile {profile.name!r} ({profile.describe()})")
+
+    async def _stop_polling(self) -> None:
+        self.workers.cancel_group(self, "poll-postgres")
+        self.workers.cancel_group(self, "poll-pooler")
+        if self._runner is not None:
+            await self._runner.close()
+            self._runner = None
+        await self.postgres.close()
+        if self.pooler is not None:
+            await self.pooler.close()
+
+    def action_save_profile(self) -> None:
+        from pgtop.ui.screens.profiles import SaveProfileScreen
+
+        def named(name: str | None) -> None:
+            if name is not None:
+                self._save_profile(name)
+
+        self.push_screen(SaveProfileScreen(self.target.profile_name or ""), callback=named)
+
+    def _save_profile(self, name: str) -> None:
+        from pgtop.profiles import Profile, ProfileError, save_profile
+
+        t = self.target
+        profile = Profile(
+            name=name,
+            conn=t.postgres.without_password().params,
+            pooler=t.pooler,
+            refresh=t.refresh,
+            read_only=t.read_only,
+            password_command=t.password_command,
+        )
+        try:
+            warnings = save_profile(profile)
+        except ProfileError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        for warning in warnings:
+            self.notify(warning, severity="warning")
+        self.target = t.replace(profile_name=name)
+        self.notify(f"saved profile {name!r}")
