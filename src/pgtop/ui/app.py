@@ -259,8 +259,30 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
             table.indent = {}
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
+        self.header_state.view_text = self._view_summary(len(rows), len(snap.sessions))
         table.sort_reverse = self.view.reverse
+        # A marked session that ended is unmarked; one hidden by the filter stays marked.
+        table.marked.intersection_update(s.pid for s in snap.sessions)
         table.set_rows(rows, now)
+        self.query_one(StatusHeader).refresh()
+
+    def _view_summary(self, shown: int, total: int) -> str:
+        v = self.view
+        parts = [f"{shown} of {total} shown"]
+        if self.blocking_tree:
+            parts.append("lock tree")
+        elif v.sort:
+            parts.append(f"sort {v.sort.replace('_', ' ')} {'▼' if v.reverse else '▲'}")
+        if v.hide_idle:
+            parts.append("idle hidden")
+        if v.only_waiting_or_blocking:
+            parts.append("waiting/blocking only")
+        if v.show_system:
+            parts.append("+background")
+        marked = len(self.query_one(SessionsTable).marked)
+        if marked:
+            parts.append(f"{marked} marked")
+        return " · ".join(parts)
 
     def _rerender_sessions(self) -> None:
         snap = self.current_snapshot()

@@ -173,7 +173,7 @@ class SessionActions(_Base):
             return
         table.marked.symmetric_difference_update({pid})
         table.action_cursor_down()
-        table.refresh()
+        self._rerender_sessions()
 
     def action_inspect(self) -> None:
         table = self.query_one(SessionsTable)

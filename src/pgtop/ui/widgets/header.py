@@ -28,6 +28,7 @@ class HeaderState:
     last_good: datetime | None = None
     refresh: float = 2.0
     filter_text: str = ""
+    view_text: str = ""  # sort order and toggles of the sessions pane
     notes: list[str] = field(default_factory=list)
     connections: History = field(default_factory=History)
     tps: History = field(default_factory=History)
@@ -158,6 +159,9 @@ class StatusHeader(Widget):
         if st.filter_text:
             t.append("filter: ", "bold")
             t.append(one_line(st.filter_text), "cyan")
+            t.append("  ")
+        if st.view_text:
+            t.append(st.view_text, "dim")
             t.append("  ")
         for note in st.notes:
             t.append(one_line(note), "dim")

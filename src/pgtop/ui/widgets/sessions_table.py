@@ -82,7 +82,6 @@ class SessionsTable(ScrollView, can_focus=True):
             # The session left: stay at the same place in the list.
             self._cursor_index = min(self._cursor_index, max(0, len(rows) - 1))
             self.cursor_pid = rows[self._cursor_index].pid if rows else None
-        self.marked &= set(self._index)
         self.virtual_size = Size(self.content_width, len(rows) + 1)
         self._refresh_changed_lines()
 
