@@ -172,6 +172,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
             self.rates = compute_rates(self.pg_snapshot, new)
         self.pg_snapshot = new
         self._had_data = True
+        self.query_one(SessionsTable).set_stale(False)
         hs = self.header_state
         hs.status = "paused" if self.pg_poller.paused else "live"
         hs.reason = ""
@@ -189,6 +190,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         hs = self.header_state
         hs.status = "reconnecting"
         hs.reason = error.message
+        self.query_one(SessionsTable).set_stale(True)
         self.query_one(StatusHeader).refresh()
 
     def on_pooler_ready(self, message: PoolerReady) -> None:

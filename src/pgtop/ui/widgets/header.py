@@ -86,8 +86,10 @@ class StatusHeader(Widget):
         t.append(f"● {st.status}", STATUS_STYLES.get(st.status, "bold"))
         if st.reason:
             t.append(f" ({one_line(st.reason)})", "red")
+        if st.last_good is not None and st.status == "reconnecting":
+            t.append(f"  stale: data from {st.last_good.astimezone():%H:%M:%S}", "bold red")
         t.append(f"  every {st.refresh:g}s")
-        if st.last_good is not None:
+        if st.last_good is not None and st.status != "reconnecting":
             t.append(f"  at {st.last_good.astimezone():%H:%M:%S}", "dim")
         return t
 
@@ -111,6 +113,9 @@ class StatusHeader(Widget):
         if c.idle_in_transaction_aborted:
             t.append(f" {c.idle_in_transaction_aborted} abort-tx", "red")
         t.append(f" {c.waiting_on_lock} lock", "bold red" if c.waiting_on_lock else "")
+        if c.other and not snap.server.can_see_all:
+            # States of other users' sessions are hidden: say so rather than undercount.
+            t.append(f" {c.other} hidden", "bold yellow")
         oldest = min(
             (s.xact_start for s in snap.sessions if s.xact_start is not None and s.is_client),
             default=None,

@@ -24,6 +24,7 @@ from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 HEADER_STYLE = Style(bold=True, reverse=True)
 CURSOR_STYLE = Style(reverse=True)
 MARK_STYLE = Style(color="cyan", bold=True)
+STALE_STYLE = Style(dim=True)
 SORT_ARROWS = {False: "▲", True: "▼"}
 
 
@@ -68,6 +69,7 @@ class SessionsTable(ScrollView, can_focus=True):
         self._columns_width = -1
         self._drawn: dict[int, tuple[object, ...]] = {}  # screen line -> what it shows
         self.indent: dict[int, int] = {}  # pid -> depth in the blocking tree
+        self.stale = False  # the server stopped answering: rows are drawn dimmed
 
     # -- data ---------------------------------------------------------------------------
 
@@ -90,6 +92,11 @@ class SessionsTable(ScrollView, can_focus=True):
         if self.cursor_pid is None or self.cursor_pid not in self._index:
             return None
         return self.rows[self._index[self.cursor_pid]]
+
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            self._refresh_changed_lines()
 
     def move_cursor_to_pid(self, pid: int) -> bool:
         if pid not in self._index:
@@ -115,7 +122,8 @@ class SessionsTable(ScrollView, can_focus=True):
         s = self.rows[i]
         assert self.now is not None
         texts = cell_texts(s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0))
-        return ("row", width, s.pid, i == self._cursor_index, s.pid in self.marked, s.state, texts)
+        cursor = i == self._cursor_index
+        return ("row", width, s.pid, cursor, s.pid in self.marked, s.state, texts, self.stale)
 
     def _columns_for(self, width: int) -> tuple[Column, ...]:
         if width != self._columns_width:
@@ -164,6 +172,8 @@ class SessionsTable(ScrollView, can_focus=True):
     ) -> Strip:
         segments: list[Segment] = []
         base = CURSOR_STYLE if cursor else Style()
+        if self.stale:
+            base = base + STALE_STYLE
         if marked:
             base = base + MARK_STYLE
         used = 0
