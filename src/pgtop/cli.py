@@ -110,11 +110,18 @@ def _parse_conninfo(text: str) -> dict[str, str]:
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        return {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
+        params = {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
     except Exception as exc:
         # libpq's message names the bad part, never the password value.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
         raise UsageError(f"invalid connection string: {reason}") from None
+    _check_port(params.get("port"))
+    return params
+
+
+def _check_port(port: str | None) -> None:
+    if port is not None and not all(p.strip().isdigit() for p in port.split(",")):
+        raise UsageError(f"invalid port {port!r}: a number is expected")
 
 
 def conn_settings_from_args(args: argparse.Namespace) -> ConnSettings:

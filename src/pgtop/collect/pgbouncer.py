@@ -116,10 +116,18 @@ def describe_pooler_error(exc: BaseException, where: str) -> CollectError:
         return CollectError(f"pooler {where}: no answer (timed out)", "timeout")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.OperationalError):
+        # libpq prefixes 'connection to server at "h" (addr), port N failed:'; keep the reason.
+        text = text.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
         low = text.lower()
-        if "not allowed" in low or "password" in low or "authentication" in low:
+        if "not allowed" in low:
             return CollectError(
-                f"pooler {where}: {text} — add the user to admin_users or stats_users", "auth"
+                f"pooler {where}: {text} — add the user to stats_users or admin_users", "auth"
+            )
+        if "password" in low or "authentication" in low:
+            return CollectError(
+                f"pooler {where}: {text} — check the password in the pooler URI, "
+                "PGPASSWORD or ~/.pgpass",
+                "auth",
             )
         return CollectError(f"cannot connect to pooler {where}: {text}", "connect")
     return CollectError(f"pooler {where}: {text}", "server")
