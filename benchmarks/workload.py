@@ -34,7 +34,9 @@ async def open_sessions(dsn: str, n: int, seed: int = 7) -> list[asyncpg.Connect
         kind = rng.random()
         if i % 100 == 0:  # a lock holder every 100 sessions
             await conn.execute("BEGIN")
-            await conn.execute(f"LOCK TABLE pgtop_workload_lock_{i // 100} IN ACCESS EXCLUSIVE MODE")
+            await conn.execute(
+                f"LOCK TABLE pgtop_workload_lock_{i // 100} IN ACCESS EXCLUSIVE MODE"
+            )
             holder = conn
         elif holder is not None and i % 100 < 4:
             sql = f"SELECT count(*) FROM pgtop_workload_lock_{i // 100}"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -83,9 +82,17 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
     ]
 
-    def __init__(self, target: Target, *, password: str | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        password: str | None = None,
+        snapshot_source: Callable[[], Awaitable[Snapshot]] | None = None,
+    ) -> None:
+        """`snapshot_source` replaces polling PostgreSQL (and its pooler): replay, tests."""
         super().__init__()
         self.target = target
+        self.snapshot_source = snapshot_source
         self.password = password
         self.exit_message: str | None = None
         self.header_state = HeaderState(refresh=target.refresh)
@@ -148,14 +155,14 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
             password=self.password,
         )
         self.pg_poller: Poller[Snapshot] = Poller(
-            self.postgres.poll,
+            self.snapshot_source or self.postgres.poll,
             interval=t.refresh,
             on_result=lambda s: self.post_message(PostgresReady(s)),
             on_error=lambda e: self.post_message(PostgresFailed(e)),
         )
         self.pooler: PgBouncerCollector | None = None
         self.pooler_poller: Poller[PoolerSnapshot] | None = None
-        if t.pooler:
+        if t.pooler and self.snapshot_source is None:
             self.pooler = PgBouncerCollector(
                 t.pooler, connect_timeout=t.connect_timeout, poll_timeout=poll_timeout
             )
@@ -176,7 +183,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         hs = self.header_state
         hs.status = "paused" if self.pg_poller.paused else "live"
         hs.reason = ""
-        hs.last_good = datetime.now(UTC)
+        hs.last_good = new.server.snapshot_time  # what the data is as of, by the server
         hs.connections.add(float(new.limits.client_connections))
         hs.tps.add(self.rates.transactions if self.rates else None)
         self._render_all()
@@ -207,6 +214,8 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
     def current_snapshot(self) -> Snapshot | None:
         if self.pg_snapshot is None:
             return None
+        if self.pooler_poller is None:  # no pooler, or a source that brings its own
+            return self.pg_snapshot
         return dataclasses.replace(
             self.pg_snapshot, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
         )
