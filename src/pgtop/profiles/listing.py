@@ -25,7 +25,7 @@ def format_profile_list(profiles: Mapping[str, Profile], path: Path | None = Non
             flags.append(f"refresh={profile.refresh:g}s")
         if profile.password_command:
             flags.append("password_command")
-        if profile.password is not None or _has_password(profile.uri):
+        if profile.password is not None or any(map(_has_password, (profile.uri, profile.pooler))):
             flags.append("saved-password")
         rows.append((name, _describe_profile(profile), ", ".join(flags)))
     width_name = max(len(row[0]) for row in rows)

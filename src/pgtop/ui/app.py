@@ -40,14 +40,9 @@ WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 FATAL_AT_START = {"auth", "usage", "privilege"}
 
 
-ACTION_BINDINGS = [
-    Binding("c", "cancel", "Cancel", id="cancel"),
-    Binding("k", "terminate", "Terminate", id="terminate"),
-    Binding("K", "terminate_database", "Kill all in db", show=False, id="terminate-db"),
-]
-READ_ONLY_BINDINGS = [
-    Binding("c,k,K", "read_only_notice", "read-only", show=False, id="read-only"),
-]
+# Both sets are bound; check_action keeps exactly one alive, so a read-only target has
+# no path to a signal, and its keys say "read-only" instead of doing nothing.
+ACTING = {"cancel", "terminate", "terminate_database", "cancel_inspected", "terminate_inspected"}
 
 
 class PgTopApp(SessionActions, ProfileActions, App[None]):
@@ -80,6 +75,10 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         Binding("minus", "faster", "-Interval", show=False, id="faster"),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
         Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("k", "terminate", "Terminate", id="terminate"),
+        Binding("K", "terminate_database", "Kill all in db", show=False, id="terminate-db"),
+        Binding("c,k,K", "read_only_notice", "read-only", show=False, id="read-only"),
     ]
 
     def __init__(
@@ -106,8 +105,13 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self.session_filter: SessionFilter | None = None
         self.blocking_tree = False
         self._make_pollers()
-        for binding in READ_ONLY_BINDINGS if target.read_only else ACTION_BINDINGS:
-            self._bindings.bind(binding.key, binding.action, binding.description, show=binding.show)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTING:
+            return not self.target.read_only
+        if action == "read_only_notice":
+            return self.target.read_only
+        return True
 
     # -- layout -------------------------------------------------------------------------
 

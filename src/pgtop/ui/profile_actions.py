@@ -14,6 +14,7 @@ from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
     from pgtop.profiles import Profile
+    from pgtop.target import Target
     from pgtop.ui.app import PgTopApp
 
     _Base = PgTopApp
@@ -47,13 +48,12 @@ class ProfileActions(_Base):
 
     async def switch_to_profile(self, profile: Profile) -> None:
         """Stop the workers, close connections, and watch the profile's server instead."""
-        from pgtop.profiles import ProfileError, apply_password_command, profile_to_target
+        from pgtop.profiles import ProfileError, profile_to_target
 
         target = profile_to_target(profile).replace(connect_timeout=self.target.connect_timeout)
         if target.password_command and "password" not in target.postgres.params:
             try:
-                with self.suspend():  # a gpg or pass prompt needs the real terminal
-                    target = apply_password_command(target)
+                target = self._run_password_command(target)
             except ProfileError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return
@@ -69,7 +69,19 @@ class ProfileActions(_Base):
         self.query_one(SessionsTable).set_rows([], datetime.now(UTC))
         self._make_pollers()
         self._start_polling()
+        self.refresh_bindings()  # read-only may differ between profiles
         self.notify(f"switched to profile {profile.name!r} ({profile.describe()})")
+
+    def _run_password_command(self, target: Target) -> Target:
+        from textual.app import SuspendNotSupported
+
+        from pgtop.profiles import apply_password_command
+
+        try:
+            with self.suspend():  # a gpg or pass prompt needs the real terminal
+                return apply_password_command(target)
+        except SuspendNotSupported:  # e.g. textual serve: run it without a terminal
+            return apply_password_command(target)
 
     async def _stop_polling(self) -> None:
         self.workers.cancel_group(self, "poll-postgres")
