@@ -23,8 +23,25 @@ test: lint extra-postgres
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+# The demo wants Debian's PostgreSQL and PgBouncer. As root with apt, install them (and
+# stop the services the packages start: the demo runs its own throwaway servers);
+# otherwise say what is missing and go on: PostgreSQL from the pgserver wheel, no pooler.
 demo: $(STAMP)
-	$(BIN)/pgtop --demo
+	@have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/null; }; \
+	have_pgb() { command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer; }; \
+	if ! have_pg || ! have_pgb; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "demo: installing Debian's postgresql and pgbouncer"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer; } \
+	      || echo "demo: apt-get install failed; going on with what is there"; \
+	    for s in postgresql pgbouncer; do service $$s stop >/dev/null 2>&1 || true; done; \
+	  else \
+	    missing=""; have_pg || missing="PostgreSQL"; have_pgb || missing="$${missing:+$$missing and }PgBouncer"; \
+	    echo "demo: $$missing missing and only root with apt-get installs it: going on (pgserver wheel for PostgreSQL, no pooler)"; \
+	  fi; \
+	fi; \
+	have_pg || $(BIN)/python -m pip install -q -e '.[demo]' || echo "demo: could not install the pgserver wheel"; \
+	exec $(BIN)/pgtop --demo
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache
@@ -60,3 +77,11 @@ $(PG18_STAMP):
 	else $$pg -V; fi
 	touch $@
 # --- end extra PostgreSQL versions ---
+
+# --- benchmark: pgtop vs pg_activity under load (see benchmarks/README.md) ---
+# Quick run: make bench BENCH_ARGS="--repeat 1 --seconds 20 --sessions 300"
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+# --- end benchmark ---

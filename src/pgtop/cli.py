@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
     o.add_argument("--once", action="store_true", help="print one snapshot and exit")
     o.add_argument(
+        "--demo", action="store_true", help="watch a throwaway PostgreSQL under a demo workload"
+    )
+    o.add_argument(
         "--format", choices=("json", "text"), default="text", help="output of --once (text)"
     )
     pr = p.add_argument_group("profiles")
@@ -219,6 +222,10 @@ def run(argv: list[str]) -> int:
     from pgtop.profiles import ProfileError, apply_password_command
 
     args = build_parser().parse_args(argv)
+    if args.demo:
+        from pgtop.demo import run_demo
+
+        return run_demo(args)
     try:
         if args.list_profiles or args.delete_profile or args.save_profile:
             return _manage_profiles(args)

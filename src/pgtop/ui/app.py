@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
-from functools import partial
+from functools import partial, wraps
+from typing import TypeVar
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
@@ -38,6 +40,23 @@ from pgtop.ui.widgets.sessions_table import SessionsTable
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 # Errors at start-up that retrying cannot fix: the app exits with the message instead.
 FATAL_AT_START = {"auth", "usage", "privilege"}
+
+
+M = TypeVar("M")
+
+
+def _unless_closing(handler: Callable[[PgTopApp, M], None]) -> Callable[[PgTopApp, M], None]:
+    """A poll result that lands while the app shuts down finds no widgets: drop it."""
+
+    @wraps(handler)
+    def wrapper(app: PgTopApp, message: M) -> None:
+        try:
+            handler(app, message)
+        except NoMatches:
+            if not app._exit:  # a real bug, not shutdown: let it surface
+                raise
+
+    return wrapper
 
 
 # Both sets are bound; check_action keeps exactly one alive, so a read-only target has
@@ -177,6 +196,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
                 on_error=lambda e: self.post_message(PoolerFailed(e)),
             )
 
+    @_unless_closing
     def on_postgres_ready(self, message: PostgresReady) -> None:
         new = message.snapshot
         if self.pg_snapshot is not None:
@@ -192,6 +212,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         hs.tps.add(self.rates.transactions if self.rates else None)
         self._render_all()
 
+    @_unless_closing
     def on_postgres_failed(self, message: PostgresFailed) -> None:
         error: CollectError = message.error
         if not self._had_data and error.kind in FATAL_AT_START:
@@ -204,6 +225,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self.query_one(SessionsTable).set_stale(True)
         self.query_one(StatusHeader).refresh()
 
+    @_unless_closing
     def on_pooler_ready(self, message: PoolerReady) -> None:
         if self.pooler_snapshot is not None:
             self._pooler_rates = pooler_rates(self.pooler_snapshot, message.snapshot)
@@ -211,6 +233,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self.pooler_error = None
         self._render_all()
 
+    @_unless_closing
     def on_pooler_failed(self, message: PoolerFailed) -> None:
         self.pooler_error = message.error.message
         self._render_all()

@@ -2,7 +2,15 @@
 SELECT l.locktype,
        l.mode,
        l.granted,
-       CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END AS relation,
+       -- regclass resolves names in pgtop's own database only; elsewhere say where it is.
+       CASE WHEN l.relation IS NULL THEN NULL
+            WHEN l.database IN (0, (SELECT oid FROM pg_database
+                                     WHERE datname = current_database()))
+            THEN l.relation::regclass::text
+            ELSE 'oid ' || l.relation || ' in ' ||
+                 coalesce((SELECT quote_ident(datname) FROM pg_database
+                            WHERE oid = l.database), '?')
+       END AS relation,
        concat_ws(' ',
                  CASE WHEN l.transactionid IS NOT NULL THEN 'xid ' || l.transactionid END,
                  CASE WHEN l.virtualxid IS NOT NULL THEN 'vxid ' || l.virtualxid END,

@@ -44,7 +44,7 @@ def was_truncated(query: str, track_size: int) -> bool:
 
 class InspectScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", id="back"),
+        Binding("escape,q", "dismiss", "Back", id="back"),
         Binding("y", "copy_query", "Copy query", id="copy"),
         Binding("c", "app.cancel_inspected", "Cancel", id="inspect-cancel"),
         Binding("k", "app.terminate_inspected", "Terminate", id="inspect-terminate"),

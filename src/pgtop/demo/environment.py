@@ -1,0 +1,156 @@
+"""DemoEnvironment: cluster + PgBouncer + workload, started and torn down as one.
+
+Used by `pgtop --demo` and by the integration test, which runs it without the TUI.
+Teardown is idempotent and also registered with atexit, so a path that skips the
+`finally` (an exception in an odd place) still stops the servers and removes the temp dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pgtop.demo.bouncer import DemoBouncer
+from pgtop.demo.cluster import SUPERUSER, DemoCluster
+from pgtop.demo.procs import DemoError, find_pgbouncer, find_postgres_bindir, say, server_user
+from pgtop.demo.schema import DATABASES, ROLES, create_roles
+from pgtop.demo.workload import Workload
+from pgtop.target import ConnSettings, Target
+
+NO_POSTGRES = (
+    "no PostgreSQL binaries found (/usr/lib/postgresql/*/bin, pg_ctl on PATH, or the "
+    "pgserver wheel): apt-get install postgresql, or pip install 'pgtop[demo]'"
+)
+
+
+class DemoEnvironment:
+    """`with DemoEnvironment() as env:` gives a running cluster (and pooler) under load."""
+
+    def __init__(self, *, pooler: bool = True, workload: bool = True, quiet: bool = False) -> None:
+        self.want_pooler = pooler
+        self.want_workload = workload
+        self.quiet = quiet
+        self.root: Path | None = None
+        self.cluster: DemoCluster | None = None
+        self.bouncer: DemoBouncer | None = None
+        self.workload: Workload | None = None
+        self.started_in = 0.0
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            say(message)
+
+    # -- start -------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Everything or nothing: a failure tears down what was started, then raises."""
+        t0 = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        self.started_in = time.monotonic() - t0
+        return self
+
+    def _start(self) -> None:
+        run_as = server_user()
+        found = find_postgres_bindir()
+        if found is None:
+            raise DemoError(NO_POSTGRES)
+        bindir, source = found
+        # Short path under /tmp: a unix socket path must stay under ~107 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="pgtop-demo-"))
+        atexit.register(self.close)
+        run_as.hand_over(self.root)
+        self.cluster = cluster = DemoCluster(bindir, self.root, run_as)
+        who = f" as OS user {run_as.name}" if run_as.uid is not None else ""
+        self._say(f"starting PostgreSQL {cluster.read_version()} ({source}) in {self.root}{who}")
+        cluster.start()
+        try:
+            asyncio.run(create_roles(cluster.dsn_kwargs(database="postgres")))
+        except Exception as exc:  # OSError, asyncpg's errors: one line is enough
+            raise DemoError(f"cannot create the demo roles: {exc}") from None
+        if self.want_pooler:
+            self._start_bouncer()
+        if self.want_workload:
+            pooler_port = self.bouncer.port if self.bouncer else None
+            self.workload = Workload(cluster.host, cluster.port, pooler_port)
+            self.workload.start()
+            self._say(
+                f"workload: ~35 sessions of {len(ROLES)} roles on {', '.join(DATABASES)}"
+                + (", some through PgBouncer" if pooler_port else "")
+            )
+
+    def _start_bouncer(self) -> None:
+        assert self.root is not None and self.cluster is not None
+        binary = find_pgbouncer()
+        if binary is None:
+            self._say("no PgBouncer binary (/usr/sbin/pgbouncer or PATH): running without a pooler")
+            return
+        bdir = self.root / "pgbouncer"
+        bdir.mkdir()
+        self.cluster.run_as.hand_over(bdir)
+        self.bouncer = DemoBouncer(binary, bdir, self.cluster.run_as, self.cluster, list(ROLES))
+        version = self.bouncer.read_version()
+        self.bouncer.start()
+        self._say(f"PgBouncer {version} on {self.bouncer.host}:{self.bouncer.port}")
+
+    # -- what pgtop watches ------------------------------------------------------------
+    def target(self, refresh: float = 1.0, read_only: bool = False) -> Target:
+        if self.cluster is None:
+            raise DemoError("the demo environment is not running")
+        params = {
+            "host": self.cluster.host,
+            "port": str(self.cluster.port),
+            "user": SUPERUSER,
+            "dbname": "postgres",
+            "sslmode": "disable",  # loopback only; saves the TLS probe
+        }
+        return Target(
+            postgres=ConnSettings(params),
+            pooler=self.bouncer.admin_uri() if self.bouncer else None,
+            refresh=refresh,
+            read_only=read_only,
+        )
+
+    def server_pids(self) -> list[int]:
+        """The postmaster's and PgBouncer's pids (backends die with the postmaster)."""
+        procs = (self.cluster, self.bouncer)
+        return [p.pid for p in procs if p is not None and p.pid is not None]
+
+    def wait_for_workload(self, timeout: float = 10.0) -> bool:
+        return self.workload is not None and self.workload.ready.wait(timeout)
+
+    # -- stop --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the workload, PgBouncer and PostgreSQL, remove the temp dir. Idempotent."""
+        workload, self.workload = self.workload, None
+        bouncer, self.bouncer = self.bouncer, None
+        cluster = self.cluster
+        with contextlib.suppress(Exception):
+            if workload is not None:
+                workload.stop()
+        with contextlib.suppress(Exception):
+            if bouncer is not None:
+                bouncer.stop()
+        with contextlib.suppress(Exception):
+            if cluster is not None:
+                cluster.stop()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

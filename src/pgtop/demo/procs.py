@@ -1,0 +1,233 @@
+"""Process plumbing for the demo: finding binaries, which OS user runs the servers,
+starting them in their own process group, and stopping them for sure.
+
+The servers are our direct children (no daemonising), each the leader of its own process
+group: a Ctrl-C typed in the terminal does not reach them before we are ready, and at the
+end we can signal the whole group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DemoError(Exception):
+    """A demo step failed; the message is one line for the user."""
+
+
+def say(message: str) -> None:
+    """One line of progress on stderr, before the TUI takes the terminal."""
+    print(f"pgtop demo: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The OS identity of the servers; uid None means 'the current user'."""
+
+    name: str
+    uid: int | None = None
+    gid: int | None = None
+
+    def popen_kwargs(self) -> dict[str, object]:
+        if self.uid is None:
+            return {}
+        # Popen switches ids in the child itself, so the pid we hold is the server's.
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    def hand_over(self, path: Path) -> None:
+        """Give a file or dir we created (as root) to the server user."""
+        if self.uid is not None and self.gid is not None:
+            os.chown(path, self.uid, self.gid)
+
+
+def server_user() -> RunAs:
+    """PostgreSQL and PgBouncer refuse to run as root: as root, drop to `postgres`."""
+    if os.geteuid() != 0:
+        return RunAs(pwd.getpwuid(os.geteuid()).pw_name)
+    try:
+        entry = pwd.getpwnam("postgres")
+    except KeyError:
+        raise DemoError(
+            "running as root and there is no 'postgres' OS user: the demo needs a non-root "
+            "user to run PostgreSQL (create one, or run pgtop --demo as a normal user)"
+        ) from None
+    return RunAs("postgres", entry.pw_uid, entry.pw_gid)
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", path.parent.name)) or (0,)
+
+
+def find_postgres_bindir() -> tuple[Path, str] | None:
+    """(bindir, where it came from): Debian's newest, then PATH, then the pgserver wheel."""
+    candidates: list[tuple[Path, str]] = [
+        (d, "system")
+        for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    ]
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl:
+        # /usr/local/bin/pg_ctl is often a symlink into a real bin dir that has initdb too.
+        candidates.append((Path(pg_ctl).resolve().parent, "PATH"))
+    with contextlib.suppress(ImportError, ValueError):
+        # find_spec does not import pgserver, so its own start-up code never runs.
+        spec = importlib.util.find_spec("pgserver")
+        if spec is not None and spec.origin:
+            candidates.append((Path(spec.origin).parent / "pginstall" / "bin", "pgserver wheel"))
+    for bindir, source in candidates:
+        if all(os.access(bindir / name, os.X_OK) for name in ("initdb", "postgres")):
+            return bindir, source
+    return None
+
+
+def find_pgbouncer() -> Path | None:
+    """PATH first, then Debian's /usr/sbin, which is not on a normal user's PATH."""
+    for candidate in (
+        shutil.which("pgbouncer"),
+        "/usr/sbin/pgbouncer",
+        "/usr/local/sbin/pgbouncer",
+    ):
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """Our environment minus PG* variables, which would point initdb/psql elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(HOME=str(home), LC_ALL="C", LANG="C")
+    return env
+
+
+def run(cmd: Sequence[str | os.PathLike[str]], *, run_as: RunAs, cwd: Path) -> str:
+    """Run a short command as the server user; a failure becomes a one-line DemoError."""
+    try:
+        proc = subprocess.run(
+            [os.fspath(c) for c in cmd],
+            cwd=cwd,
+            env=server_env(cwd),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            **run_as.popen_kwargs(),  # type: ignore[arg-type]
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DemoError(f"cannot run {Path(cmd[0]).name}: {exc}") from None
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        why = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise DemoError(f"{Path(cmd[0]).name} failed as OS user {run_as.name}: {why}")
+    return proc.stdout
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    with contextlib.suppress(Exception):
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    return None
+
+
+# Resolved here, in the parent: the forked child must not dlopen (another thread may hold
+# the loader's lock at fork time); it only calls this pointer.
+_PRCTL = _load_prctl() if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int) -> Callable[[], None] | None:
+    """In the child: if pgtop is killed outright (SIGKILL), the kernel sends the server
+    `sig`, so no server outlives us even when none of our cleanup code can run."""
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, sig)
+
+    return preexec
+
+
+def spawn(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    run_as: RunAs,
+    cwd: Path,
+    log: Path,
+    death_signal: int,
+) -> subprocess.Popen[bytes]:
+    """Start a server in the foreground as our child, in a new session (process group)."""
+    with open(log, "ab") as out:
+        try:
+            return subprocess.Popen(
+                [os.fspath(c) for c in cmd],
+                cwd=cwd,
+                env=server_env(cwd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(death_signal),
+                **run_as.popen_kwargs(),  # type: ignore[arg-type]
+            )
+        except OSError as exc:
+            raise DemoError(f"cannot start {Path(cmd[0]).name}: {exc}") from None
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 5.0) -> None:
+    """Ask politely with `sig`, then SIGKILL the whole process group; always reap."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (racy: callers retry on a bind error)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def tail(path: Path, lines: int = 3) -> str:
+    """The last meaningful lines of a log, joined into one line for an error message."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
