@@ -62,6 +62,26 @@ def _unless_closing(handler: Callable[[PgTopApp, M], None]) -> Callable[[PgTopAp
 # Both sets are bound; check_action keeps exactly one alive, so a read-only target has
 # no path to a signal, and its keys say "read-only" instead of doing nothing.
 ACTING = {"cancel", "terminate", "terminate_database", "cancel_inspected", "terminate_inspected"}
+MAIN_SCREEN_ONLY = {
+    "show_pane",
+    "next_pane",
+    "previous_pane",
+    "open_filter",
+    "inspect",
+    "clear_filter",
+    "toggle_mark",
+    "sort_next",
+    "sort_previous",
+    "sort_reverse",
+    "toggle_idle",
+    "toggle_waiting",
+    "toggle_tree",
+    "toggle_system",
+    "cancel",
+    "terminate",
+    "terminate_database",
+    "switch_profile",
+}
 
 
 class PgTopApp(SessionActions, ProfileActions, App[None]):
@@ -126,6 +146,8 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ONLY and self.screen is not self.default_screen:
+            return False  # e.g. on the inspect screen, "/" or "s" would act unseen
         if action in ACTING:
             return not self.target.read_only
         if action == "read_only_notice":

@@ -41,6 +41,7 @@ STATE_STYLES = {
 WAIT_STYLE = Style(color="magenta")
 LOCK_STYLE = Style(color="red", bold=True)
 NONE_STYLE = Style()
+DIM_STYLE = Style(dim=True)
 
 
 def state_label(s: Session) -> str:
@@ -54,8 +55,20 @@ def _wait(s: Session) -> str:
     if not s.wait_event_type:
         return ""
     if s.wait_event_type == "Lock":
-        return f"Lock:{s.wait_event}"
+        event = s.wait_event or ""
+        return f"Lock:{LOCK_ABBREVIATIONS.get(event, event)}"
     return s.wait_event or s.wait_event_type
+
+
+LOCK_ABBREVIATIONS = {"transactionid": "xid", "virtualxid": "vxid"}
+# Waiting for the client or for work is the normal state of an idle session: keep it quiet.
+QUIET_WAITS = {"Client", "Activity", "Timeout", "Extension"}
+
+
+def _wait_style(s: Session) -> Style:
+    if s.waits_on_lock:
+        return LOCK_STYLE
+    return DIM_STYLE if s.wait_event_type in QUIET_WAITS else WAIT_STYLE
 
 
 def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, datetime], str]:
@@ -93,7 +106,7 @@ COLUMNS: tuple[Column, ...] = (
         14,
         7,
         lambda s, now: _wait(s),
-        style=lambda s: LOCK_STYLE if s.waits_on_lock else WAIT_STYLE,
+        style=_wait_style,
     ),
     Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
     Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
