@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from pgtop.collect.postgres import APPLICATION_NAME
+from pgtop.collect.connection import APPLICATION_NAME
 from pgtop.profiles import load_profiles, profile_to_target
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.screens.profiles import ProfilePicker

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from pgtop.collect.connection import close_connection, open_connection
 from pgtop.collect.errors import CollectError, describe_postgres_error
-from pgtop.collect.postgres import APPLICATION_NAME
 from pgtop.model.records import Session
 from pgtop.target import ConnSettings
 
@@ -72,21 +72,14 @@ class ActionRunner:
         self.pid: int | None = None
 
     async def _connection(self) -> asyncpg.Connection:
-        import asyncpg
-
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
-        kwargs = self.settings.asyncpg_kwargs()
-        if self._password is not None:
-            kwargs["password"] = self._password
-        try:
-            self._conn = await asyncpg.connect(
-                **kwargs,
-                timeout=self.connect_timeout,
-                server_settings={"application_name": APPLICATION_NAME, "statement_timeout": "5000"},
-            )
-        except Exception as exc:
-            raise describe_postgres_error(exc, self.settings.describe()) from None
+        self._conn = await open_connection(
+            self.settings,
+            password=self._password,
+            timeout=self.connect_timeout,
+            server_settings={"statement_timeout": "5000"},
+        )
         self.pid = self._conn.get_server_pid()
         return self._conn
 
@@ -157,8 +150,4 @@ class ActionRunner:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await conn.close(timeout=2)
-            except Exception:
-                conn.terminate()
+        await close_connection(conn)

@@ -10,6 +10,7 @@ from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from pgtop.collect.connection import close_connection, open_connection
 from pgtop.collect.errors import CollectError, describe_postgres_error
 from pgtop.model.derive import count_states, group_sessions, limit_usage
 from pgtop.model.records import (
@@ -26,7 +27,6 @@ from pgtop.target import ConnSettings
 if TYPE_CHECKING:
     import asyncpg
 
-APPLICATION_NAME = "pgtop"
 STATEMENT_TIMEOUT_MS = 3000
 LOCK_TIMEOUT_MS = 1000
 SLOW_FACTS_EVERY = 30.0  # seconds between refreshes of version, settings, role limits
@@ -126,18 +126,11 @@ class PostgresCollector:
             self._own_pids = (*self._own_pids, pid)
 
     async def connect(self) -> None:
-        import asyncpg
-
         await self.close()
-        kwargs = self.settings.asyncpg_kwargs()
-        if self._password is not None:
-            kwargs["password"] = self._password
+        conn = await open_connection(
+            self.settings, password=self._password, timeout=self.connect_timeout
+        )
         try:
-            conn = await asyncpg.connect(
-                **kwargs,
-                timeout=self.connect_timeout,
-                server_settings={"application_name": APPLICATION_NAME},
-            )
             # Read the settings before pgtop's own SETs, so their sources are the server's.
             row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
             self._first_sources = {
@@ -150,6 +143,7 @@ class PostgresCollector:
                 " SET idle_in_transaction_session_timeout = 10000"
             )
         except Exception as exc:
+            await close_connection(conn)
             raise describe_postgres_error(exc, self.address) from None
         self._conn = conn
         self.address = self._address_of(conn)
@@ -167,11 +161,7 @@ class PostgresCollector:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await conn.close(timeout=2)
-            except Exception:
-                conn.terminate()
+        await close_connection(conn)
 
     async def poll(self) -> Snapshot:
         """One poll: at most two round trips, three when slow facts are due."""
