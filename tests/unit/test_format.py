@@ -36,3 +36,8 @@ def test_age_formats() -> None:
     assert age(725) == "12m05s"
     assert age(3 * 3600 + 7 * 60) == "3h07m"
     assert age(2 * 86400 + 4 * 3600) == "2d04h"
+
+
+def test_one_line_of_a_huge_query_shows_its_head() -> None:
+    assert one_line("select " + "x" * 1_000_000, 12) == "select xxxx…"
+    assert one_line(" " * 5000 + "select 1", 20) == "select 1"

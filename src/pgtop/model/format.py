@@ -38,9 +38,22 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(lambda m: _visible_char(m.group()), text)
 
 
-@lru_cache(maxsize=4096)
 def one_line(text: str, width: int | None = None) -> str:
     """Whitespace collapsed, controls made visible, cut to `width` cells with an ellipsis."""
+    if width is not None and len(text) > _prefix_len(width):
+        # Only the head can be shown: keep the cache's keys small whatever the query size.
+        head = _one_line(text[: _prefix_len(width)], width)
+        if cell_len(head) >= width:
+            return head
+    return _one_line(text, width)
+
+
+def _prefix_len(width: int) -> int:
+    return max(256, 4 * width)
+
+
+@lru_cache(maxsize=4096)
+def _one_line(text: str, width: int | None) -> str:
     line = visible(_WHITESPACE.sub(" ", text).strip())
     if width is None:
         return line

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial, wraps
 from typing import TypeVar
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.dom import DOMNode
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
@@ -19,13 +22,17 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
 from pgtop.collect.postgres import PostgresCollector
+from pgtop.collect.record import Recorder
+from pgtop.collect.replay import Recording
 from pgtop.model.derive import Rates, compute_rates, pooler_rates
 from pgtop.model.filter import SessionFilter
+from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
 from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
 from pgtop.ui.profile_actions import ProfileActions
+from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
 from pgtop.ui.screens.help import HelpScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.session_actions import SessionActions
@@ -50,11 +57,8 @@ def _unless_closing(handler: Callable[[PgTopApp, M], None]) -> Callable[[PgTopAp
 
     @wraps(handler)
     def wrapper(app: PgTopApp, message: M) -> None:
-        try:
+        with contextlib.suppress(NoMatches):  # only ever raised once widgets are gone
             handler(app, message)
-        except NoMatches:
-            if not app._exit:  # a real bug, not shutdown: let it surface
-                raise
 
     return wrapper
 
@@ -84,7 +88,7 @@ MAIN_SCREEN_ONLY = {
 }
 
 
-class PgTopApp(SessionActions, ProfileActions, App[None]):
+class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -118,6 +122,7 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         Binding("k", "terminate", "Terminate", id="terminate"),
         Binding("K", "terminate_database", "Kill all in db", show=False, id="terminate-db"),
         Binding("c,k,K", "read_only_notice", "read-only", show=False, id="read-only"),
+        *REPLAY_BINDINGS,
     ]
 
     def __init__(
@@ -126,11 +131,17 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         *,
         password: str | None = None,
         snapshot_source: Callable[[], Awaitable[Snapshot]] | None = None,
+        recorder: Recorder | None = None,
+        replay: Recording | None = None,
     ) -> None:
-        """`snapshot_source` replaces polling PostgreSQL (and its pooler): replay, tests."""
+        """`snapshot_source` replaces polling PostgreSQL (and its pooler): tests.
+        `recorder` writes every snapshot (--record); `replay` plays a recording instead
+        of polling (--replay; give it a read-only target)."""
         super().__init__()
         self.target = target
         self.snapshot_source = snapshot_source
+        self.recorder = recorder
+        self.replay = replay
         self.password = password
         self.exit_message: str | None = None
         self.header_state = HeaderState(refresh=target.refresh)
@@ -143,11 +154,17 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self._had_data = False
         self.session_filter: SessionFilter | None = None
         self.blocking_tree = False
+        # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
+        self._linked: tuple[tuple[object, ...], Snapshot] | None = None
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MAIN_SCREEN_ONLY and self.screen is not self.default_screen:
             return False  # e.g. on the inspect screen, "/" or "s" would act unseen
+        if self.replay is not None and action in REPLAY_ABSENT:
+            return False
+        if action in REPLAY_ONLY:
+            return self.replay is not None
         if action in ACTING:
             return not self.target.read_only
         if action == "read_only_notice":
@@ -177,15 +194,20 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self._start_polling()
 
     def _start_polling(self) -> None:
+        if self.replay is not None:
+            self.start_replay()
+            return
         self.run_worker(self.pg_poller.run(), group="poll-postgres", exit_on_error=False)
         if self.pooler_poller is not None:
             self.run_worker(self.pooler_poller.run(), group="poll-pooler", exit_on_error=False)
 
-    def on_resize(self) -> None:
-        self._apply_layout_class()
+    def on_resize(self, event: events.Resize) -> None:
+        # Runs before App._on_resize updates self.size: use the event's size.
+        self._apply_layout_class(event.size)
 
-    def _apply_layout_class(self) -> None:
-        wide = self.size.width >= WIDE_WIDTH and self.size.height >= WIDE_HEIGHT
+    def _apply_layout_class(self, size: Size | None = None) -> None:
+        size = size or self.size
+        wide = size.width >= WIDE_WIDTH and size.height >= WIDE_HEIGHT
         self.screen.set_class(wide, "-wide")
 
     # -- polling ------------------------------------------------------------------------
@@ -225,9 +247,14 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
             self.rates = compute_rates(self.pg_snapshot, new)
         self.pg_snapshot = new
         self._had_data = True
+        if self.recorder is not None:
+            self.record_snapshot()
         self.query_one(SessionsTable).set_stale(False)
         hs = self.header_state
-        hs.status = "paused" if self.pg_poller.paused else "live"
+        if self.replay is not None:
+            hs.status = self.replay_status()
+        else:
+            hs.status = "paused" if self.pg_poller.paused else "live"
         hs.reason = ""
         hs.last_good = new.server.snapshot_time  # what the data is as of, by the server
         hs.connections.add(float(new.limits.client_connections))
@@ -258,20 +285,31 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
     @_unless_closing
     def on_pooler_failed(self, message: PoolerFailed) -> None:
         self.pooler_error = message.error.message
+        # Old pools would read as current; the pane keeps its last table dimmed itself.
+        self.pooler_snapshot = None
+        self._pooler_rates = (None, None, None)
         self._render_all()
 
     def current_snapshot(self) -> Snapshot | None:
         if self.pg_snapshot is None:
             return None
-        if self.pooler_poller is None:  # no pooler, or a source that brings its own
-            return self.pg_snapshot
-        return dataclasses.replace(
-            self.pg_snapshot, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
-        )
+        inputs = (self.pg_snapshot, self.pooler_snapshot, self.pooler_error)
+        if self._linked is not None and all(
+            a is b for a, b in zip(self._linked[0], inputs, strict=True)
+        ):
+            return self._linked[1]
+        snap = self.pg_snapshot
+        if self.pooler_poller is not None:  # else no pooler, or a source that brings its own
+            snap = dataclasses.replace(
+                snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
+            )
+        # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
+        self._linked = (inputs, link_sessions(snap))
+        return self._linked[1]
 
     def current_rates(self) -> Rates | None:
-        if self.rates is None:
-            return None
+        if self.rates is None or self.pooler_poller is None:  # else compute_rates has them
+            return self.rates
         pt, pq, pw = self._pooler_rates
         return dataclasses.replace(
             self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
@@ -379,6 +417,9 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         self._step_pane(-1)
 
     def action_toggle_pause(self) -> None:
+        if self.replay is not None:
+            self.replay_toggle_pause()
+            return
         pollers = [p for p in (self.pg_poller, self.pooler_poller) if p is not None]
         pause = not self.pg_poller.paused
         for poller in pollers:
@@ -404,6 +445,14 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
         if self.pooler_poller is not None:
             self.pooler_poller.poll_now()
 
+    def on_pooler_pane_show_backend(self, message: PoolerPane.ShowBackend) -> None:
+        """From the pool detail screen: select the backend a client holds, and inspect it."""
+        self.action_show_pane("sessions")
+        if self.query_one(SessionsTable).move_cursor_to_pid(message.pid):
+            self.action_inspect()
+        else:
+            self.notify(f"pid {message.pid} is hidden by the filter or view", timeout=3)
+
     def on_sessions_table_header_clicked(self, message: SessionsTable.HeaderClicked) -> None:
         self.view = self.view.with_sort(message.column)
         self._rerender_sessions()
@@ -426,16 +475,18 @@ class PgTopApp(SessionActions, ProfileActions, App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Save current connection as…",
-            "save host, port, user, database, pooler and refresh as a profile (no password)",
-            self.action_save_profile,
-        )
+        if self.replay is None:  # a recording has no connection to save
+            yield SystemCommand(
+                "Save current connection as…",
+                "save host, port, user, database, pooler and refresh as a profile (no password)",
+                self.action_save_profile,
+            )
         # Every key is also a palette command, so nothing needs remembering.
         for key, description, node, action in self._active_keys(screen):
             yield SystemCommand(description, f"key: {key}", partial(node.run_action, action))
 
     async def on_unmount(self) -> None:
+        await self.stop_recording()
         if self._runner is not None:
             await self._runner.close()
         await self.postgres.close()
