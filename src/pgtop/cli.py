@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pgtop import __version__
 from pgtop.target import (
@@ -21,6 +21,9 @@ from pgtop.target import (
     ConnSettings,
     Target,
 )
+
+if TYPE_CHECKING:
+    from pgtop.collect.replay import Recording
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -90,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument(
         "--format", choices=("json", "text"), default="text", help="output of --once (text)"
+    )
+    o.add_argument("--record", metavar="FILE", help="also write every snapshot to FILE (gzip)")
+    o.add_argument(
+        "--replay", metavar="FILE", help="watch a recording instead of a server (no connection)"
     )
     pr = p.add_argument_group("profiles")
     pr.add_argument("-P", "--profile", metavar="NAME", help="connect with a saved profile")
@@ -226,6 +233,8 @@ def run(argv: list[str]) -> int:
         from pgtop.demo import run_demo
 
         return run_demo(args)
+    if args.replay:
+        return _run_replay(args)
     try:
         if args.list_profiles or args.delete_profile or args.save_profile:
             return _manage_profiles(args)
@@ -241,8 +250,11 @@ def run(argv: list[str]) -> int:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if args.once:
+        if args.record:
+            print("pgtop: --record records the interactive view, not --once", file=sys.stderr)
+            return EXIT_USAGE
         return _run_once(target, password, args.format)
-    return _run_app(target, password, mouse=not args.no_mouse)
+    return _run_app(target, password, mouse=not args.no_mouse, record=args.record)
 
 
 def _run_once(target: Target, password: str | None, fmt: str) -> int:
@@ -278,14 +290,58 @@ def warnings_for(snapshot: object) -> list[str]:
     return out
 
 
-def _run_app(target: Target, password: str | None, *, mouse: bool) -> int:
+def _run_replay(args: argparse.Namespace) -> int:
+    """--replay FILE: connection arguments are ignored; --once prints the last frame."""
+    from pathlib import Path
+
+    from pgtop.collect.record import RecordingError
+    from pgtop.collect.replay import load_recording
+
+    try:
+        recording = load_recording(Path(args.replay))
+        if args.once:
+            from pgtop.model.derive import compute_rates
+            from pgtop.once import render
+
+            last = recording.snapshot(len(recording) - 1)
+            first = recording.snapshot(max(0, len(recording) - 2))
+            sys.stdout.write(render(last, compute_rates(first, last), args.format))
+            return EXIT_OK
+    except RecordingError as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    refresh = max(MIN_REFRESH, recording.median_interval() or DEFAULT_REFRESH)
+    return _run_app(Target(refresh=refresh, read_only=True), None, mouse=not args.no_mouse,
+                    replay=recording)  # fmt: skip
+
+
+def _run_app(
+    target: Target,
+    password: str | None,
+    *,
+    mouse: bool,
+    record: str | None = None,
+    replay: Recording | None = None,
+) -> int:
     if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
         print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
         return EXIT_USAGE
+    from pathlib import Path
+
+    from pgtop.collect.record import Recorder, RecordingError
     from pgtop.ui.app import PgTopApp
 
-    app = PgTopApp(target, password=password)
+    try:
+        recorder = Recorder(Path(record)) if record else None
+    except RecordingError as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    app = PgTopApp(target, password=password, recorder=recorder, replay=replay)
     app.run(mouse=mouse)
+    if recorder is not None:
+        recorder.close()  # normally done on unmount already; this is a no-op then
+        done = recorder.error or f"recorded {recorder.frames} frames to {record}"
+        print(f"pgtop: {done}", file=sys.stderr)
     if app.exit_message:
         print(f"pgtop: {app.exit_message}", file=sys.stderr)
         return EXIT_FAILURE

@@ -1,0 +1,262 @@
+"""`--record` and `--replay`: file format, size, damaged files, and a live round trip.
+
+The live test records the whole PgTopApp against a real server while sessions come and
+go, noting what the sessions pane showed at each poll, then replays the file and checks
+that stepping frame by frame shows the same rows at the same times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pgtop import cli
+from pgtop.collect.record import Recorder, RecordingError, RecordingWriter
+from pgtop.collect.replay import load_recording
+from pgtop.model.records import ConnLimit, Limits, ServerInfo, Session, Snapshot
+from pgtop.target import Target
+from pgtop.ui.app import PgTopApp
+from pgtop.ui.replay_controls import parse_jump
+from pgtop.ui.screens.confirm import ConfirmScreen
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))
+from live import shown, target_for, until
+
+from support import PostgresServer, SessionFactory
+
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+QUERIES = [
+    f"SELECT o.id, o.total, c.name FROM orders o JOIN customers c ON c.id = o.customer_id "
+    f"WHERE o.id = $1 AND o.shop_id = {i} ORDER BY o.created_at DESC LIMIT 50"
+    for i in range(60)
+] + ["COMMIT", "BEGIN", "UPDATE stock SET qty = qty - $1 WHERE sku = $2 RETURNING qty"]
+STATES = ["idle"] * 6 + ["active", "active", "idle in transaction"]
+
+
+# -- a synthetic hour (shared/reference/textual-table-cost.md's model) ---------------------
+
+
+def _session(pid: int, now: datetime, rnd: random.Random) -> Session:
+    state = rnd.choice(STATES)
+    return Session(
+        pid=pid,
+        backend_start=now - timedelta(seconds=rnd.randint(10, 9000)),
+        database=rnd.choice(["shop", "billing", "auth"]),
+        user=rnd.choice(["app", "batch", "web"]),
+        application=rnd.choice(["web-1", "web-2", "worker", "psql"]),
+        client_addr=f"10.0.{rnd.randint(0, 9)}.{rnd.randint(1, 250)}",
+        client_port=rnd.randint(30000, 60000),
+        backend_type="client backend",
+        state=state,
+        wait_event_type="Client" if state == "idle" else None,
+        wait_event="ClientRead" if state == "idle" else None,
+        xact_start=now if state != "idle" else None,
+        query_start=now - timedelta(milliseconds=rnd.randint(0, 5000)),
+        state_change=now,
+        query=rnd.choice(QUERIES),
+        query_id=rnd.getrandbits(63),
+    )
+
+
+def synthetic_hour(frames: int, rows: int = 1000, seed: int = 1) -> Iterator[Snapshot]:
+    """Each second ~5% of sessions change state and query; 1% leave and 1% arrive."""
+    rnd = random.Random(seed)
+    sessions = {p: _session(p, START, rnd) for p in range(1000, 1000 + rows)}
+    next_pid = 1000 + rows
+    for f in range(frames):
+        now = START + timedelta(seconds=f)
+        if f:
+            pids = list(sessions)
+            for p in rnd.sample(pids, rows // 20):
+                state = rnd.choice(STATES)
+                sessions[p] = replace(
+                    sessions[p],
+                    state=state,
+                    query=rnd.choice(QUERIES),
+                    query_start=now,
+                    state_change=now,
+                    xact_start=now if state != "idle" else None,
+                )
+            for p in rnd.sample(pids, rows // 100):
+                del sessions[p]
+            for _ in range(rows // 100):
+                sessions[next_pid] = _session(next_pid, now, rnd)
+                next_pid += 1
+        server = ServerInfo("16.4", 160004, "db1:5432", START, False, now, 2000)
+        limits = Limits(2000, 3, None, len(sessions), (ConnLimit("app", -1, rows),), (), ())
+        yield Snapshot(server, tuple(sessions.values()), (), limits, own_pids=(1,))
+
+
+def test_an_hour_of_1000_sessions_stays_far_under_50_mb(tmp_path: Path) -> None:
+    path = tmp_path / "hour.rec.gz"
+    writer = RecordingWriter(path)
+    started = time.monotonic()
+    last = None
+    for snap in synthetic_hour(3600):
+        writer.write(snap)
+        last = snap
+    writer.close()
+    size = path.stat().st_size
+    print(f"\n3600 frames x 1000 sessions: {size / 1e6:.1f} MB, {size / 3600 / 1e3:.2f} KB/frame, "
+          f"written in {time.monotonic() - started:.1f} s")  # fmt: skip
+    assert size < 50e6
+    started = time.monotonic()
+    rec = load_recording(path)
+    assert len(rec) == 3600
+    assert rec.snapshot(3599) == last  # from the last full frame plus 299 deltas
+    assert time.monotonic() - started < 5
+
+
+# -- the file: growing, damaged, not a recording, unwritable -------------------------------
+
+
+def test_a_file_still_being_written_is_readable(tmp_path: Path) -> None:
+    path = tmp_path / "growing.rec.gz"
+    recorder = Recorder(path, full_every=4)
+    snaps = list(synthetic_hour(10, rows=50))
+    for snap in snaps:
+        assert recorder.record(snap) is None
+    recorder._pool.submit(lambda: None).result()  # the queue drained; not closed
+    rec = load_recording(path)
+    assert len(rec) == 10
+    assert [rec.snapshot(i) for i in (9, 3, 4, 0)] == [snaps[i] for i in (9, 3, 4, 0)]
+    # A crash mid-frame: the cut frame is lost, the ones before it are not.
+    data = path.read_bytes()
+    (tmp_path / "cut.rec.gz").write_bytes(data[: len(data) - 40])
+    assert 8 <= len(load_recording(tmp_path / "cut.rec.gz")) <= 9
+    recorder.close()
+    assert len(load_recording(path)) == 10
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        (b"hello\n", "not a pgtop recording"),
+        (b"\x1f\x8b\x08\x00garbage", "empty recording"),
+    ],
+)
+def test_bad_files_are_one_line_errors(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "bad.rec.gz"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(RecordingError, match=message):
+        load_recording(path)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.run(["--replay", str(path)]) == cli.EXIT_USAGE
+    assert err.getvalue().count("\n") == 1 and message in err.getvalue()
+
+
+def test_a_write_error_stops_recording_once(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "full.rec.gz")
+    snaps = synthetic_hour(3, rows=5)
+    recorder.record(next(snaps))
+
+    def disk_full(_: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    recorder._pool.submit(lambda: setattr(recorder._writer, "_emit", disk_full)).result()
+    recorder.record(next(snaps))
+    recorder._pool.submit(lambda: None).result()
+    error = recorder.record(next(snaps))
+    assert error is not None and "No space left on device" in error
+    assert recorder.record(next(synthetic_hour(1, rows=5))) is None  # said once
+    assert not recorder.recording
+    recorder.close()
+
+
+def test_unwritable_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="cannot write"):
+        Recorder(tmp_path / "no-such-dir" / "x.rec.gz")
+
+
+def test_replay_once_prints_the_last_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.rec.gz"
+    writer = RecordingWriter(path)
+    for snap in synthetic_hour(3, rows=20):
+        writer.write(snap)
+    writer.close()
+    assert cli.run(["--replay", str(path), "--once", "--format", "json"]) == cli.EXIT_OK
+    assert '"snapshot_time": "2026-11-25T12:00:02+00:00"' in capsys.readouterr().out
+
+
+def test_parse_jump() -> None:
+    times = [START + timedelta(seconds=s) for s in range(0, 600, 2)]  # every 2 s, 10 min
+    clock = f"{(START + timedelta(seconds=61)).astimezone():%H:%M:%S}"
+    assert parse_jump(clock, times, 0) == 30  # 12:01:00, the last frame in that second
+    assert parse_jump("+1m", times, 10) == 40
+    assert parse_jump("-30s", times, 10) == 0
+    assert parse_jump("#12", times, 0) == parse_jump("12", times, 0) == 11
+    assert parse_jump("99999", times, 0) == len(times) - 1
+    assert (parse_jump("start", times, 5), parse_jump("end", times, 5)) == (0, len(times) - 1)
+    for bad in ("soon", "25:00", f"{(START - timedelta(hours=2)).astimezone():%H:%M}"):
+        with pytest.raises(ValueError):
+            parse_jump(bad, times, 0)
+
+
+# -- live: record a real server, replay it --------------------------------------------------
+
+
+def rows_of(app: PgTopApp) -> list[tuple[int, str | None]]:
+    return [(s.pid, s.state) for s in shown(app).values()]
+
+
+async def test_record_then_replay_shows_the_same_rows(
+    tmp_path: Path, primary_pg: PostgresServer, primary_workload: SessionFactory
+) -> None:
+    path = tmp_path / "live.rec.gz"
+    seen: dict[datetime, list[tuple[int, str | None]]] = {}
+    app = PgTopApp(target_for(primary_pg), recorder=Recorder(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.pg_snapshot is not None, "the first poll")
+        conns = []
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            if len(conns) < 3:
+                conns.append(await primary_workload.connect(application_name="rec-churn"))
+            else:
+                await conns.pop(0).close()
+            await primary_workload.active_sleep(1.0)
+            when = app.header_state.last_good
+            if when is not None:  # what the pane shows as of this poll
+                seen[when] = rows_of(app)
+            await pilot.pause(0.1)
+    assert len(seen) >= 4
+
+    rec = load_recording(path)
+    assert rec.header["server"]["address"] == f"{primary_pg.host}:{primary_pg.port}"
+    replay = PgTopApp(Target(refresh=0.5, read_only=True), replay=rec)
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")  # pause playback, then walk it by hand
+        await pilot.press("circumflex_accent")
+        compared = 0
+        for i in range(len(rec)):
+            if i:
+                await pilot.press("full_stop")
+            assert replay.header_state.last_good == rec.times[i]
+            assert f"{i + 1}/{len(rec)}" in replay.header_state.status
+            if rec.times[i] in seen:
+                assert rows_of(replay) == seen[rec.times[i]], f"frame {i + 1}"
+                compared += 1
+        assert compared >= 4
+        await pilot.press("comma")
+        assert replay.header_state.last_good == rec.times[-2]
+        # Nothing to act on: no confirmation, no Terminate key anywhere.
+        await pilot.press("k", "c", "K")
+        assert not isinstance(replay.screen, ConfirmScreen)
+        described = [d for _, d, _, _ in replay._active_keys(replay.screen)]
+        assert "Terminate" not in described and "Cancel" not in described
+        assert "read-only" not in described and "Jump to time" in described
