@@ -18,7 +18,9 @@ from pgtop.collect.errors import CollectError
 from pgtop.model.records import (
     POOLER_LIMIT_KEYS,
     Pool,
+    PoolerClient,
     PoolerDatabase,
+    PoolerServer,
     PoolerSnapshot,
     PoolerStats,
 )
@@ -44,6 +46,15 @@ _POOL_FIELDS = {
 }
 
 Row = dict[str, Any]
+
+# Columns of SHOW CLIENTS / SHOW SERVERS that the pooler join and its display need, with
+# the version that brought the newest of them (reference/pgbouncer-console.md). `id` (1.24)
+# is not listed: without it pgtop falls back to ptr and loses nothing it shows.
+SOCKET_COLUMNS = {
+    "CLIENTS": ("addr", "port", "ptr", "link", "application_name"),
+    "SERVERS": ("local_addr", "local_port", "ptr", "link", "remote_pid", "application_name"),
+}
+ADMIN_DATABASE = "pgbouncer"  # the console's pseudo-database: pgtop's own connection
 
 
 def _int(row: Row, key: str, default: int | None = 0) -> int | None:
@@ -104,6 +115,89 @@ def database_from_row(row: Row) -> PoolerDatabase:
         current_connections=_int(row, "current_connections", None),
         paused=bool(_int(row, "paused")),
         disabled=bool(_int(row, "disabled")),
+    )
+
+
+def _text(row: Row, key: str) -> str | None:
+    """A text column; '' (PgBouncer's "none", e.g. an empty link) becomes None."""
+    value = row.get(key)
+    return None if value is None or value == "" else str(value)
+
+
+def pgbouncer_time(value: object) -> datetime | None:
+    """connect_time / request_time as PgBouncer prints them: '2026-11-25 23:50:20 UTC'.
+
+    PgBouncer formats with its local time zone's abbreviation (strftime %Z); only UTC/GMT
+    or a numeric offset can be read without guessing, anything else becomes None.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    stamp, _, zone = value.rpartition(" ")
+    try:
+        if zone in ("UTC", "GMT", "Z"):
+            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if zone[:1] in "+-" and zone[1:].isdigit():
+            return datetime.strptime(f"{stamp} {zone}", "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        return None
+    return None
+
+
+def _wait_s(row: Row) -> float:
+    return (_int(row, "wait") or 0) + (_int(row, "wait_us") or 0) / 1_000_000
+
+
+def client_from_row(row: Row) -> PoolerClient:
+    """One SHOW CLIENTS row; a column this PgBouncer lacks becomes None."""
+    return PoolerClient(
+        database=str(row.get("database", "")),
+        user=str(row.get("user", "")),
+        state=str(row.get("state") or ""),
+        addr=_text(row, "addr"),
+        port=_int(row, "port", None),
+        connect_time=pgbouncer_time(row.get("connect_time")),
+        request_time=pgbouncer_time(row.get("request_time")),
+        wait_s=_wait_s(row),
+        ptr=str(row.get("ptr") or ""),
+        link=_text(row, "link"),
+        id=_int(row, "id", None),
+        # Present but empty means "the client set none"; absent means "cannot know".
+        application_name=(
+            str(row["application_name"] or "") if "application_name" in row else None
+        ),
+    )
+
+
+def server_from_row(row: Row) -> PoolerServer:
+    """One SHOW SERVERS row; a column this PgBouncer lacks becomes None."""
+    remote_pid = _int(row, "remote_pid", None)
+    return PoolerServer(
+        database=str(row.get("database", "")),
+        user=str(row.get("user", "")),
+        state=str(row.get("state") or ""),
+        addr=_text(row, "addr"),
+        port=_int(row, "port", None),
+        local_addr=_text(row, "local_addr"),
+        local_port=_int(row, "local_port", None),
+        connect_time=pgbouncer_time(row.get("connect_time")),
+        request_time=pgbouncer_time(row.get("request_time")),
+        remote_pid=remote_pid or None,  # 0: not known (yet), e.g. still logging in
+        ptr=str(row.get("ptr") or ""),
+        link=_text(row, "link"),
+        id=_int(row, "id", None),
+        application_name=(
+            str(row["application_name"] or "") if "application_name" in row else None
+        ),
+    )
+
+
+def missing_columns(command: str, columns: list[str]) -> tuple[str, ...]:
+    """The join columns `SHOW <command>` did not send, worded for the UI."""
+    have = set(columns)
+    return tuple(
+        f"{name} in SHOW {command}" for name in SOCKET_COLUMNS[command] if name not in have
     )
 
 
@@ -194,6 +288,10 @@ class PgBouncerCollector:
                 await asyncio.wait_for(conn.close(), 2)
 
     async def _show(self, what: str) -> list[Row]:
+        return (await self._show_columns(what))[1]
+
+    async def _show_columns(self, what: str) -> tuple[list[str], list[Row]]:
+        """Column names (known even with no rows, unlike the dicts' keys) and rows."""
         import psycopg
 
         assert self._conn is not None
@@ -201,9 +299,10 @@ class PgBouncerCollector:
             async with self._conn.cursor() as cur:
                 await cur.execute(f"SHOW {what}")
                 if cur.description is None:
-                    return []
+                    return [], []
                 names = [d.name for d in cur.description]
-                return [dict(zip(names, r, strict=False)) for r in await cur.fetchall()]
+                rows = [dict(zip(names, r, strict=False)) for r in await cur.fetchall()]
+                return names, rows
         except psycopg.Error as exc:
             raise describe_pooler_error(exc, self.address) from None
 
@@ -233,6 +332,10 @@ class PgBouncerCollector:
         stats = await self._show("STATS")
         databases = await self._show("DATABASES")
         lists = {str(r.get("list")): _int(r, "items") or 0 for r in await self._show("LISTS")}
+        # Two commands, so not one moment: model.pooler_join trusts only a link that the
+        # client row and the server row both report.
+        server_cols, servers = await self._show_columns("SERVERS")
+        client_cols, clients = await self._show_columns("CLIENTS")
         if time.monotonic() - self._config_at > CONFIG_EVERY:
             self._config = {
                 str(r["key"]): str(r["value"])
@@ -253,6 +356,12 @@ class PgBouncerCollector:
             clients=max(0, lists.get("used_clients", 0) - 1),  # minus our admin connection
             servers=lists.get("used_servers", 0),
             polled_at=datetime.now(UTC),
+            client_list=tuple(
+                client_from_row(r) for r in clients if r.get("database") != ADMIN_DATABASE
+            ),
+            server_list=tuple(server_from_row(r) for r in servers),
+            missing=missing_columns("CLIENTS", client_cols)
+            + missing_columns("SERVERS", server_cols),
         )
 
 

@@ -10,10 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from pgtop.model.derive import Rates, session_ages
+from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import (
     ConnLimit,
     Pool,
+    PoolerClient,
     PoolerDatabase,
+    PoolerLink,
+    PoolerServer,
     PoolerSnapshot,
     Session,
     Snapshot,
@@ -68,6 +72,21 @@ def session_to_dict(s: Session, now: datetime) -> dict[str, Any]:
         "query_id": s.query_id,
         "backend_xid": s.backend_xid,
         "blocked_by": list(s.blocked_by),
+        "pooler": pooler_link_to_dict(s.pooler) if s.pooler else None,
+    }
+
+
+def pooler_link_to_dict(link: PoolerLink) -> dict[str, Any]:
+    """Where a backend PgBouncer opened comes from; the client fields are null while no
+    client holds it (or, for client_application_name, when PgBouncer lacks the column)."""
+    c = link.client
+    return {
+        "pool_database": link.pool_database,
+        "pool_user": link.pool_user,
+        "server_state": link.server_state,
+        "client_addr": c.addr if c else None,
+        "client_port": c.port if c else None,
+        "client_application_name": c.application_name if c else None,
     }
 
 
@@ -108,6 +127,42 @@ def _pooler_db(d: PoolerDatabase) -> dict[str, Any]:
     }
 
 
+def _pooler_client(c: PoolerClient) -> dict[str, Any]:
+    return {
+        "database": c.database,
+        "user": c.user,
+        "state": c.state,
+        "addr": c.addr,
+        "port": c.port,
+        "connect_time": _time(c.connect_time),
+        "request_time": _time(c.request_time),
+        "wait_s": round(c.wait_s, 6),
+        "ptr": c.ptr,
+        "link": c.link,
+        "id": c.id,
+        "application_name": c.application_name,
+    }
+
+
+def _pooler_server(s: PoolerServer) -> dict[str, Any]:
+    return {
+        "database": s.database,
+        "user": s.user,
+        "state": s.state,
+        "addr": s.addr,
+        "port": s.port,
+        "local_addr": s.local_addr,
+        "local_port": s.local_port,
+        "connect_time": _time(s.connect_time),
+        "request_time": _time(s.request_time),
+        "remote_pid": s.remote_pid,
+        "ptr": s.ptr,
+        "link": s.link,
+        "id": s.id,
+        "application_name": s.application_name,
+    }
+
+
 def pooler_to_dict(p: PoolerSnapshot) -> dict[str, Any]:
     return {
         "version": p.version,
@@ -130,6 +185,9 @@ def pooler_to_dict(p: PoolerSnapshot) -> dict[str, Any]:
         ],
         "databases": [_pooler_db(d) for d in p.databases],
         "config": dict(p.config),
+        "client_list": [_pooler_client(c) for c in p.client_list],
+        "server_list": [_pooler_server(s) for s in p.server_list],
+        "missing_columns": list(p.missing),
     }
 
 
@@ -148,6 +206,7 @@ def rates_to_dict(r: Rates | None) -> dict[str, Any] | None:
 
 
 def snapshot_to_dict(snap: Snapshot, rates: Rates | None = None) -> dict[str, Any]:
+    snap = link_sessions(snap)  # --once polls without the app: join here (idempotent)
     srv = snap.server
     now = srv.snapshot_time
     lim = snap.limits

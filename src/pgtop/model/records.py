@@ -53,6 +53,8 @@ class Session:
     query_id: int | None = None
     backend_xid: str | None = None
     blocked_by: tuple[int, ...] = ()
+    # Set by model.pooler_join when PgBouncer opened this backend; never by a collector.
+    pooler: PoolerLink | None = None
 
     @property
     def waits_on_lock(self) -> bool:
@@ -198,6 +200,72 @@ POOLER_LIMIT_KEYS = (
 
 
 @dataclass(frozen=True, slots=True)
+class PoolerClient:
+    """One row of SHOW CLIENTS: an application connected to PgBouncer."""
+
+    database: str
+    user: str
+    state: str  # active, waiting, active_cancel_req, waiting_cancel_req; idle from 1.25
+    addr: str | None  # "unix" for a Unix socket
+    port: int | None
+    connect_time: datetime | None  # None when PgBouncer's time zone cannot be read
+    request_time: datetime | None
+    # wait + wait_us: for a waiting client, how long it has waited; for others PgBouncer
+    # counts from the current query's start, which is not a wait.
+    wait_s: float
+    ptr: str  # the socket's address in PgBouncer's memory; what `link` points to
+    link: str | None  # ptr of the server connection it holds, None when it holds none
+    id: int | None = None  # 1.24+: unique, unlike ptr, which is reused after a disconnect
+    application_name: str | None = None  # 1.18+; None = this PgBouncer lacks the column
+
+    @property
+    def address(self) -> str:
+        if self.port is None or self.addr == "unix":
+            return self.addr or ""
+        return f"{self.addr}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerServer:
+    """One row of SHOW SERVERS: a connection PgBouncer holds to PostgreSQL."""
+
+    database: str
+    user: str
+    state: str  # active, idle, used, tested, new, active_cancel, being_canceled
+    addr: str | None  # PostgreSQL's address as PgBouncer reached it
+    port: int | None
+    local_addr: str | None  # PgBouncer's end: pg_stat_activity.client_addr
+    local_port: int | None  # pg_stat_activity.client_port
+    connect_time: datetime | None
+    request_time: datetime | None
+    remote_pid: int | None  # the backend pid, when PgBouncer talks straight to PostgreSQL
+    ptr: str
+    link: str | None  # ptr of the client it serves now
+    id: int | None = None  # 1.24+
+    application_name: str | None = None  # 1.18+
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerLink:
+    """A backend that PgBouncer opened: its server connection and the client holding it."""
+
+    server: PoolerServer
+    client: PoolerClient | None  # None: nobody holds it at this snapshot (idle in the pool)
+
+    @property
+    def pool_database(self) -> str:
+        return self.server.database  # PgBouncer's name, which may alias another database
+
+    @property
+    def pool_user(self) -> str:
+        return self.server.user
+
+    @property
+    def server_state(self) -> str:
+        return self.server.state
+
+
+@dataclass(frozen=True, slots=True)
 class PoolerSnapshot:
     version: str
     address: str
@@ -208,6 +276,12 @@ class PoolerSnapshot:
     clients: int  # client connections, pgtop's admin connection excluded
     servers: int
     polled_at: datetime
+    # SHOW CLIENTS / SHOW SERVERS rows; admin console clients (database pgbouncer) excluded.
+    client_list: tuple[PoolerClient, ...] = ()
+    server_list: tuple[PoolerServer, ...] = ()
+    # Columns this PgBouncer does not send, e.g. "application_name in SHOW CLIENTS", so the
+    # UI can say so instead of showing a blank as if it were the value.
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 
 from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
-from pgtop.model.records import Session, Snapshot
+from pgtop.model.records import PoolerLink, Session, Snapshot
 
 FORMAT_LIMIT = 20_000  # reformatting a huge query would stall the UI; show it as sent
 
@@ -35,6 +35,31 @@ def readable_query(query: str) -> str:
             text = query
     lines = text.expandtabs(4).splitlines() or [""]
     return "\n".join(visible(line) for line in lines)
+
+
+def pooler_text(link: PoolerLink, snap: Snapshot) -> str:
+    """Where a backend that PgBouncer opened really comes from, in one line."""
+    pool = f"{link.pool_database}/{link.pool_user}"
+    mode = next(
+        (
+            p.pool_mode
+            for p in (snap.pooler.pools if snap.pooler else ())
+            if p.database == link.pool_database and p.user == link.pool_user
+        ),
+        "",
+    )
+    text = f"via PgBouncer pool {pool}" + (f" ({mode} mode)" if mode else "")
+    c = link.client
+    if c is None:
+        return f"{text}; no client holds it now (server {link.server_state})"
+    if c.application_name is None:
+        version = snap.pooler.version if snap.pooler else "?"
+        app = f"app n/a: PgBouncer {version} lacks application_name in SHOW CLIENTS"
+    else:
+        app = f"app {c.application_name or '(none)'}"
+    # In transaction or statement pooling the link lasts one transaction at most.
+    when = "linked now" if mode in ("", "session") else "linked at this poll"
+    return f"{text}; client {c.address} {app} ({when})"
 
 
 def was_truncated(query: str, track_size: int) -> bool:
@@ -143,6 +168,7 @@ class InspectScreen(Screen[None]):
             ("user", s.user or ""),
             ("application", s.application),
             ("client", s.client),
+            *([("pooler", pooler_text(s.pooler, snap))] if s.pooler else []),
             ("wait event", f"{s.wait_event_type or ''} {s.wait_event or ''}".strip()),
             ("query id", "" if s.query_id is None else str(s.query_id)),
             ("backend xid", s.backend_xid or ""),

@@ -6,18 +6,22 @@ the columns keep PgBouncer's own meaning instead of pretending to know who is bu
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
 from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
+from pgtop.ui.screens.pool_detail import PoolDetailScreen
 from pgtop.ui.widgets.cells import config_value, fit_widths, label, num
 
 NO_POOLER = (
@@ -105,7 +109,18 @@ def _pool_cells(p: Pool, short_mode: bool) -> dict[str, Text]:
 
 
 class PoolerPane(Vertical):
-    """Summary, config limits and one row per PgBouncer pool (database, user)."""
+    """Summary, config limits and one row per PgBouncer pool (database, user).
+
+    Enter on a pool opens PoolDetailScreen; the backend picked there comes back to the app
+    as a ShowBackend message.
+    """
+
+    class ShowBackend(Message):
+        """Select this backend in the sessions pane and inspect it."""
+
+        def __init__(self, pid: int) -> None:
+            super().__init__()
+            self.pid = pid
 
     DEFAULT_CSS = """
     PoolerPane { height: 1fr; border: none; border-top: solid $primary; }
@@ -133,6 +148,7 @@ class PoolerPane(Vertical):
         self._rates: Rates | None = None
         self._layout: tuple[object, ...] = ()
         self._latest: tuple[Snapshot, Rates | None] | None = None
+        self._detail: PoolDetailScreen | None = None  # the one this pane opened, while open
 
     def compose(self) -> ComposeResult:
         yield Static(id="pooler-message")
@@ -148,6 +164,30 @@ class PoolerPane(Vertical):
         self._latest = (snapshot, rates)
         if self.is_mounted:  # else on_mount draws it: the children do not exist yet
             self._draw(snapshot, rates)
+        # The app keeps feeding this pane while the detail screen covers it: pass it on.
+        if self._detail is not None and self._detail.is_attached:
+            self._detail.update_snapshot(snapshot)
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focusing the pane (key 4) focuses its pools table, so Enter opens a pool rather
+        than falling through to the app's Inspect of the hidden sessions cursor."""
+        if self.is_mounted:
+            self.table.focus(scroll_visible)
+            return self
+        return super().focus(scroll_visible)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self._latest is None or event.row_key.value is None:
+            return
+        database, _, user = event.row_key.value.partition("\x1f")
+        self._detail = PoolDetailScreen(database, user, self._latest[0])
+        self.app.push_screen(self._detail, callback=self._detail_closed)
+
+    def _detail_closed(self, pid: int | None) -> None:
+        self._detail = None
+        if pid is not None:
+            self.post_message(self.ShowBackend(pid))
 
     def on_mount(self) -> None:
         if self._latest is not None:

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
 from pgtop.model.format import age, one_line
+from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import (
     ACTIVE,
     IDLE,
@@ -71,6 +73,28 @@ def _wait_style(s: Session) -> Style:
     return DIM_STYLE if s.wait_event_type in QUIET_WAITS else WAIT_STYLE
 
 
+CLIENT_WIDTH = 15
+POOLED = "⇄"  # this backend was opened by PgBouncer; what follows is PgBouncer's client
+
+
+def client_text(s: Session, width: int = CLIENT_WIDTH) -> str:
+    """The real client behind PgBouncer when the pooler join found one, else the backend's.
+
+    The port is what tells two clients on one host apart, so a long address loses its
+    head, never its port.
+    """
+    link = s.pooler
+    if link is None:
+        return s.client
+    if link.client is None:
+        return f"{POOLED} no client"  # idle in its pool: no application holds it now
+    address = link.client.address
+    for text in (f"{POOLED} {address}", f"{POOLED}{address}"):
+        if cell_len(text) <= width:
+            return text
+    return f"{POOLED}…{address[-(width - 2) :]}"
+
+
 def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, datetime], str]:
     return lambda s, now: age(seconds_between(get(s), now))
 
@@ -90,8 +114,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", 7, 0, lambda s, now: str(s.pid), right=True),
     Column("database", "DATABASE", 10, 5, lambda s, now: s.database or ""),
     Column("user", "USER", 10, 6, lambda s, now: s.user or ""),
-    Column("application", "APP", 12, 9, lambda s, now: s.application),
-    Column("client", "CLIENT", 15, 10, lambda s, now: s.client),
+    Column("application", "APP", 12, 9, lambda s, now: client_app_shown(s)),
+    Column("client", "CLIENT", CLIENT_WIDTH, 10, lambda s, now: client_text(s)),
     Column(
         "state",
         "STATE",
