@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Awaitable, Callable, Iterable
-from functools import partial, wraps
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
 
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
-from textual.dom import DOMNode
 from textual.geometry import Size
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
-from pgtop.collect.errors import CollectError
-from pgtop.collect.pgbouncer import PgBouncerCollector
-from pgtop.collect.poller import Poller
-from pgtop.collect.postgres import PostgresCollector
 from pgtop.collect.record import Recorder
 from pgtop.collect.replay import Recording
-from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
-from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
-from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
+from pgtop.ui.keys_and_commands import KeysAndCommands
+from pgtop.ui.live_data import LiveData
 from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
-from pgtop.ui.screens.help import HelpScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.databases_pane import DatabasesPane
@@ -45,22 +33,6 @@ from pgtop.ui.widgets.pooler_pane import PoolerPane
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
-# Errors at start-up that retrying cannot fix: the app exits with the message instead.
-FATAL_AT_START = {"auth", "usage", "privilege"}
-
-
-M = TypeVar("M")
-
-
-def _unless_closing(handler: Callable[[PgTopApp, M], None]) -> Callable[[PgTopApp, M], None]:
-    """A poll result that lands while the app shuts down finds no widgets: drop it."""
-
-    @wraps(handler)
-    def wrapper(app: PgTopApp, message: M) -> None:
-        with contextlib.suppress(NoMatches):  # only ever raised once widgets are gone
-            handler(app, message)
-
-    return wrapper
 
 
 # Both sets are bound; check_action keeps exactly one alive, so a read-only target has
@@ -88,7 +60,9 @@ MAIN_SCREEN_ONLY = {
 }
 
 
-class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
+class PgTopApp(
+    LiveData, KeysAndCommands, ReplayControls, SessionActions, ProfileActions, App[None]
+):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -193,14 +167,6 @@ class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
         self._apply_layout_class()
         self._start_polling()
 
-    def _start_polling(self) -> None:
-        if self.replay is not None:
-            self.start_replay()
-            return
-        self.run_worker(self.pg_poller.run(), group="poll-postgres", exit_on_error=False)
-        if self.pooler_poller is not None:
-            self.run_worker(self.pooler_poller.run(), group="poll-pooler", exit_on_error=False)
-
     def on_resize(self, event: events.Resize) -> None:
         # Runs before App._on_resize updates self.size: use the event's size.
         self._apply_layout_class(event.size)
@@ -209,111 +175,6 @@ class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
         size = size or self.size
         wide = size.width >= WIDE_WIDTH and size.height >= WIDE_HEIGHT
         self.screen.set_class(wide, "-wide")
-
-    # -- polling ------------------------------------------------------------------------
-
-    def _make_pollers(self) -> None:
-        t = self.target
-        poll_timeout = max(5.0, t.refresh * 3)
-        self.postgres = PostgresCollector(
-            t.postgres,
-            connect_timeout=t.connect_timeout,
-            poll_timeout=poll_timeout,
-            password=self.password,
-        )
-        self.pg_poller: Poller[Snapshot] = Poller(
-            self.snapshot_source or self.postgres.poll,
-            interval=t.refresh,
-            on_result=lambda s: self.post_message(PostgresReady(s)),
-            on_error=lambda e: self.post_message(PostgresFailed(e)),
-        )
-        self.pooler: PgBouncerCollector | None = None
-        self.pooler_poller: Poller[PoolerSnapshot] | None = None
-        if t.pooler and self.snapshot_source is None:
-            self.pooler = PgBouncerCollector(
-                t.pooler, connect_timeout=t.connect_timeout, poll_timeout=poll_timeout
-            )
-            self.pooler_poller = Poller(
-                self.pooler.poll,
-                interval=t.refresh,
-                on_result=lambda p: self.post_message(PoolerReady(p)),
-                on_error=lambda e: self.post_message(PoolerFailed(e)),
-            )
-
-    @_unless_closing
-    def on_postgres_ready(self, message: PostgresReady) -> None:
-        new = message.snapshot
-        if self.pg_snapshot is not None:
-            self.rates = compute_rates(self.pg_snapshot, new)
-        self.pg_snapshot = new
-        self._had_data = True
-        if self.recorder is not None:
-            self.record_snapshot()
-        self.query_one(SessionsTable).set_stale(False)
-        hs = self.header_state
-        if self.replay is not None:
-            hs.status = self.replay_status()
-        else:
-            hs.status = "paused" if self.pg_poller.paused else "live"
-        hs.reason = ""
-        hs.last_good = new.server.snapshot_time  # what the data is as of, by the server
-        hs.connections.add(float(new.limits.client_connections))
-        hs.tps.add(self.rates.transactions if self.rates else None)
-        self._render_all()
-
-    @_unless_closing
-    def on_postgres_failed(self, message: PostgresFailed) -> None:
-        error: CollectError = message.error
-        if not self._had_data and error.kind in FATAL_AT_START:
-            self.exit_message = error.message
-            self.exit()
-            return
-        hs = self.header_state
-        hs.status = "reconnecting"
-        hs.reason = error.message
-        self.query_one(SessionsTable).set_stale(True)
-        self.query_one(StatusHeader).refresh()
-
-    @_unless_closing
-    def on_pooler_ready(self, message: PoolerReady) -> None:
-        if self.pooler_snapshot is not None:
-            self._pooler_rates = pooler_rates(self.pooler_snapshot, message.snapshot)
-        self.pooler_snapshot = message.snapshot
-        self.pooler_error = None
-        self._render_all()
-
-    @_unless_closing
-    def on_pooler_failed(self, message: PoolerFailed) -> None:
-        self.pooler_error = message.error.message
-        # Old pools would read as current; the pane keeps its last table dimmed itself.
-        self.pooler_snapshot = None
-        self._pooler_rates = (None, None, None)
-        self._render_all()
-
-    def current_snapshot(self) -> Snapshot | None:
-        if self.pg_snapshot is None:
-            return None
-        inputs = (self.pg_snapshot, self.pooler_snapshot, self.pooler_error)
-        if self._linked is not None and all(
-            a is b for a, b in zip(self._linked[0], inputs, strict=True)
-        ):
-            return self._linked[1]
-        snap = self.pg_snapshot
-        if self.pooler_poller is not None:  # else no pooler, or a source that brings its own
-            snap = dataclasses.replace(
-                snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
-            )
-        # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
-        self._linked = (inputs, link_sessions(snap))
-        return self._linked[1]
-
-    def current_rates(self) -> Rates | None:
-        if self.rates is None or self.pooler_poller is None:  # else compute_rates has them
-            return self.rates
-        pt, pq, pw = self._pooler_rates
-        return dataclasses.replace(
-            self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
-        )
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -416,35 +277,6 @@ class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
     def action_previous_pane(self) -> None:
         self._step_pane(-1)
 
-    def action_toggle_pause(self) -> None:
-        if self.replay is not None:
-            self.replay_toggle_pause()
-            return
-        pollers = [p for p in (self.pg_poller, self.pooler_poller) if p is not None]
-        pause = not self.pg_poller.paused
-        for poller in pollers:
-            poller.pause() if pause else poller.resume()
-        self.header_state.status = "paused" if pause else "live"
-        self.query_one(StatusHeader).refresh()
-
-    def _set_interval(self, seconds: float) -> None:
-        value = self.pg_poller.set_interval(seconds)
-        if self.pooler_poller is not None:
-            self.pooler_poller.set_interval(value)
-        self.header_state.refresh = value
-        self.query_one(StatusHeader).refresh()
-
-    def action_slower(self) -> None:
-        self._set_interval(self.pg_poller.interval + (0.5 if self.pg_poller.interval < 2 else 1))
-
-    def action_faster(self) -> None:
-        self._set_interval(self.pg_poller.interval - (0.5 if self.pg_poller.interval <= 2 else 1))
-
-    def action_refresh_now(self) -> None:
-        self.pg_poller.poll_now()
-        if self.pooler_poller is not None:
-            self.pooler_poller.poll_now()
-
     def on_pooler_pane_show_backend(self, message: PoolerPane.ShowBackend) -> None:
         """From the pool detail screen: select the backend a client holds, and inspect it."""
         self.action_show_pane("sessions")
@@ -456,34 +288,6 @@ class PgTopApp(ReplayControls, SessionActions, ProfileActions, App[None]):
     def on_sessions_table_header_clicked(self, message: SessionsTable.HeaderClicked) -> None:
         self.view = self.view.with_sort(message.column)
         self._rerender_sessions()
-
-    def _active_keys(self, screen: Screen[object]) -> list[tuple[str, str, DOMNode, str]]:
-        """(key, description, node, action) for every enabled binding, once per action."""
-        seen: set[str] = set()
-        keys: list[tuple[str, str, DOMNode, str]] = []
-        for active in screen.active_bindings.values():
-            b = active.binding
-            if not b.description or not active.enabled or b.action in seen:
-                continue
-            seen.add(b.action)
-            keys.append((self.get_key_display(b), b.description, active.node, b.action))
-        return keys
-
-    def action_help(self) -> None:
-        keys = [(key, description) for key, description, _, _ in self._active_keys(self.screen)]
-        self.push_screen(HelpScreen(keys))
-
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        if self.replay is None:  # a recording has no connection to save
-            yield SystemCommand(
-                "Save current connection as…",
-                "save host, port, user, database, pooler and refresh as a profile (no password)",
-                self.action_save_profile,
-            )
-        # Every key is also a palette command, so nothing needs remembering.
-        for key, description, node, action in self._active_keys(screen):
-            yield SystemCommand(description, f"key: {key}", partial(node.run_action, action))
 
     async def on_unmount(self) -> None:
         await self.stop_recording()
