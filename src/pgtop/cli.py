@@ -24,6 +24,7 @@ from pgtop.target import (
 
 if TYPE_CHECKING:
     from pgtop.collect.replay import Recording
+    from pgtop.ui.app import PgTopApp
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -315,6 +316,12 @@ def _run_replay(args: argparse.Namespace) -> int:
                     replay=recording)  # fmt: skip
 
 
+def _import_app() -> type[PgTopApp]:
+    from pgtop.ui.app import PgTopApp
+
+    return PgTopApp
+
+
 def _run_app(
     target: Target,
     password: str | None,
@@ -329,15 +336,34 @@ def _run_app(
     from pathlib import Path
 
     from pgtop.collect.record import Recorder, RecordingError
-    from pgtop.ui.app import PgTopApp
 
     try:
         recorder = Recorder(Path(record)) if record else None
     except RecordingError as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    app = PgTopApp(target, password=password, recorder=recorder, replay=replay)
-    app.run(mouse=mouse)
+
+    async def main() -> PgTopApp:
+        head_start = None
+        if replay is None:
+            # Connect and poll while Textual imports (~0.3 s): the first screen has data.
+            from pgtop.collect.postgres import PostgresCollector
+
+            collector = PostgresCollector(
+                target.postgres,
+                connect_timeout=target.connect_timeout,
+                poll_timeout=max(5.0, target.refresh * 3),
+                password=password,
+            )
+            head_start = (collector, asyncio.ensure_future(collector.poll()))
+        app_class = await asyncio.to_thread(_import_app)
+        app = app_class(
+            target, password=password, recorder=recorder, replay=replay, head_start=head_start
+        )
+        await app.run_async(mouse=mouse)
+        return app
+
+    app = asyncio.run(main())
     if recorder is not None:
         recorder.close()  # normally done on unmount already; this is a no-op then
         done = recorder.error or f"recorded {recorder.frames} frames to {record}"

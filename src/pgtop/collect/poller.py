@@ -30,8 +30,11 @@ class Poller(Generic[T]):
         on_result: Callable[[T], None],
         on_error: Callable[[CollectError], None],
         on_polling: Callable[[], None] | None = None,
+        first: Awaitable[T] | None = None,
     ) -> None:
+        """`first`: a poll already under way (started while the UI was loading)."""
         self._poll = poll
+        self._first = first
         self.interval = interval
         self._on_result = on_result
         self._on_error = on_error
@@ -67,8 +70,9 @@ class Poller(Generic[T]):
             started = loop.time()
             if self._on_polling is not None:
                 self._on_polling()
+            pending, self._first = self._first, None
             try:
-                result = await self._poll()
+                result = await (pending if pending is not None else self._poll())
             except CollectError as exc:
                 self.failures += 1
                 self._on_error(exc)

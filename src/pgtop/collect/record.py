@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from pgtop import __version__
 from pgtop.model.codec import Compact, delta, layout, to_compact
-from pgtop.model.records import Session, Snapshot
+from pgtop.model.records import Snapshot
 
 FORMAT = "pgtop.recording/1"
 FULL_EVERY = 300  # a full frame this often bounds how far back a seek must replay deltas
@@ -58,7 +58,7 @@ class RecordingWriter:
         self.full_every = full_every
         self.frames = 0
         self._prev: Compact | None = None
-        self._rows: dict[Session, list[Any]] = {}  # encoded sessions of the last frame
+        self._rows: dict[Any, list[Any]] = {}  # encoded records of the last frame
         try:
             self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
         except OSError as exc:

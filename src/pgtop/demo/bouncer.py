@@ -16,7 +16,7 @@ from pgtop.demo.cluster import SUPERUSER, DemoCluster
 from pgtop.demo.procs import (
     DemoError,
     RunAs,
-    free_port,
+    on_free_port,
     port_accepts,
     run,
     spawn,
@@ -101,17 +101,16 @@ class DemoBouncer:
             self.run_as.hand_over(path)
 
     def start(self) -> None:
-        for attempt in range(3):
-            self.port = free_port(self.host)
-            try:
-                self._start_once()
-                return
-            except DemoError:
-                if attempt == 2 or "Address already in use" not in tail(self.logfile, 20):
-                    raise
+        on_free_port(
+            self._start_once,
+            host=self.host,
+            errors=DemoError,
+            port_taken=lambda: "Address already in use" in tail(self.logfile, 20),
+        )
 
-    def _start_once(self) -> None:
+    def _start_once(self, port: int) -> None:
         """Foreground (no -d), so the pid we hold is PgBouncer's own."""
+        self.port = port
         self._write_config()
         proc = spawn(
             [self.binary, self.ini],

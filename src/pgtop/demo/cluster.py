@@ -14,7 +14,7 @@ from pathlib import Path
 from pgtop.demo.procs import (
     DemoError,
     RunAs,
-    free_port,
+    on_free_port,
     run,
     spawn,
     stop_process,
@@ -78,15 +78,13 @@ class DemoCluster:
 
     def start(self) -> None:
         self.initdb()
-        for attempt in range(3):
-            self.port = free_port(self.host)
-            try:
-                self._start_server()
-                return
-            except DemoError:
-                # Someone may have taken the port between our probe and the server's bind.
-                if attempt == 2 or "could not bind" not in tail(self.logfile, 20):
-                    raise
+        # Someone may take the port between our probe and the server's bind: then retry.
+        on_free_port(
+            self._start_server,
+            host=self.host,
+            errors=DemoError,
+            port_taken=lambda: "could not bind" in tail(self.logfile, 20),
+        )
 
     def initdb(self) -> None:
         run(
@@ -117,9 +115,10 @@ class DemoCluster:
         conf.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
         self.run_as.hand_over(conf)
 
-    def _start_server(self) -> None:
+    def _start_server(self, port: int) -> None:
         """Run `postgres` itself as our child rather than through `pg_ctl start`, which
         daemonises it: holding the real pid lets us wait for it and signal its group."""
+        self.port = port
         self._write_settings()
         proc = spawn(
             [self.bindir / "postgres", "-D", self.datadir],

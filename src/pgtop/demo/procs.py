@@ -4,6 +4,10 @@ starting them in their own process group, and stopping them for sure.
 The servers are our direct children (no daemonising), each the leader of its own process
 group: a Ctrl-C typed in the terminal does not reach them before we are ready, and at the
 end we can signal the whole group.
+
+The generic helpers here (everything but DemoError, say, run and spawn, which speak the
+demo's one-line errors) are also what the test fixtures (tests/support) and the benchmark
+(benchmarks/cluster.py) start their throwaway servers with.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +46,16 @@ class RunAs:
     uid: int | None = None
     gid: int | None = None
 
+    @property
+    def switches(self) -> bool:
+        """True when the servers run as another OS user than ours (we are root)."""
+        return self.uid is not None
+
     def popen_kwargs(self) -> dict[str, object]:
         if self.uid is None:
             return {}
-        # Popen switches ids in the child itself, so the pid we hold is the server's.
+        # Popen switches ids in the child itself (no runuser/su in between), so the pid we
+        # hold is the server's and signals reach it. extra_groups=[] drops root's groups.
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
     def hand_over(self, path: Path) -> None:
@@ -54,18 +64,27 @@ class RunAs:
             os.chown(path, self.uid, self.gid)
 
 
-def server_user() -> RunAs:
-    """PostgreSQL and PgBouncer refuse to run as root: as root, drop to `postgres`."""
+def pick_server_user(root_fallback: str = "postgres") -> RunAs | None:
+    """Who runs the servers: the current user, or as root `root_fallback` (PostgreSQL and
+    PgBouncer refuse to run as root); None if we are root and that OS user does not exist."""
     if os.geteuid() != 0:
         return RunAs(pwd.getpwuid(os.geteuid()).pw_name)
     try:
-        entry = pwd.getpwnam("postgres")
+        entry = pwd.getpwnam(root_fallback)
     except KeyError:
+        return None
+    return RunAs(root_fallback, entry.pw_uid, entry.pw_gid)
+
+
+def server_user() -> RunAs:
+    """PostgreSQL and PgBouncer refuse to run as root: as root, drop to `postgres`."""
+    run_as = pick_server_user("postgres")
+    if run_as is None:
         raise DemoError(
             "running as root and there is no 'postgres' OS user: the demo needs a non-root "
             "user to run PostgreSQL (create one, or run pgtop --demo as a normal user)"
-        ) from None
-    return RunAs("postgres", entry.pw_uid, entry.pw_gid)
+        )
+    return run_as
 
 
 def _version_key(path: Path) -> tuple[int, ...]:
@@ -93,9 +112,11 @@ def find_postgres_bindir() -> tuple[Path, str] | None:
     return None
 
 
-def find_pgbouncer() -> Path | None:
-    """PATH first, then Debian's /usr/sbin, which is not on a normal user's PATH."""
+def find_pgbouncer(*preferred: str | None) -> Path | None:
+    """`preferred` paths (None/empty ones skipped), then PATH, then Debian's /usr/sbin,
+    which is not on a normal user's PATH. The first executable one wins."""
     for candidate in (
+        *preferred,
         shutil.which("pgbouncer"),
         "/usr/sbin/pgbouncer",
         "/usr/local/sbin/pgbouncer",
@@ -112,19 +133,32 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
+def run_captured(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    run_as: RunAs,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command as `run_as` in `cwd`, output captured as text, exit code not
+    checked. `env` defaults to server_env(cwd). OSError and TimeoutExpired propagate."""
+    return subprocess.run(
+        [os.fspath(c) for c in cmd],
+        cwd=cwd,
+        env=dict(env) if env is not None else server_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **run_as.popen_kwargs(),  # type: ignore[arg-type]
+    )
+
+
 def run(cmd: Sequence[str | os.PathLike[str]], *, run_as: RunAs, cwd: Path) -> str:
     """Run a short command as the server user; a failure becomes a one-line DemoError."""
     try:
-        proc = subprocess.run(
-            [os.fspath(c) for c in cmd],
-            cwd=cwd,
-            env=server_env(cwd),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            **run_as.popen_kwargs(),  # type: ignore[arg-type]
-        )
+        proc = run_captured(cmd, run_as=run_as, cwd=cwd, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DemoError(f"cannot run {Path(cmd[0]).name}: {exc}") from None
     if proc.returncode != 0:
@@ -159,6 +193,31 @@ def _die_with_parent(sig: int) -> Callable[[], None] | None:
     return preexec
 
 
+def start_child(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    run_as: RunAs,
+    cwd: Path,
+    log: Path,
+    death_signal: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server in the foreground as our child and as `run_as`, in a new session
+    (its own process group), stdout and stderr appended to `log`. With `death_signal`,
+    the kernel sends it that signal if we die first (Linux). OSError propagates."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [os.fspath(c) for c in cmd],
+            cwd=cwd,
+            env=server_env(cwd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(death_signal) if death_signal is not None else None,
+            **run_as.popen_kwargs(),  # type: ignore[arg-type]
+        )
+
+
 def spawn(
     cmd: Sequence[str | os.PathLike[str]],
     *,
@@ -168,21 +227,10 @@ def spawn(
     death_signal: int,
 ) -> subprocess.Popen[bytes]:
     """Start a server in the foreground as our child, in a new session (process group)."""
-    with open(log, "ab") as out:
-        try:
-            return subprocess.Popen(
-                [os.fspath(c) for c in cmd],
-                cwd=cwd,
-                env=server_env(cwd),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(death_signal),
-                **run_as.popen_kwargs(),  # type: ignore[arg-type]
-            )
-        except OSError as exc:
-            raise DemoError(f"cannot start {Path(cmd[0]).name}: {exc}") from None
+    try:
+        return start_child(cmd, run_as=run_as, cwd=cwd, log=log, death_signal=death_signal)
+    except OSError as exc:
+        raise DemoError(f"cannot start {Path(cmd[0]).name}: {exc}") from None
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 5.0) -> None:
@@ -205,6 +253,29 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def on_free_port(
+    start: Callable[[int], None],
+    *,
+    host: str,
+    errors: type[BaseException] | tuple[type[BaseException], ...],
+    port_taken: Callable[[], bool],
+    attempts: int = 3,
+) -> int:
+    """Call start(port) on a free port; if it raises one of `errors` and port_taken() says
+    someone grabbed the port between our probe and the server's bind, try another port.
+    Returns the port the server started on; the last failure propagates."""
+    attempt = 1
+    while True:
+        port = free_port(host)
+        try:
+            start(port)
+            return port
+        except errors:
+            if attempt >= attempts or not port_taken():
+                raise
+        attempt += 1
 
 
 def port_accepts(host: str, port: int) -> bool:

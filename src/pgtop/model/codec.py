@@ -11,27 +11,45 @@ keyed by pid (a string: JSON object keys are strings); records are positional li
 field order (`layout()` names the positions, for the file header); a
 session "changes" only when one of its fields does. Ages are derived from timestamps, so
 an idle session is written once, not on every frame.
+
+PgBouncer's SHOW CLIENTS / SHOW SERVERS rows (PoolerSnapshot.client_list, .server_list)
+live under their own top-level keys, "pooler_clients" and "pooler_servers", not inside
+"pooler": the pooler's poll time changes every poll, the lists often do not. A delta
+repeats a changed list as a patch that refers to the previous frame's unchanged rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 from datetime import datetime
 from typing import Any
 
 from pgtop.model import records
-from pgtop.model.records import ServerInfo, Session, Snapshot
+from pgtop.model.records import (
+    PoolerClient,
+    PoolerServer,
+    PoolerSnapshot,
+    ServerInfo,
+    Session,
+    Snapshot,
+)
 
 Compact = dict[str, Any]
 # Keys a delta treats specially; every other key is repeated only when its value changed.
 _DELTA_KEYS = ("t", "delta", "sessions", "gone", "order", "at")
+# Top-level keys holding the pooler's lists (PoolerSnapshot field -> key); always present
+# in a frame (empty without a pooler) so that a delta can leave them out when unchanged.
+_POOLER_LISTS = {"client_list": "pooler_clients", "server_list": "pooler_servers"}
 # Not recorded: the pid is the session's key, snapshot_time the frame's "t", and
-# Session.pooler is derived (model/pooler_join) again from the recorded pooler lists.
+# Session.pooler is derived (model/pooler_join) again from the recorded pooler lists,
+# which are recorded beside "pooler", not in it.
 _SKIP: dict[type, frozenset[str]] = {
     Session: frozenset({"pid", "pooler"}),
     ServerInfo: frozenset({"snapshot_time"}),
+    PoolerSnapshot: frozenset(_POOLER_LISTS),
 }
 _RECORDS = {
     name: obj
@@ -71,6 +89,12 @@ def _spec(cls: type) -> tuple[tuple[str, str], ...]:
     return tuple((name, _kind(hint)) for name, hint in hints.items() if name not in skip)
 
 
+@functools.cache
+def _all_kinds(cls: type) -> dict[str, str]:
+    """field -> kind for every field, skipped ones too: an older writer may have them."""
+    return {f.name: _kind(f.type) for f in dataclasses.fields(cls)}
+
+
 def layout() -> dict[str, list[str]]:
     """Field names per record, for a file's header: readers map positions back by name."""
     return {name: [f for f, _ in _spec(cls)] for name, cls in _RECORDS.items()}
@@ -94,7 +118,7 @@ def encode_record(obj: Any) -> list[Any]:
     return [_enc(getattr(obj, name), kind) for name, kind in _spec(type(obj))]
 
 
-def _dec(value: Any, kind: str) -> Any:
+def _dec(value: Any, kind: str, names: dict[str, list[str]] | None = None) -> Any:
     if value is None or not kind:
         return value
     if kind == "t":
@@ -105,8 +129,8 @@ def _dec(value: Any, kind: str) -> Any:
         return dict(value)
     if kind.startswith("rs:"):
         cls = _RECORDS[kind[3:]]
-        return tuple(decode_record(cls, x) for x in value)
-    return decode_record(_RECORDS[kind[2:]], value)
+        return tuple(decode_record(cls, x, names) for x in value)
+    return decode_record(_RECORDS[kind[2:]], value, names)
 
 
 def decode_record(
@@ -119,10 +143,14 @@ def decode_record(
     if recorded is None or (
         len(recorded) == len(spec) and all(a == b for a, (b, _) in zip(recorded, spec, strict=True))
     ):
-        kwargs = {name: _dec(v, kind) for (name, kind), v in zip(spec, row, strict=True)}
+        kwargs = {name: _dec(v, kind, names) for (name, kind), v in zip(spec, row, strict=True)}
     else:
-        kinds = dict(spec)
-        kwargs = {n: _dec(v, kinds[n]) for n, v in zip(recorded, row, strict=False) if n in kinds}
+        kinds = _all_kinds(cls)
+        kwargs = {
+            n: _dec(v, kinds[n], names)
+            for n, v in zip(recorded, row, strict=False)
+            if n in kinds and n not in extra
+        }
     return cls(**kwargs, **extra)
 
 
@@ -134,26 +162,30 @@ def session_from_list(pid: int, row: list[Any]) -> Session:
     return decode_record(Session, row, pid=pid)  # type: ignore[no-any-return]
 
 
-def to_compact(snap: Snapshot, rows: dict[Session, list[Any]] | None = None) -> Compact:
+def to_compact(snap: Snapshot, rows: dict[Any, list[Any]] | None = None) -> Compact:
     """The snapshot as a JSON-native dict ("t" first: readers find the time cheaply).
 
-    `rows` caches session rows between calls (cleared to this snapshot's sessions): most
-    sessions are equal to last poll's, and hashing one costs less than encoding it.
+    `rows` caches encoded rows (sessions, pooler clients and servers) between calls,
+    cleared to this snapshot's: most are equal to last poll's, and hashing one costs less
+    than encoding it.
     """
-    if rows is None:
-        sessions = {str(s.pid): session_to_list(s) for s in snap.sessions}
-    else:
-        sessions = {}
-        fresh: dict[Session, list[Any]] = {}
-        for s in snap.sessions:
-            row = rows.get(s)
-            fresh[s] = row = row if row is not None else session_to_list(s)
-            sessions[str(s.pid)] = row
-        rows.clear()
-        rows.update(fresh)
+    fresh: dict[Any, list[Any]] = {}
+    cached = rows if rows is not None else {}
+
+    def row_of(obj: Any) -> list[Any]:
+        row = cached.get(obj)
+        fresh[obj] = row = row if row is not None else encode_record(obj)
+        return row
+
+    sessions = {str(s.pid): row_of(s) for s in snap.sessions}
     out: Compact = {"t": snap.server.snapshot_time.isoformat()}
     for name, kind in _spec(Snapshot):
         out[name] = sessions if name == "sessions" else _enc(getattr(snap, name), kind)
+    for field, key in _POOLER_LISTS.items():
+        out[key] = [row_of(x) for x in getattr(snap.pooler, field)] if snap.pooler else []
+    if rows is not None:
+        rows.clear()
+        rows.update(fresh)
     return out
 
 
@@ -170,7 +202,18 @@ def from_compact(d: Compact, names: dict[str, list[str]] | None = None) -> Snaps
                 for pid, row in d["sessions"].items()
             )
         elif name != "server" and name in d:
-            kwargs[name] = _dec(d[name], kind)
+            kwargs[name] = _dec(d[name], kind, names)
+    pooler = kwargs.get("pooler")
+    # Older files have no such keys: no lists (defaults), or lists inside "pooler" (kept).
+    if pooler is not None:
+        lists = {
+            field: tuple(decode_record(cls, row, names) for row in d[key])
+            for (field, key), cls in zip(
+                _POOLER_LISTS.items(), (PoolerClient, PoolerServer), strict=True
+            )
+            if key in d
+        }
+        kwargs["pooler"] = dataclasses.replace(pooler, **lists) if lists else pooler
     return Snapshot(**kwargs)
 
 
@@ -206,6 +249,72 @@ def delta(prev: Compact, new: Compact) -> Compact:
     for key, value in new.items():
         if key not in _DELTA_KEYS and (key not in prev or prev[key] != value):
             out[key] = value
+            if key in _LIST_KEYS and isinstance(prev.get(key), list) and value:
+                patch = _list_patch(prev[key], value, _ptr_at(key))
+                if any(isinstance(x, dict) for x in patch):  # some rows are unchanged
+                    out[key] = {"patch": patch}
+    return out
+
+
+_LIST_KEYS = frozenset(_POOLER_LISTS.values())
+
+
+@functools.cache
+def _ptr_at(key: str) -> int:
+    """Position of `ptr` (a connection's identity at any one moment) in the key's rows."""
+    cls = PoolerClient if key == "pooler_clients" else PoolerServer
+    return [name for name, _ in _spec(cls)].index("ptr")
+
+
+def _row_key(row: list[Any]) -> Any:
+    try:
+        return tuple(row)  # flat rows: hashing a tuple is cheap
+    except TypeError:
+        return json.dumps(row, separators=(",", ":"))
+
+
+def _list_patch(prev: list[Any], new: list[Any], ptr_at: int) -> list[Any]:
+    """`new` as a patch of `prev`: {"old": i, "n": k} for k rows equal to prev[i:i + k],
+    {"old": i, "set": [[position, value], ...]} for prev[i] (the same connection: same
+    ptr) with a few fields changed, and the row itself for anything else."""
+    where: dict[Any, int] = {}
+    by_ptr: dict[Any, int] = {}
+    for i, row in enumerate(prev):
+        where.setdefault(_row_key(row), i)
+        if len(row) > ptr_at:
+            by_ptr.setdefault(row[ptr_at], i)
+    out: list[Any] = []
+    for row in new:
+        i = where.get(_row_key(row))
+        if i is not None:
+            last = out[-1] if out else None
+            if isinstance(last, dict) and "n" in last and last["old"] + last["n"] == i:
+                last["n"] += 1
+            else:
+                out.append({"old": i, "n": 1})
+            continue
+        j = by_ptr.get(row[ptr_at]) if len(row) > ptr_at else None
+        if j is not None and len(prev[j]) == len(row):
+            changes = [[k, v] for k, (u, v) in enumerate(zip(prev[j], row, strict=True)) if u != v]
+            if 2 * len(changes) <= len(row):
+                out.append({"old": j, "set": changes})
+                continue
+        out.append(row)
+    return out
+
+
+def _list_apply(prev: list[Any], patch: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in patch:
+        if not isinstance(item, dict):
+            out.append(item)
+        elif "n" in item:
+            out.extend(prev[item["old"] : item["old"] + item["n"]])
+        else:
+            row = list(prev[item["old"]])
+            for k, v in item["set"]:
+                row[k] = v
+            out.append(row)
     return out
 
 
@@ -216,7 +325,8 @@ def apply(prev: Compact, d: Compact) -> Compact:
     out = dict(prev)
     for key, value in d.items():
         if key not in _DELTA_KEYS:
-            out[key] = value
+            is_patch = isinstance(value, dict) and key in _LIST_KEYS
+            out[key] = _list_apply(prev[key], value["patch"]) if is_patch else value
     out["t"] = d["t"]
     sessions = dict(prev["sessions"])
     for pid in d.get("gone", ()):

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.widgets import ContentSwitcher, Footer
 
+from pgtop.collect.postgres import PostgresCollector
 from pgtop.collect.record import Recorder
 from pgtop.collect.replay import Recording
 from pgtop.model.derive import Rates
@@ -107,10 +108,12 @@ class PgTopApp(
         snapshot_source: Callable[[], Awaitable[Snapshot]] | None = None,
         recorder: Recorder | None = None,
         replay: Recording | None = None,
+        head_start: tuple[PostgresCollector, Awaitable[Snapshot]] | None = None,
     ) -> None:
         """`snapshot_source` replaces polling PostgreSQL (and its pooler): tests.
         `recorder` writes every snapshot (--record); `replay` plays a recording instead
-        of polling (--replay; give it a read-only target)."""
+        of polling (--replay; give it a read-only target). `head_start` is a collector
+        and its first poll, begun while the UI was still importing (cli.py)."""
         super().__init__()
         self.target = target
         self.snapshot_source = snapshot_source
@@ -130,6 +133,7 @@ class PgTopApp(
         self.blocking_tree = False
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
+        self.head_start = head_start
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, TypeVar
 
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-# Errors at start-up that retrying cannot fix: the app exits with the message instead.
-FATAL_AT_START = {"auth", "usage", "privilege"}
+# A first connection that fails is a typo or a wrong setting far more often than an
+# outage: exit with the one-line reason (as --once does) rather than retry forever.
+FATAL_AT_START = {"auth", "usage", "privilege", "connect", "timeout"}
 
 M = TypeVar("M")
 
@@ -64,14 +65,20 @@ class LiveData(_Base):
     def _make_pollers(self) -> None:
         t = self.target
         poll_timeout = max(5.0, t.refresh * 3)
-        self.postgres = PostgresCollector(
-            t.postgres,
-            connect_timeout=t.connect_timeout,
-            poll_timeout=poll_timeout,
-            password=self.password,
-        )
+        head_start, self.head_start = self.head_start, None  # only for the first target
+        first: Awaitable[Snapshot] | None = None
+        if head_start is not None:
+            self.postgres, first = head_start
+        else:
+            self.postgres = PostgresCollector(
+                t.postgres,
+                connect_timeout=t.connect_timeout,
+                poll_timeout=poll_timeout,
+                password=self.password,
+            )
         self.pg_poller: Poller[Snapshot] = Poller(
             self.snapshot_source or self.postgres.poll,
+            first=first,
             interval=t.refresh,
             on_result=lambda s: self.post_message(PostgresReady(s)),
             on_error=lambda e: self.post_message(PostgresFailed(e)),

@@ -7,7 +7,6 @@ when the session ends the screen says so and keeps the last view.
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -147,6 +146,8 @@ class InspectScreen(Screen[None]):
         if not s.query:
             parts.append(Text("(no query)", "dim"))
         else:
+            from rich.syntax import Syntax  # pygments costs ~10 MB: load it on first inspect
+
             parts.append(Syntax(readable_query(s.query), "sql", word_wrap=True, theme="ansi_dark"))
         return Group(*parts)
 
