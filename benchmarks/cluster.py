@@ -8,18 +8,29 @@ both refuse to run as root.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from pgtop.demo.procs import (
+    RunAs,
+    find_pgbouncer,
+    free_port,
+    pick_server_user,
+    port_accepts,
+    run_captured,
+    start_child,
+    stop_process,
+    wait_until,
+)
+
 PG_BINDIR = Path(os.environ.get("PGTOP_BENCH_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-PGBOUNCER = Path(os.environ.get("PGTOP_BENCH_PGBOUNCER", "/usr/sbin/pgbouncer"))
+# $PGTOP_BENCH_PGBOUNCER, then PATH, then Debian's /usr/sbin (the same search as the demo's).
+PGBOUNCER = find_pgbouncer(os.environ.get("PGTOP_BENCH_PGBOUNCER")) or Path("/usr/sbin/pgbouncer")
 SERVER_USER = os.environ.get("PGTOP_BENCH_SERVER_USER", "postgres")
 HOST = "127.0.0.1"
 
@@ -28,57 +39,17 @@ class BenchError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def port_accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _ids() -> tuple[int, int] | None:
-    if os.geteuid() != 0:
-        return None
-    entry = pwd.getpwnam(SERVER_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def _user_kwargs() -> dict[str, object]:
-    ids = _ids()
-    if ids is None:
-        return {}
-    return {"user": ids[0], "group": ids[1], "extra_groups": []}
-
-
-def _chown(path: Path) -> None:
-    ids = _ids()
-    if ids is not None:
-        os.chown(path, *ids)
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(HOME=str(home), LC_ALL="C", LANG="C")
-    return env
+@functools.cache
+def _run_as() -> RunAs:
+    """Who runs the servers: us, or as root SERVER_USER (both refuse to run as root)."""
+    run_as = pick_server_user(SERVER_USER)
+    if run_as is None:
+        raise BenchError(f"running as root and there is no OS user {SERVER_USER!r}")
+    return run_as
 
 
 def _run(cmd: list[str | Path], cwd: Path, timeout: float = 120) -> str:
-    proc = subprocess.run(
-        [os.fspath(c) for c in cmd],
-        cwd=cwd,
-        env=_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **_user_kwargs(),  # type: ignore[arg-type]
-    )
+    proc = run_captured(cmd, run_as=_run_as(), cwd=cwd, timeout=timeout)
     if proc.returncode != 0:
         raise BenchError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -105,7 +76,7 @@ class Postgres:
 
     def start(self) -> None:
         self.tmpdir = Path(tempfile.mkdtemp(prefix="pgtop-bench-pg-"))
-        _chown(self.tmpdir)
+        _run_as().hand_over(self.tmpdir)
         _run(
             [
                 PG_BINDIR / "initdb",
@@ -122,7 +93,7 @@ class Postgres:
             ],
             self.tmpdir,
         )
-        self.port = free_port()
+        self.port = free_port(HOST)
         settings = {
             "listen_addresses": f"'{HOST}'",
             "port": self.port,
@@ -182,14 +153,12 @@ class PgBouncer:
         self.port = 0
         self.tmpdir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
-        self.version = subprocess.run(
-            [PGBOUNCER, "--version"], capture_output=True, text=True, check=False
-        ).stdout.splitlines()[0]
+        self.version = _run([PGBOUNCER, "--version"], Path("/")).splitlines()[0]
 
     def start(self) -> None:
         self.tmpdir = Path(tempfile.mkdtemp(prefix="pgtop-bench-pgb-"))
-        _chown(self.tmpdir)
-        self.port = free_port()
+        _run_as().hand_over(self.tmpdir)
+        self.port = free_port(HOST)
         d = self.tmpdir
         ini = f"""[databases]
 * = host={HOST} port={self.pg.port}
@@ -215,33 +184,21 @@ log_disconnections = 0
         (d / "pgbouncer.ini").write_text(ini)
         (d / "userlist.txt").write_text("".join(f'"{u}" ""\n' for u in self.users))
         for name in ("pgbouncer.ini", "userlist.txt"):
-            _chown(d / name)
-        err = open(d / "stderr.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [os.fspath(PGBOUNCER), os.fspath(d / "pgbouncer.ini")],
-            cwd=d,
-            env=_env(d),
-            stdin=subprocess.DEVNULL,
-            stdout=err,
-            stderr=err,
-            start_new_session=True,
-            **_user_kwargs(),  # type: ignore[arg-type]
+            _run_as().hand_over(d / name)
+        self.proc = proc = start_child(
+            [PGBOUNCER, d / "pgbouncer.ini"], run_as=_run_as(), cwd=d, log=d / "stderr.log"
         )
-        err.close()
-        deadline = time.monotonic() + 20
-        while not port_accepts(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(f"pgbouncer did not start:\n{_tail(d / 'pgbouncer.log')}")
-            time.sleep(0.05)
+        started = wait_until(
+            lambda: proc.poll() is not None or port_accepts(HOST, self.port),
+            timeout=20,
+            interval=0.05,
+        )
+        if not started or proc.poll() is not None:
+            raise BenchError(f"pgbouncer did not start:\n{_tail(d / 'pgbouncer.log')}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        # SIGINT: safe shutdown, after the clients have gone; killed if that takes 10 s.
+        stop_process(self.proc, signal.SIGINT, timeout=10)
         self.proc = None
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)

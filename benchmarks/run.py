@@ -45,6 +45,8 @@ import pyte
 from cluster import HOST, PgBouncer, Postgres
 from ptymon import PtyMonitor
 
+from pgtop.demo.procs import stop_process
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PGTOP = ROOT / ".venv" / "bin" / "pgtop"
@@ -283,12 +285,8 @@ class Bench:
             with contextlib.suppress(Exception):
                 if self.load.stdin is not None:
                     self.load.stdin.close()
-                self.load.terminate()
-                try:
-                    self.load.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.load.kill()
-                    self.load.wait(5)
+                # SIGTERM, then SIGKILL for its whole process group after 15 s.
+                stop_process(self.load, signal.SIGTERM, timeout=15)
             self.load = None
         if self.bouncer is not None:
             with contextlib.suppress(Exception):

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
+from pgtop.demo.procs import find_pgbouncer as _find_pgbouncer
+
 from .procs import (
     ServerError,
-    free_port,
-    hand_over,
-    popen,
+    TempDirServer,
+    on_free_port,
     port_accepts,
-    register_cleanup,
     server_user,
+    start_child,
+    stop_process,
     tail,
-    unregister_cleanup,
     wait_until,
 )
 from .roles import PG_LOGIN_ROLES, PGBOUNCER_ADMIN, PGBOUNCER_STATS, ROLES, SHOP_DB
@@ -35,27 +33,21 @@ PGBOUNCER_ENV = "PGTOP_TEST_PGBOUNCER"
 
 def find_pgbouncer() -> Path | None:
     """$PGTOP_TEST_PGBOUNCER, then PATH, then Debian's /usr/sbin (not on a user's PATH)."""
-    for candidate in (
-        os.environ.get(PGBOUNCER_ENV),
-        shutil.which("pgbouncer"),
-        "/usr/sbin/pgbouncer",
-        "/usr/local/sbin/pgbouncer",
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
+    return _find_pgbouncer(os.environ.get(PGBOUNCER_ENV))
 
 
 def _quoted(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-class PgBouncerServer:
+class PgBouncerServer(TempDirServer):
     """PgBouncer with `* = host=127.0.0.1 port=<pg>`: any test database, any test role.
 
     Auth is scram-sha-256 against a userlist of *plain-text* passwords: PgBouncer (>= 1.14)
     then answers the client's SCRAM itself and can also log in to the scram-only server.
     """
+
+    kind = "pgbouncer"
 
     def __init__(
         self,
@@ -81,11 +73,6 @@ class PgBouncerServer:
         self.run_as = server_user()
         self.tmpdir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
-
-    def _dir(self) -> Path:
-        if self.tmpdir is None:
-            raise ServerError("pgbouncer not set up")
-        return self.tmpdir
 
     @property
     def ini(self) -> Path:
@@ -138,35 +125,35 @@ class PgBouncerServer:
         )
         for name in ("pgbouncer.ini", "userlist.txt"):
             (d / name).chmod(0o600)
-            hand_over(d / name, self.run_as)
+            self.run_as.hand_over(d / name)
 
     # -- lifecycle ---------------------------------------------------------------------
     def setup(self) -> Self:
         try:
-            self.tmpdir = Path(tempfile.mkdtemp(prefix="pgtop-pgb-"))
-            register_cleanup(self, self.cleanup)
-            hand_over(self.tmpdir, self.run_as)
-            for attempt in range(3):
-                self.port = free_port(self.host)
-                try:
-                    self.start()
-                    break
-                except ServerError:
-                    if attempt == 2 or "Address already in use" not in tail(self.logfile):
-                        raise
+            self.make_tmpdir("pgtop-pgb-")
+            on_free_port(
+                self._start_on,
+                host=self.host,
+                errors=ServerError,
+                port_taken=lambda: "Address already in use" in tail(self.logfile),
+            )
         except BaseException:
             self.cleanup()
             raise
         return self
 
+    def _start_on(self, port: int) -> None:
+        self.port = port
+        self.start()
+
     def start(self) -> None:
         """Run in the foreground as our child (no -d), so we hold the real pid."""
         self._write_config()
-        proc = popen(
+        proc = start_child(
             [self.binary, self.ini],
             run_as=self.run_as,
             cwd=self._dir(),
-            stderr_path=self._dir() / "stderr.log",
+            log=self._dir() / "stderr.log",
         )
         self.process = proc
         ready = wait_until(
@@ -182,38 +169,13 @@ class PgBouncerServer:
 
     def stop(self) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        # SIGTERM is PgBouncer's immediate shutdown (SIGINT would wait for clients).
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        # SIGTERM is PgBouncer's immediate shutdown (SIGINT would wait for clients); if it
+        # hangs, its process group is killed.
+        stop_process(proc, signal.SIGTERM, timeout=10)
 
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            if self.tmpdir is not None:
-                shutil.rmtree(self.tmpdir, ignore_errors=True)
-            unregister_cleanup(self)
-
-    def __enter__(self) -> Self:
-        return self.setup()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return tail(self.logfile, lines)
 
     # -- connecting --------------------------------------------------------------------
     def _uri(self, user: str, password: str, dbname: str) -> str:

@@ -1,18 +1,58 @@
 """Process plumbing shared by the server wrappers: which OS user runs the servers,
-free ports, subprocess calls with useful errors, and last-resort cleanup at exit."""
+subprocess calls with useful errors, the temp-dir lifecycle of a server, and last-resort
+cleanup at exit.
+
+The generic parts (RunAs, free ports, waiting for a port, starting a child as the server
+user in its own process group, stopping it) are pgtop's own, from pgtop.demo.procs: the
+demo starts its throwaway servers the same way. They are re-exported here, so
+`from support.procs import free_port` keeps working.
+"""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
 import os
-import pwd
-import socket
+import shutil
 import subprocess
-import time
+import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pgtop.demo.procs import (
+    RunAs,
+    free_port,
+    on_free_port,
+    pick_server_user,
+    port_accepts,
+    run_captured,
+    server_env,
+    start_child,
+    stop_process,
+    wait_until,
+)
+
+__all__ = [
+    "SERVER_USER_ENV",
+    "RunAs",
+    "ServerError",
+    "TempDirServer",
+    "free_port",
+    "on_free_port",
+    "port_accepts",
+    "register_cleanup",
+    "run",
+    "server_env",
+    "server_user",
+    "start_child",
+    "stop_process",
+    "tail",
+    "unregister_cleanup",
+    "wait_until",
+]
 
 # Env var naming the unprivileged OS user to run servers as when the tests run as root.
 SERVER_USER_ENV = "PGTOP_TEST_SERVER_USER"
@@ -22,54 +62,16 @@ class ServerError(RuntimeError):
     """A test server failed to initialise, start or stop; the message carries its log."""
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """The OS identity the servers run under. uid/gid None means "the current user"."""
-
-    name: str
-    uid: int | None = None
-    gid: int | None = None
-
-    @property
-    def switches(self) -> bool:
-        return self.uid is not None
-
-
 def server_user() -> RunAs:
     """PostgreSQL and PgBouncer refuse to run as root, so as root we drop to `postgres`."""
-    if os.geteuid() != 0:
-        return RunAs(pwd.getpwuid(os.geteuid()).pw_name)
     name = os.environ.get(SERVER_USER_ENV, "postgres")
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
+    run_as = pick_server_user(name)
+    if run_as is None:
         raise ServerError(
             f"tests run as root but OS user {name!r} does not exist; PostgreSQL refuses to "
             f"run as root. Create it or set {SERVER_USER_ENV}."
-        ) from None
-    return RunAs(name, entry.pw_uid, entry.pw_gid)
-
-
-def hand_over(path: Path, run_as: RunAs) -> None:
-    """Give a file or dir we created (as root) to the server user."""
-    if run_as.switches:
-        assert run_as.uid is not None and run_as.gid is not None
-        os.chown(path, run_as.uid, run_as.gid)
-
-
-def server_env(home: Path) -> dict[str, str]:
-    """The caller's environment minus PG* variables, which would redirect pg_ctl/psql."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(HOME=str(home), LC_ALL="C", LANG="C")
-    return env
-
-
-def _user_kwargs(run_as: RunAs) -> dict[str, object]:
-    if not run_as.switches:
-        return {}
-    # Popen(user=...) switches ids in the child directly: no runuser/su in between, so the
-    # pid we hold is the server's and signals reach it. extra_groups=[] drops root's groups.
-    return {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
+        )
+    return run_as
 
 
 def run(
@@ -81,16 +83,7 @@ def run(
     timeout: float = 60.0,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [os.fspath(c) for c in cmd],
-        cwd=cwd,
-        env=dict(env) if env is not None else server_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **_user_kwargs(run_as),  # type: ignore[arg-type]
-    )
+    proc = run_captured(cmd, run_as=run_as, cwd=cwd, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise ServerError(
             f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
@@ -99,57 +92,63 @@ def run(
     return proc
 
 
-def popen(
-    cmd: Sequence[str | os.PathLike[str]],
-    *,
-    run_as: RunAs,
-    cwd: Path,
-    stderr_path: Path,
-) -> subprocess.Popen[bytes]:
-    with open(stderr_path, "ab") as err:
-        return subprocess.Popen(
-            [os.fspath(c) for c in cmd],
-            cwd=cwd,
-            env=server_env(cwd),
-            stdin=subprocess.DEVNULL,
-            stdout=err,
-            stderr=err,
-            # Own process group: a Ctrl-C aimed at pytest must not kill it before we do.
-            start_new_session=True,
-            **_user_kwargs(run_as),  # type: ignore[arg-type]
-        )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (racy by nature; callers retry on bind errors)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
 def tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"<no log at {path}: {exc}>"
+
+
+class TempDirServer(ABC):
+    """A server living in its own temp dir: make_tmpdir() creates it (owned by the server
+    user, cleaned up at exit even if a finalizer is skipped), cleanup() stops the server
+    and removes the dir. Subclasses provide setup(), stop() and logfile; use as a context
+    manager."""
+
+    kind = "server"  # for the "not set up" error
+    run_as: RunAs
+    tmpdir: Path | None
+
+    @property
+    @abstractmethod
+    def logfile(self) -> Path: ...
+
+    @abstractmethod
+    def setup(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def _dir(self) -> Path:
+        if self.tmpdir is None:
+            raise ServerError(f"{self.kind} not set up")
+        return self.tmpdir
+
+    def make_tmpdir(self, prefix: str) -> Path:
+        # Short path under /tmp: the unix socket path must stay below ~107 bytes.
+        self.tmpdir = Path(tempfile.mkdtemp(prefix=prefix))
+        register_cleanup(self, self.cleanup)
+        self.run_as.hand_over(self.tmpdir)
+        return self.tmpdir
+
+    def cleanup(self) -> None:
+        try:
+            self.stop()
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+            unregister_cleanup(self)
+
+    def __enter__(self) -> Self:
+        return self.setup()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return tail(self.logfile, lines)
 
 
 # Every started server registers its cleanup here, so even an interpreter exit that skips

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 from urllib.parse import quote
 
 from .procs import (
     RunAs,
     ServerError,
-    free_port,
-    hand_over,
-    register_cleanup,
+    TempDirServer,
+    on_free_port,
     run,
     server_user,
     tail,
-    unregister_cleanup,
 )
 from .roles import ROLES, SUPERUSER
 
@@ -84,7 +79,7 @@ def _conf_value(value: Setting) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class PostgresServer:
+class PostgresServer(TempDirServer):
     """One initdb'd cluster. Use as a context manager, or call setup()/cleanup()."""
 
     def __init__(
@@ -112,11 +107,6 @@ class PostgresServer:
     @property
     def major(self) -> int:
         return self.version_num // 10000
-
-    def _dir(self) -> Path:
-        if self.tmpdir is None:
-            raise ServerError("server not set up")
-        return self.tmpdir
 
     @property
     def datadir(self) -> Path:
@@ -149,13 +139,10 @@ class PostgresServer:
         return self
 
     def init(self) -> None:
-        # Short path under /tmp: the unix socket path must stay below ~107 bytes.
-        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"pgtop-pg{self.major}-"))
-        register_cleanup(self, self.cleanup)
-        hand_over(self.tmpdir, self.run_as)
-        pwfile = self.tmpdir / "pwfile"
+        tmpdir = self.make_tmpdir(f"pgtop-pg{self.major}-")
+        pwfile = tmpdir / "pwfile"
         pwfile.write_text(self.password + "\n")
-        hand_over(pwfile, self.run_as)
+        self.run_as.hand_over(pwfile)
         run(
             [
                 self.bindir / "initdb",
@@ -172,7 +159,7 @@ class PostgresServer:
                 "--no-instructions",
             ],
             run_as=self.run_as,
-            cwd=self.tmpdir,
+            cwd=tmpdir,
         )
         pwfile.unlink()
         conf = self.datadir / "postgresql.conf"
@@ -197,7 +184,7 @@ class PostgresServer:
     def _write_settings(self) -> None:
         path = self.datadir / "pgtop_test.conf"
         path.write_text("".join(f"{k} = {_conf_value(v)}\n" for k, v in self.settings().items()))
-        hand_over(path, self.run_as)
+        self.run_as.hand_over(path)
 
     def _pg_ctl(self, *args: str | os.PathLike[str], timeout: float = 60) -> None:
         run(
@@ -208,15 +195,18 @@ class PostgresServer:
         )
 
     def _start_on_free_port(self, attempts: int = 3) -> None:
-        for attempt in range(attempts):
-            self.port = free_port(self.host)
-            try:
-                self.start()
-                return
-            except ServerError:
-                # Another process may have grabbed the port between probe and bind.
-                if attempt + 1 == attempts or "could not bind" not in tail(self.logfile):
-                    raise
+        # Another process may grab the port between probe and bind: then retry.
+        on_free_port(
+            self._start_on,
+            host=self.host,
+            errors=ServerError,
+            port_taken=lambda: "could not bind" in tail(self.logfile),
+            attempts=attempts,
+        )
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
+        self.start()
 
     def start(self) -> None:
         self._write_settings()
@@ -251,25 +241,6 @@ class PostgresServer:
         """Same data dir and port: clients see a real connection loss and can reconnect."""
         self.stop(mode)
         self.start()
-
-    def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            if self.tmpdir is not None:
-                shutil.rmtree(self.tmpdir, ignore_errors=True)
-            unregister_cleanup(self)
-
-    def __enter__(self) -> Self:
-        return self.setup()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return tail(self.logfile, lines)
 
     # -- connecting --------------------------------------------------------------------
     def dsn(
