@@ -21,8 +21,9 @@ from live import (
     target_for,
     until,
 )
+from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from pgtop.collect.actions import ActionRunner
 from pgtop.collect.postgres import PostgresCollector
@@ -31,7 +32,7 @@ from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.screens.help import HelpScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.widgets.databases_pane import DatabasesPane
-from pgtop.ui.widgets.filter_bar import FilterBar
+from pgtop.ui.widgets.sessions_table import SessionsTable
 from support import MONITOR, SHOP_DB, PostgresServer, SessionFactory
 
 
@@ -43,18 +44,19 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def type_filter(pilot: Pilot[None], text: str, *, key_by_key: bool = False) -> None:
     """`/`, the text, enter. Key by key is what a user does but costs ~0.1 s a key, so
-    other tests set the field's value, which posts the same Input.Changed."""
+    other tests paste it, which the prompt takes the same way as typed text."""
+    app = pilot.app
     await pilot.press("slash")
-    bar = pilot.app.query_one(FilterBar)
-    assert bar.has_class("-open")
-    field = bar.query_one(Input)
-    assert field.has_focus
+    assert app.filter_prompt.open
+    assert app.header_state.prompt == ""  # the prompt line is drawn in the header
     if key_by_key:
         await pilot.press(*text)
     else:
-        field.value = text
+        app.query_one(SessionsTable).post_message(events.Paste(text))
+        await pilot.pause()
+    assert app.filter_prompt.text == text
     await pilot.press("enter")
-    assert not bar.has_class("-open")
+    assert not app.filter_prompt.open
 
 
 def confirm_text(app: PgTopApp) -> str:
@@ -447,3 +449,17 @@ async def test_inspect_names_the_relation_in_another_database(
         relation = waiting.relation or ""
         # The table's name, or at least which database the OID belongs to.
         assert chain.table in relation or SHOP_DB in relation, relation
+
+
+async def test_keys_typed_into_the_filter_do_not_act(primary_pg: PostgresServer) -> None:
+    """While the prompt is open, `k`, `s` or `c` are letters of the filter, not actions."""
+    app = PgTopApp(target_for(primary_pg))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.pg_snapshot is not None, "a first snapshot")
+        await pilot.press("slash", "k", "s", "c")
+        assert app.filter_prompt.text == "ksc"
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.view.sort is None
+        assert app.header_state.filter_text == "ksc"
+        await pilot.press("escape")
+        assert not app.filter_prompt.open and app.header_state.filter_text == ""

@@ -11,13 +11,16 @@ from builders import NOW, ago, session
 
 from pgtop.model import records
 from pgtop.model.codec import apply, delta, from_compact, is_delta, layout, to_compact
+from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import (
     ConnLimit,
     DatabaseStat,
     Limits,
     Lock,
     Pool,
+    PoolerClient,
     PoolerDatabase,
+    PoolerServer,
     PoolerSnapshot,
     PoolerStats,
     ServerInfo,
@@ -225,3 +228,84 @@ def test_fields_are_matched_by_name_across_versions() -> None:
     back = from_compact(d, names)
     assert [s.blocked_by for s in back.sessions] == [(), (), (), ()]
     assert [s.query for s in back.sessions] == [s.query for s in SESSIONS]
+
+
+# -- PgBouncer's client and server lists -------------------------------------------------
+
+# Backend 102 was opened by PgBouncer (its client end is PgBouncer's local end) and is held
+# by an application client; a second server connection sits idle in the pool.
+CLIENTS = (
+    PoolerClient("shop", "app", "active", "10.0.0.7", 51000, ago(60), ago(1), 0.5,
+                 "0x1a", "0x2a", id=7, application_name="web-1"),
+    PoolerClient("shop", "app", "idle", "unix", None, None, None, 0.0, "0x1b", None),
+)  # fmt: skip
+SERVERS = (
+    PoolerServer("shop", "app", "active", "10.0.0.1", 5432, "10.0.0.2", 40102, ago(300),
+                 ago(1), 102, "0x2a", "0x1a", id=3, application_name="web-1"),
+    PoolerServer("shop", "app", "idle", "10.0.0.1", 5432, "10.0.0.2", 40999, ago(200),
+                 None, 999, "0x2b", None),
+)  # fmt: skip
+MISSING = ("application_name in SHOW CLIENTS",)
+POOLED = [*SESSIONS[:1], replace(SESSIONS[1], client_addr="10.0.0.2", client_port=40102)]
+
+
+def pooled(*, at: float = 0.0, clients: tuple = CLIENTS, servers: tuple = SERVERS) -> Snapshot:  # type: ignore[type-arg]
+    snap = snapshot(POOLED, at=at)
+    assert snap.pooler is not None
+    pooler = replace(snap.pooler, client_list=clients, server_list=servers, missing=MISSING)
+    return replace(snap, pooler=pooler)
+
+
+def test_pooler_lists_roundtrip_and_link_again() -> None:
+    snap = pooled()
+    back = roundtrip(snap)
+    assert back == snap
+    assert back.pooler is not None and back.pooler.client_list == CLIENTS
+    assert back.pooler.server_list == SERVERS and back.pooler.missing == MISSING
+    # Session.pooler is not recorded; the see-through link comes back from the lists.
+    linked = {s.pid: s.pooler for s in link_sessions(back).sessions}
+    assert linked[101] is None
+    assert linked[102] is not None and linked[102].client == CLIENTS[0]
+
+
+def test_pooler_lists_have_their_own_keys_and_only_change_when_they_do() -> None:
+    d = to_compact(pooled())
+    assert len(d["pooler_clients"]) == 2 and len(d["pooler_servers"]) == 2
+    assert len(d["pooler"]) == len(layout()["PoolerSnapshot"])  # the lists are not in it
+    # Same lists a second later: only the pooler's own poll time is repeated.
+    assert set(changed(pooled(), pooled(at=1))) == {"t", "delta", "sessions", "gone", "pooler"}
+    # One client changed, one came: the unchanged rows are referred to, not repeated.
+    moved = (replace(CLIENTS[0], wait_s=1.5), CLIENTS[1], replace(CLIENTS[1], ptr="0x1c"))
+    d = changed(pooled(), pooled(at=1, clients=moved))
+    assert "pooler_servers" not in d
+    patch = d["pooler_clients"]["patch"]
+    assert patch[:2] == [{"old": 0, "set": [[7, 1.5]]}, {"old": 1, "n": 1}] and len(patch) == 3
+    # Gone entirely, and the pooler with them.
+    d = changed(pooled(), pooled(at=2, clients=(), servers=()))
+    assert d["pooler_clients"] == [] and d["pooler_servers"] == []
+    d = changed(pooled(), snapshot(POOLED, at=3, pooler=False))
+    assert d["pooler"] is None and d["pooler_clients"] == []
+
+
+def test_a_frame_from_before_the_pooler_lists_decodes_with_empty_ones() -> None:
+    d = json.loads(json.dumps(to_compact(pooled())))
+    names = layout()
+    # As pgtop wrote it before PoolerSnapshot had client_list, server_list and missing.
+    names["PoolerSnapshot"] = names["PoolerSnapshot"][: names["PoolerSnapshot"].index("missing")]
+    d["pooler"] = d["pooler"][: len(names["PoolerSnapshot"])]
+    del d["pooler_clients"], d["pooler_servers"]
+    back = from_compact(d, names)
+    assert back.pooler is not None
+    assert (back.pooler.client_list, back.pooler.server_list, back.pooler.missing) == ((), (), ())
+    assert back.pooler.pools == pooled().pooler.pools  # type: ignore[union-attr]
+    assert back.sessions == pooled().sessions
+
+
+def test_a_frame_with_the_lists_inside_pooler_still_reads() -> None:
+    # pgtop between the lists' arrival and their own keys kept them in the pooler row.
+    snap = pooled()
+    d = json.loads(json.dumps(to_compact(snap)))
+    names = layout()
+    names["PoolerSnapshot"] = [*names["PoolerSnapshot"], "client_list", "server_list"]
+    d["pooler"] = [*d.pop("pooler"), d.pop("pooler_clients"), d.pop("pooler_servers")]
+    assert from_compact(d, names) == snap

@@ -19,6 +19,7 @@ from pgtop.model.filter import SessionFilter
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
+from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
 from pgtop.ui.profile_actions import ProfileActions
@@ -26,7 +27,6 @@ from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.databases_pane import DatabasesPane
-from pgtop.ui.widgets.filter_bar import FilterBar
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
 from pgtop.ui.widgets.limits_pane import LimitsPane
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
@@ -130,6 +130,7 @@ class PgTopApp(
         self._pooler_rates: tuple[float | None, float | None, float | None] = (None, None, None)
         self._had_data = False
         self.session_filter: SessionFilter | None = None
+        self.filter_prompt = FilterPrompt()
         self.blocking_tree = False
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
@@ -156,8 +157,7 @@ class PgTopApp(
         yield PaneTabs(id="tabs")
         with ContentSwitcher(initial="sessions", id="panes"):
             with Vertical(id="sessions"):
-                yield SessionsTable(id="sessions-table")
-                yield FilterBar(id="filter-bar")
+                yield SessionsTable(id="sessions-table", key_handler=self.filter_key)
                 with Horizontal(id="wide-extras"):
                     yield DatabasesPane(id="side-databases")
                     yield PoolerPane(id="side-pooler")

@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
+from textual.widgets import ContentSwitcher
 
 from pgtop.audit import record_actions
 from pgtop.collect.actions import ActionResult, ActionRunner, Kind
@@ -19,9 +21,10 @@ from pgtop.model.filter import FilterError, parse_filter
 from pgtop.model.format import one_line
 from pgtop.model.records import Session
 from pgtop.model.view import SORT_KEYS
+from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.screens.inspect import InspectScreen
-from pgtop.ui.widgets.filter_bar import FilterBar
+from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
@@ -81,6 +84,7 @@ class SessionActions(_Base):
 
     _runner: ActionRunner | None = None
     filter_text: str = ""
+    filter_prompt: FilterPrompt
 
     # -- sort ---------------------------------------------------------------------------
 
@@ -138,23 +142,43 @@ class SessionActions(_Base):
     # -- filter -------------------------------------------------------------------------
 
     def action_open_filter(self) -> None:
-        self.action_show_pane("sessions")
-        self.query_one(FilterBar).open(self.filter_text)
+        if self.query_one(ContentSwitcher).current != "sessions":
+            self.action_show_pane("sessions")  # a full redraw: only when it is needed
+        self.filter_prompt.start(self.filter_text)
+        self._show_prompt()
 
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
-        bar = self.query_one(FilterBar)
+    def filter_key(self, event: events.Key) -> bool:
+        """Called by the sessions table for each key: True when the prompt took it."""
+        outcome = self.filter_prompt.key(event.key, event.character, event.is_printable)
+        return self._after_prompt(outcome)
+
+    def filter_paste(self, text: str) -> bool:
+        return self._after_prompt(self.filter_prompt.paste(text))
+
+    def _after_prompt(self, outcome: str | None) -> bool:
+        if outcome is None:
+            return False
+        if outcome in ("changed", "cleared"):
+            self._apply_filter(self.filter_prompt.text)
+        self._show_prompt()
+        return True
+
+    def _apply_filter(self, text: str) -> None:
         try:
-            self.session_filter = parse_filter(message.text) if message.text.strip() else None
+            self.session_filter = parse_filter(text) if text.strip() else None
         except FilterError as exc:
-            bar.show_error(str(exc))
+            self.filter_prompt.error = str(exc)  # keep the last good filter meanwhile
             return
-        bar.show_error("")
-        self.filter_text = message.text.strip()
+        self.filter_prompt.error = ""
+        self.filter_text = text.strip()
         self.header_state.filter_text = self.filter_text
         self._rerender_sessions()
 
-    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        self.query_one(SessionsTable).focus()
+    def _show_prompt(self) -> None:
+        prompt = self.filter_prompt
+        self.header_state.prompt = prompt.text if prompt.open else None
+        self.header_state.prompt_error = prompt.error
+        self.query_one(StatusHeader).refresh()
 
     def action_clear_filter(self) -> None:
         if self.filter_text or self.query_one(SessionsTable).marked:

@@ -29,6 +29,8 @@ class HeaderState:
     refresh: float = 2.0
     filter_text: str = ""
     view_text: str = ""  # sort order and toggles of the sessions pane
+    prompt: str | None = None  # the filter being typed, while the prompt is open
+    prompt_error: str = ""
     notes: list[str] = field(default_factory=list)
     connections: History = field(default_factory=History)
     tps: History = field(default_factory=History)
@@ -161,6 +163,15 @@ class StatusHeader(Widget):
                 "bold black on yellow",
             )
             t.append(" ")
+        if st.prompt is not None:
+            t.append("/ ", "bold reverse")
+            t.append(one_line(st.prompt), "bold")
+            t.append("▏", "blink bold")
+            if st.prompt_error:
+                t.append("  " + one_line(st.prompt_error), "bold red")
+            else:
+                t.append("  enter: done · esc: clear · db: user: app: state: dur>30s", "dim")
+            return t
         if st.filter_text:
             t.append("filter: ", "bold")
             t.append(one_line(st.filter_text), "cyan")

@@ -7,6 +7,7 @@ lines whose text changed are redrawn. The cursor follows a session (pid), not a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.segment import Segment
@@ -54,8 +55,15 @@ class SessionsTable(ScrollView, can_focus=True):
             super().__init__()
             self.pid = pid
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        key_handler: Callable[[events.Key], bool] | None = None,
+    ) -> None:
+        """`key_handler` sees each key first (the filter prompt); True means it took it."""
         super().__init__(id=id)
+        self.key_handler = key_handler
         self.rows: list[Session] = []
         self._index: dict[int, int] = {}
         self.now: datetime | None = None
@@ -238,6 +246,16 @@ class SessionsTable(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self._set_cursor(len(self.rows) - 1)
+
+    def on_key(self, event: events.Key) -> None:
+        if self.key_handler is not None and self.key_handler(event):
+            event.prevent_default()  # the prompt took it: no binding fires
+            event.stop()
+
+    def on_paste(self, event: events.Paste) -> None:
+        handler = getattr(self.app, "filter_paste", None)
+        if handler is not None and handler(event.text):
+            event.stop()
 
     def on_click(self, event: events.Click) -> None:
         width = self.content_width

@@ -1,0 +1,50 @@
+"""Typing a filter without moving focus.
+
+Opening an Input would move focus, make the footer rebuild its keys and relayout the
+pane: ~100 ms per `/` at 1,000 sessions. Instead, while the prompt is open the sessions
+table hands its keys here and the text is drawn in the header's fourth line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Outcome = Literal["changed", "closed", "cleared"]
+
+
+@dataclass
+class FilterPrompt:
+    open: bool = False
+    text: str = ""
+    error: str = ""
+
+    def start(self, text: str) -> None:
+        self.open, self.text, self.error = True, text, ""
+
+    def key(self, key: str, character: str | None, printable: bool) -> Outcome | None:
+        """What a key did to the prompt, or None when it is not the prompt's to handle."""
+        if not self.open:
+            return None
+        if key == "escape":
+            self.open, self.text, self.error = False, "", ""
+            return "cleared"
+        if key == "enter":
+            self.open = False
+            return "closed"
+        if key == "backspace":
+            self.text = self.text[:-1]
+            return "changed"
+        if key in ("ctrl+u", "ctrl+w"):
+            self.text = "" if key == "ctrl+u" else self.text.rstrip().rpartition(" ")[0]
+            return "changed"
+        if printable and character:
+            self.text += character
+            return "changed"
+        return None  # arrows, page keys: move the cursor while typing
+
+    def paste(self, text: str) -> Outcome | None:
+        if not self.open:
+            return None
+        self.text += " ".join(text.split())  # one line: newlines from a paste become spaces
+        return "changed"
