@@ -72,6 +72,8 @@ class _SlowFacts:
         self.version_num: int = row["version_num"]
         self.start_time: datetime | None = row["start_time"]
         self.current_user: str = row["current_user"]
+        self.own_backend_start: datetime | None = row["own_backend_start"]
+        self.data_directory: str | None = row["data_directory"]
         self.can_see_all: bool = bool(row["can_see_all"])
         self.role_limits: dict[str, int] = {n: int(v) for n, v in json.loads(row["role_limits"])}
         self.settings: tuple[Setting, ...] = tuple(
@@ -118,6 +120,13 @@ class PostgresCollector:
     @property
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
+
+    @property
+    def own_backend(self) -> tuple[int, datetime | None, str | None] | None:
+        """pid, backend_start and data directory of pgtop's own backend, once connected."""
+        if not self._own_pids or self._facts is None:
+            return None
+        return self._own_pids[0], self._facts.own_backend_start, self._facts.data_directory
 
     @property
     def own_pids(self) -> tuple[int, ...]:

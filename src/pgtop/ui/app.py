@@ -20,6 +20,7 @@ from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
+from pgtop.ui.host_figures import HostFigures
 from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
 from pgtop.ui.profile_actions import ProfileActions
@@ -54,6 +55,7 @@ MAIN_SCREEN_ONLY = {
     "toggle_waiting",
     "toggle_tree",
     "toggle_system",
+    "toggle_host",
     "cancel",
     "terminate",
     "terminate_database",
@@ -62,7 +64,13 @@ MAIN_SCREEN_ONLY = {
 
 
 class PgTopApp(
-    LiveData, KeysAndCommands, ReplayControls, SessionActions, ProfileActions, App[None]
+    LiveData,
+    HostFigures,
+    KeysAndCommands,
+    ReplayControls,
+    SessionActions,
+    ProfileActions,
+    App[None],
 ):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
@@ -82,6 +90,7 @@ class PgTopApp(
         Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
         Binding("b", "toggle_tree", "Lock tree", id="tree"),
         Binding("a", "toggle_system", "Background procs", show=False, id="system"),
+        Binding("h", "toggle_host", "Host CPU/mem/IO", show=False, id="host"),
         Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),
         Binding("2", "show_pane('databases')", "Databases", show=False, id="pane-databases"),
         Binding("3", "show_pane('limits')", "Limits", show=False, id="pane-limits"),

@@ -116,6 +116,7 @@ class LiveData(_Base):
         hs.connections.add(float(new.limits.client_connections))
         hs.tps.add(self.rates.transactions if self.rates else None)
         self._render_all()
+        self.sample_host()
 
     @_unless_closing
     def on_postgres_failed(self, message: PostgresFailed) -> None:

@@ -67,6 +67,7 @@ class ProfileActions(_Base):
         self.header_state = HeaderState(refresh=target.refresh)
         self.query_one(StatusHeader).state = self.header_state
         self.query_one(SessionsTable).set_rows([], datetime.now(UTC))
+        self.reset_host()
         self._make_pollers()
         self._start_polling()
         self.refresh_bindings()  # read-only may differ between profiles

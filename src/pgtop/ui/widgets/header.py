@@ -16,6 +16,7 @@ from textual.widget import Widget
 from pgtop.model.derive import Rates, count_states, uptime
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
+from pgtop.model.host import HostStats
 from pgtop.model.records import Snapshot
 
 
@@ -30,6 +31,7 @@ class HeaderState:
     filter_text: str = ""
     view_text: str = ""  # sort order and toggles of the sessions pane
     prompt: str | None = None  # the filter being typed, while the prompt is open
+    host: HostStats | None = None  # only when pgtop runs on the database host
     prompt_error: str = ""
     notes: list[str] = field(default_factory=list)
     connections: History = field(default_factory=History)
@@ -172,6 +174,12 @@ class StatusHeader(Widget):
             else:
                 t.append("  enter: done · esc: clear · db: user: app: state: dur>30s", "dim")
             return t
+        if st.host is not None:
+            h = st.host
+            t.append(f"host load {h.load[0]:.2f}")
+            t.append(f" mem {h.mem_used_percent:.0f}%", usage_style(h.mem_used_percent))
+            t.append(f" disk {h.disk_used_percent:.0f}%", usage_style(h.disk_used_percent))
+            t.append("  ")
         if st.filter_text:
             t.append("filter: ", "bold")
             t.append(one_line(st.filter_text), "cyan")

@@ -6,7 +6,7 @@ state, the two ages and the start of the query fit; wider terminals add the rest
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +14,8 @@ from rich.cells import cell_len
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
-from pgtop.model.format import age, one_line
+from pgtop.model.format import age, one_line, size
+from pgtop.model.host import ProcessStats
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import (
     ACTIVE,
@@ -99,6 +100,18 @@ def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, dateti
     return lambda s, now: age(seconds_between(get(s), now))
 
 
+def _none(s: Session, now: datetime) -> str:
+    return ""
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else "0" if value < 1 else size(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str  # also the sort key name in model.view.SORT_KEYS
@@ -108,6 +121,8 @@ class Column:
     text: Callable[[Session, datetime], str]
     right: bool = False
     style: Callable[[Session], Style] | None = None
+    # Host columns read the backend's process figures instead (shown only when local).
+    host: Callable[[ProcessStats | None], str] | None = None
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -135,6 +150,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
     Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
     Column("age", "AGE", 6, 3, _ago(activity_age_start), right=True),
+    Column("cpu", "CPU%", 5, 2, _none, right=True, host=lambda p: _pct(p and p.cpu_percent)),
+    Column("mem", "MEM", 6, 3, _none, right=True, host=lambda p: size(p.rss) if p else ""),
+    Column("read", "READ/s", 7, 6, _none, right=True, host=lambda p: _rate(p and p.read_bps)),
+    Column("write", "WRIT/s", 7, 6, _none, right=True, host=lambda p: _rate(p and p.write_bps)),
     Column(
         "blocked_by",
         "BLOCKED BY",
@@ -149,12 +168,18 @@ COLUMNS: tuple[Column, ...] = (
 QUERY_MIN = 24
 
 
-def fit_columns(width: int) -> tuple[Column, ...]:
-    """The columns to show at `width` cells, in display order; the query takes the rest."""
+HOST_KEYS = ("cpu", "mem", "read", "write")
+
+
+def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
+    """The columns to show at `width` cells, in display order; the query takes the rest.
+
+    Host columns exist only when `host` (pgtop on the database host, figures asked for).
+    """
     chosen: set[str] = {"query"}
     used = QUERY_MIN
     for col in sorted(COLUMNS, key=lambda c: c.priority):
-        if col.key == "query":
+        if col.key == "query" or (col.host is not None and not host):
             continue
         if used + col.width + 1 <= width:
             chosen.add(col.key)
@@ -163,15 +188,24 @@ def fit_columns(width: int) -> tuple[Column, ...]:
 
 
 def cell_texts(
-    s: Session, now: datetime, columns: tuple[Column, ...], width: int, depth: int = 0
+    s: Session,
+    now: datetime,
+    columns: tuple[Column, ...],
+    width: int,
+    depth: int = 0,
+    procs: Mapping[int, ProcessStats] | None = None,
 ) -> tuple[str, ...]:
     """Each shown column's text, made safe and cut to fit; `depth` indents the query."""
     fixed = sum(c.width + 1 for c in columns if c.width)
     query_width = max(1, width - fixed)
     prefix = ("  " * (depth - 1) + "└ ") if depth else ""
-    return tuple(
-        one_line(
-            prefix + c.text(s, now) if c.key == "query" else c.text(s, now), c.width or query_width
-        )
-        for c in columns
-    )
+    out = []
+    for c in columns:
+        if c.host is not None:
+            text = c.host(procs.get(s.pid) if procs else None)
+        elif c.key == "query":
+            text = prefix + c.text(s, now)
+        else:
+            text = c.text(s, now)
+        out.append(one_line(text, c.width or query_width))
+    return tuple(out)

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pgtop.model.host import ProcessStats
 from pgtop.model.records import Session
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 
@@ -74,7 +75,8 @@ class SessionsTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.empty_message = "waiting for the first poll…"
         self._columns: tuple[Column, ...] = fit_columns(80)
-        self._columns_width = -1
+        self._columns_width: tuple[int, bool] = (-1, False)
+        self.procs: dict[int, ProcessStats] | None = None
         self._drawn: dict[int, tuple[object, ...]] = {}  # screen line -> what it shows
         self.indent: dict[int, int] = {}  # pid -> depth in the blocking tree
         self.stale = False  # the server stopped answering: rows are drawn dimmed
@@ -123,21 +125,33 @@ class SessionsTable(ScrollView, can_focus=True):
         """Everything that decides how screen line `y` looks; equal keys draw the same."""
         width = self.content_width
         if y == 0:
-            return ("header", width, self.sort_column, self.sort_reverse)
+            return ("header", width, self.sort_column, self.sort_reverse, self.procs is None)
         i = int(self.scroll_y) + y - 1
         if i >= len(self.rows):
             return ("empty", width, i, bool(self.rows))
         s = self.rows[i]
         assert self.now is not None
-        texts = cell_texts(s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0))
+        texts = cell_texts(
+            s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0), self.procs
+        )
         cursor = i == self._cursor_index
         return ("row", width, s.pid, cursor, s.pid in self.marked, s.state, texts, self.stale)
 
     def _columns_for(self, width: int) -> tuple[Column, ...]:
-        if width != self._columns_width:
-            self._columns = fit_columns(width)
-            self._columns_width = width
+        host = self.procs is not None
+        if (width, host) != self._columns_width:
+            self._columns = fit_columns(width, host)
+            self._columns_width = (width, host)
         return self._columns
+
+    def set_procs(self, procs: dict[int, ProcessStats] | None) -> None:
+        """Process figures of the backends (None: not local, or not asked for)."""
+        self.procs = procs
+        self._refresh_changed_lines()
+
+    def visible_pids(self) -> list[int]:
+        top = int(self.scroll_y)
+        return [s.pid for s in self.rows[top : top + max(0, self.size.height - 1)]]
 
     def _refresh_changed_lines(self) -> None:
         height = self.size.height

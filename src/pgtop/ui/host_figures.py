@@ -1,0 +1,93 @@
+"""Host figures for PgTopApp: load, memory and disk in the header; per-backend CPU,
+memory and I/O columns on `h` — only when pgtop runs on the database host.
+
+Whether it does is decided once per connection (collect/host.is_local_backend). Remotely
+the columns are absent, not zero. Sampling reads /proc of the visible rows only, in a
+thread, after each poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from pgtop.collect.host import HostCollector, is_local_backend
+from pgtop.model.host import HostStats, ProcessStats
+from pgtop.ui.widgets.header import StatusHeader
+from pgtop.ui.widgets.sessions_table import SessionsTable
+
+if TYPE_CHECKING:
+    from pgtop.ui.app import PgTopApp
+
+    _Base = PgTopApp
+else:
+    _Base = object
+
+
+class HostFigures(_Base):
+    """Mixed into PgTopApp."""
+
+    host: HostCollector | None = None
+    host_checked = False  # locality is checked once per connection
+    host_columns = False  # the user asked for per-backend figures (h)
+    host_stats: HostStats | None = None
+
+    def reset_host(self) -> None:
+        """A new connection (profile switch): prove locality again."""
+        self.host = None
+        self.host_checked = False
+        self.host_stats = None
+        self.header_state.host = None
+        self.query_one(SessionsTable).set_procs(None)
+
+    def sample_host(self) -> None:
+        """After each poll: check locality once, then sample in a thread."""
+        if self.replay is not None or self.snapshot_source is not None:
+            return
+        if not self.host_checked:
+            own = self.postgres.own_backend
+            if own is None:
+                return
+            self.host_checked = True
+            self.run_worker(self._check_locality(*own), group="host", exclusive=True)
+            return
+        if self.host is not None:
+            pids = self.query_one(SessionsTable).visible_pids() if self.host_columns else []
+            self.run_worker(self._sample(self.host, pids), group="host", exclusive=True)
+
+    async def _check_locality(self, pid: int, started: object, data_dir: str | None) -> None:
+        local = await asyncio.to_thread(is_local_backend, pid, started)  # type: ignore[arg-type]
+        if local:
+            self.host = HostCollector(data_dir)
+
+    async def _sample(self, host: HostCollector, pids: list[int]) -> None:
+        try:
+            stats, procs = await asyncio.to_thread(host.sample, pids)
+        except Exception as exc:  # /proc vanished under us: say so once, stop sampling
+            self.notify(f"host figures stopped: {exc}", severity="warning")
+            self.host = None
+            return
+        self._show_host(stats, procs)
+
+    def _show_host(self, stats: HostStats, procs: dict[int, ProcessStats]) -> None:
+        self.host_stats = stats
+        self.header_state.host = stats
+        self.query_one(SessionsTable).set_procs(procs if self.host_columns else None)
+        self.query_one(StatusHeader).refresh()
+
+    def action_toggle_host(self) -> None:
+        if self.host is None:
+            where = self.postgres.address
+            self.notify(
+                f"host figures need pgtop on the database host; {where} is not this machine",
+                severity="warning",
+            )
+            return
+        self.host_columns = not self.host_columns
+        if not self.host_columns:
+            self.query_one(SessionsTable).set_procs(None)
+        self.notify(
+            "per-backend CPU, memory and I/O shown" if self.host_columns else "host columns hidden",
+            timeout=1.5,
+        )
+        self.sample_host()
