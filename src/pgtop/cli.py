@@ -8,10 +8,9 @@ Exit codes: 0 success, 1 connection or permission failure, 2 bad usage.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from pgtop import __version__
 from pgtop.target import (
@@ -21,10 +20,6 @@ from pgtop.target import (
     ConnSettings,
     Target,
 )
-
-if TYPE_CHECKING:
-    from pgtop.collect.replay import Recording
-    from pgtop.ui.app import PgTopApp
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -227,6 +222,7 @@ def _prompt_password(target: Target) -> str:
 
 
 def run(argv: list[str]) -> int:
+    from pgtop.modes import run_app, run_once, run_replay
     from pgtop.profiles import ProfileError, apply_password_command
 
     args = build_parser().parse_args(argv)
@@ -235,7 +231,7 @@ def run(argv: list[str]) -> int:
 
         return run_demo(args)
     if args.replay:
-        return _run_replay(args)
+        return run_replay(args)
     try:
         if args.list_profiles or args.delete_profile or args.save_profile:
             return _manage_profiles(args)
@@ -254,121 +250,5 @@ def run(argv: list[str]) -> int:
         if args.record:
             print("pgtop: --record records the interactive view, not --once", file=sys.stderr)
             return EXIT_USAGE
-        return _run_once(target, password, args.format)
-    return _run_app(target, password, mouse=not args.no_mouse, record=args.record)
-
-
-def _run_once(target: Target, password: str | None, fmt: str) -> int:
-    from pgtop.collect.errors import CollectError
-    from pgtop.once import collect_once, render
-
-    try:
-        first, rates = asyncio.run(collect_once(target, password))
-    except CollectError as exc:
-        print(f"pgtop: {exc}", file=sys.stderr)
-        return EXIT_USAGE if exc.kind == "usage" else EXIT_FAILURE
-    except KeyboardInterrupt:
-        return EXIT_FAILURE
-    sys.stdout.write(render(first, rates, fmt))
-    sys.stdout.flush()
-    for warning in warnings_for(first):
-        print(f"pgtop: warning: {warning}", file=sys.stderr)
-    return EXIT_OK
-
-
-def warnings_for(snapshot: object) -> list[str]:
-    from pgtop.model.records import Snapshot
-
-    assert isinstance(snapshot, Snapshot)
-    out = []
-    if not snapshot.server.can_see_all:
-        out.append(
-            f"limited view: role {snapshot.server.current_user!r} cannot see other users' "
-            f"queries and states — GRANT pg_monitor TO {snapshot.server.current_user}"
-        )
-    if snapshot.pooler_error:
-        out.append(snapshot.pooler_error)
-    return out
-
-
-def _run_replay(args: argparse.Namespace) -> int:
-    """--replay FILE: connection arguments are ignored; --once prints the last frame."""
-    from pathlib import Path
-
-    from pgtop.collect.record import RecordingError
-    from pgtop.collect.replay import load_recording
-
-    try:
-        recording = load_recording(Path(args.replay))
-        if args.once:
-            from pgtop.model.derive import compute_rates
-            from pgtop.once import render
-
-            last = recording.snapshot(len(recording) - 1)
-            first = recording.snapshot(max(0, len(recording) - 2))
-            sys.stdout.write(render(last, compute_rates(first, last), args.format))
-            return EXIT_OK
-    except RecordingError as exc:
-        print(f"pgtop: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    refresh = max(MIN_REFRESH, recording.median_interval() or DEFAULT_REFRESH)
-    return _run_app(Target(refresh=refresh, read_only=True), None, mouse=not args.no_mouse,
-                    replay=recording)  # fmt: skip
-
-
-def _import_app() -> type[PgTopApp]:
-    from pgtop.ui.app import PgTopApp
-
-    return PgTopApp
-
-
-def _run_app(
-    target: Target,
-    password: str | None,
-    *,
-    mouse: bool,
-    record: str | None = None,
-    replay: Recording | None = None,
-) -> int:
-    if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
-        print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
-        return EXIT_USAGE
-    from pathlib import Path
-
-    from pgtop.collect.record import Recorder, RecordingError
-
-    try:
-        recorder = Recorder(Path(record)) if record else None
-    except RecordingError as exc:
-        print(f"pgtop: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-    async def main() -> PgTopApp:
-        head_start = None
-        if replay is None:
-            # Connect and poll while Textual imports (~0.3 s): the first screen has data.
-            from pgtop.collect.postgres import PostgresCollector
-
-            collector = PostgresCollector(
-                target.postgres,
-                connect_timeout=target.connect_timeout,
-                poll_timeout=max(5.0, target.refresh * 3),
-                password=password,
-            )
-            head_start = (collector, asyncio.ensure_future(collector.poll()))
-        app_class = await asyncio.to_thread(_import_app)
-        app = app_class(
-            target, password=password, recorder=recorder, replay=replay, head_start=head_start
-        )
-        await app.run_async(mouse=mouse)
-        return app
-
-    app = asyncio.run(main())
-    if recorder is not None:
-        recorder.close()  # normally done on unmount already; this is a no-op then
-        done = recorder.error or f"recorded {recorder.frames} frames to {record}"
-        print(f"pgtop: {done}", file=sys.stderr)
-    if app.exit_message:
-        print(f"pgtop: {app.exit_message}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
+        return run_once(target, password, args.format)
+    return run_app(target, password, mouse=not args.no_mouse, record=args.record)

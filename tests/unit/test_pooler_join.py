@@ -9,7 +9,7 @@ from typing import Any
 
 from builders import NOW, session
 
-from pgtop.collect.pgbouncer import (
+from pgtop.collect.pgbouncer_rows import (
     client_from_row,
     missing_columns,
     pgbouncer_time,

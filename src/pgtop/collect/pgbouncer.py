@@ -15,190 +15,26 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pgtop.collect.errors import CollectError
+from pgtop.collect.pgbouncer_rows import (
+    ADMIN_DATABASE,
+    Row,
+    client_from_row,
+    database_from_row,
+    int_column,
+    missing_columns,
+    pool_from_row,
+    server_from_row,
+    stats_from_row,
+)
 from pgtop.model.records import (
     POOLER_LIMIT_KEYS,
-    Pool,
-    PoolerClient,
-    PoolerDatabase,
-    PoolerServer,
     PoolerSnapshot,
-    PoolerStats,
 )
 
 if TYPE_CHECKING:
     import psycopg
 
 CONFIG_EVERY = 30.0  # SHOW CONFIG rarely changes
-
-_POOL_FIELDS = {
-    "database",
-    "user",
-    "cl_active",
-    "cl_waiting",
-    "sv_active",
-    "sv_idle",
-    "sv_used",
-    "sv_tested",
-    "sv_login",
-    "maxwait",
-    "maxwait_us",
-    "pool_mode",
-}
-
-Row = dict[str, Any]
-
-# Columns of SHOW CLIENTS / SHOW SERVERS that the pooler join and its display need, with
-# the version that brought the newest of them (reference/pgbouncer-console.md). `id` (1.24)
-# is not listed: without it pgtop falls back to ptr and loses nothing it shows.
-SOCKET_COLUMNS = {
-    "CLIENTS": ("addr", "port", "ptr", "link", "application_name"),
-    "SERVERS": ("local_addr", "local_port", "ptr", "link", "remote_pid", "application_name"),
-}
-ADMIN_DATABASE = "pgbouncer"  # the console's pseudo-database: pgtop's own connection
-
-
-def _int(row: Row, key: str, default: int | None = 0) -> int | None:
-    value = row.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def pool_from_row(row: Row) -> Pool:
-    maxwait = (_int(row, "maxwait") or 0) + (_int(row, "maxwait_us") or 0) / 1_000_000
-    return Pool(
-        database=str(row.get("database", "")),
-        user=str(row.get("user", "")),
-        cl_active=_int(row, "cl_active") or 0,
-        cl_waiting=_int(row, "cl_waiting") or 0,
-        sv_active=_int(row, "sv_active") or 0,
-        sv_idle=_int(row, "sv_idle") or 0,
-        sv_used=_int(row, "sv_used") or 0,
-        sv_tested=_int(row, "sv_tested") or 0,
-        sv_login=_int(row, "sv_login") or 0,
-        maxwait=maxwait,
-        pool_mode=str(row.get("pool_mode") or ""),
-        extra={k: v for k, v in row.items() if k not in _POOL_FIELDS},
-    )
-
-
-def stats_from_row(row: Row) -> PoolerStats:
-    return PoolerStats(
-        database=str(row.get("database", "")),
-        total_xact_count=_int(row, "total_xact_count") or 0,
-        total_query_count=_int(row, "total_query_count") or 0,
-        total_wait_time=_int(row, "total_wait_time") or 0,
-        total_xact_time=_int(row, "total_xact_time") or 0,
-        total_query_time=_int(row, "total_query_time") or 0,
-        total_received=_int(row, "total_received") or 0,
-        total_sent=_int(row, "total_sent") or 0,
-    )
-
-
-def database_from_row(row: Row) -> PoolerDatabase:
-    reserve = _int(row, "reserve_pool_size", None)  # 1.24 renamed reserve_pool
-    if reserve is None:
-        reserve = _int(row, "reserve_pool", None)
-    return PoolerDatabase(
-        name=str(row.get("name", "")),
-        host=row.get("host") or None,
-        port=_int(row, "port", None),
-        database=str(row.get("database") or ""),
-        pool_size=_int(row, "pool_size", None),
-        min_pool_size=_int(row, "min_pool_size", None),
-        reserve_pool=reserve,
-        pool_mode=row.get("pool_mode") or None,
-        max_connections=_int(row, "max_connections", None),
-        current_connections=_int(row, "current_connections", None),
-        paused=bool(_int(row, "paused")),
-        disabled=bool(_int(row, "disabled")),
-    )
-
-
-def _text(row: Row, key: str) -> str | None:
-    """A text column; '' (PgBouncer's "none", e.g. an empty link) becomes None."""
-    value = row.get(key)
-    return None if value is None or value == "" else str(value)
-
-
-def pgbouncer_time(value: object) -> datetime | None:
-    """connect_time / request_time as PgBouncer prints them: '2026-11-25 23:50:20 UTC'.
-
-    PgBouncer formats with its local time zone's abbreviation (strftime %Z); only UTC/GMT
-    or a numeric offset can be read without guessing, anything else becomes None.
-    """
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or len(value) < 19:
-        return None
-    stamp, _, zone = value.rpartition(" ")
-    try:
-        if zone in ("UTC", "GMT", "Z"):
-            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-        if zone[:1] in "+-" and zone[1:].isdigit():
-            return datetime.strptime(f"{stamp} {zone}", "%Y-%m-%d %H:%M:%S %z")
-    except ValueError:
-        return None
-    return None
-
-
-def _wait_s(row: Row) -> float:
-    return (_int(row, "wait") or 0) + (_int(row, "wait_us") or 0) / 1_000_000
-
-
-def client_from_row(row: Row) -> PoolerClient:
-    """One SHOW CLIENTS row; a column this PgBouncer lacks becomes None."""
-    return PoolerClient(
-        database=str(row.get("database", "")),
-        user=str(row.get("user", "")),
-        state=str(row.get("state") or ""),
-        addr=_text(row, "addr"),
-        port=_int(row, "port", None),
-        connect_time=pgbouncer_time(row.get("connect_time")),
-        request_time=pgbouncer_time(row.get("request_time")),
-        wait_s=_wait_s(row),
-        ptr=str(row.get("ptr") or ""),
-        link=_text(row, "link"),
-        id=_int(row, "id", None),
-        # Present but empty means "the client set none"; absent means "cannot know".
-        application_name=(
-            str(row["application_name"] or "") if "application_name" in row else None
-        ),
-    )
-
-
-def server_from_row(row: Row) -> PoolerServer:
-    """One SHOW SERVERS row; a column this PgBouncer lacks becomes None."""
-    remote_pid = _int(row, "remote_pid", None)
-    return PoolerServer(
-        database=str(row.get("database", "")),
-        user=str(row.get("user", "")),
-        state=str(row.get("state") or ""),
-        addr=_text(row, "addr"),
-        port=_int(row, "port", None),
-        local_addr=_text(row, "local_addr"),
-        local_port=_int(row, "local_port", None),
-        connect_time=pgbouncer_time(row.get("connect_time")),
-        request_time=pgbouncer_time(row.get("request_time")),
-        remote_pid=remote_pid or None,  # 0: not known (yet), e.g. still logging in
-        ptr=str(row.get("ptr") or ""),
-        link=_text(row, "link"),
-        id=_int(row, "id", None),
-        application_name=(
-            str(row["application_name"] or "") if "application_name" in row else None
-        ),
-    )
-
-
-def missing_columns(command: str, columns: list[str]) -> tuple[str, ...]:
-    """The join columns `SHOW <command>` did not send, worded for the UI."""
-    have = set(columns)
-    return tuple(
-        f"{name} in SHOW {command}" for name in SOCKET_COLUMNS[command] if name not in have
-    )
 
 
 def describe_pooler_error(exc: BaseException, where: str) -> CollectError:
@@ -331,7 +167,7 @@ class PgBouncerCollector:
         pools = await self._show("POOLS")
         stats = await self._show("STATS")
         databases = await self._show("DATABASES")
-        lists = {str(r.get("list")): _int(r, "items") or 0 for r in await self._show("LISTS")}
+        lists = {str(r.get("list")): int_column(r, "items") or 0 for r in await self._show("LISTS")}
         # Two commands, so not one moment: model.pooler_join trusts only a link that the
         # client row and the server row both report.
         server_cols, servers = await self._show_columns("SERVERS")

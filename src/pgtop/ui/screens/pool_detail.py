@@ -13,10 +13,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.format import age, one_line
 from pgtop.model.pooler_join import (
@@ -26,6 +24,7 @@ from pgtop.model.pooler_join import (
     pool_members,
 )
 from pgtop.model.records import PoolerClient, PoolerServer, Snapshot
+from pgtop.ui.widgets.cells import cursor_key
 
 CLIENT_COLUMNS = ("state", "client", "application", "waited", "connected", "backend")
 SERVER_COLUMNS = ("state", "backend", "pgbouncer end", "application", "client", "connected")
@@ -197,7 +196,7 @@ class PoolDetailScreen(Screen[int | None]):
         table: DataTable[Text], rows: list[tuple[str, str, tuple[Text, ...]]]
     ) -> dict[str, str]:
         """Show `rows` (key, ptr, cells); only changed cells are redrawn, the cursor stays."""
-        keep = _cursor_key(table)
+        keep = cursor_key(table)
         keys = [k for k, _, _ in rows]
         if [r.key.value for r in table.ordered_rows] == keys:
             for key, _, cells in rows:
@@ -218,7 +217,7 @@ class PoolDetailScreen(Screen[int | None]):
         focused = self.focused
         if not isinstance(focused, DataTable):
             return
-        key = _cursor_key(focused)
+        key = cursor_key(focused)
         if key is None:
             return
         if focused.id == "pool-servers":
@@ -241,12 +240,3 @@ class PoolDetailScreen(Screen[int | None]):
             "gone": "this client disconnected",
         }.get(state, "its server connection matches no backend of this server")
         self.notify(reason, timeout=3)
-
-
-def _cursor_key(table: DataTable[Text]) -> str | None:
-    if not table.row_count:
-        return None
-    try:
-        return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-    except CellDoesNotExist:
-        return None

@@ -8,6 +8,9 @@ and free of control characters.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.capacity import Level, Usage, config_seconds
 from pgtop.model.format import one_line
@@ -64,3 +67,13 @@ def fit_widths(natural: list[int], room: int, minimum: int = 8) -> list[int]:
         widest = widths.index(max(widths))  # shrink the widest first, one cell at a time
         widths[widest] -= 1
     return widths
+
+
+def cursor_key(table: DataTable[Text]) -> str | None:
+    """The row key under a DataTable's cursor: panes keep the cursor on it across polls."""
+    if not table.row_count:
+        return None
+    try:
+        return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+    except CellDoesNotExist:
+        return None

@@ -8,16 +8,14 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.capacity import usage
 from pgtop.model.derive import GROUPINGS, Rates, counts_by
 from pgtop.model.format import one_line
 from pgtop.model.records import DatabaseStat, Snapshot, StateCounts
-from pgtop.ui.widgets.cells import fit_widths, label, num, pct
+from pgtop.ui.widgets.cells import cursor_key, fit_widths, label, num, pct
 
 GROUPING_ORDER = ("database", "user", "application", "client")
 # Column key -> header. Headers are short so the name keeps room at 80 columns.
@@ -101,7 +99,7 @@ class DatabasesPane(DataTable[Text]):
         """The database under the cursor when grouping by database, else None."""
         if self.grouping != "database":
             return None
-        return self._cursor_key() or None
+        return cursor_key(self) or None
 
     def action_regroup(self) -> None:
         i = GROUPING_ORDER.index(self.grouping)
@@ -148,7 +146,7 @@ class DatabasesPane(DataTable[Text]):
             allowed = stats[key].allow_connections if key in stats else True
             cells["name"] = label(key, name_width, "" if allowed else "dim")
 
-        keep = self._cursor_key()
+        keep = cursor_key(self)
         if layout != self._layout:
             self._layout = layout
             self.clear(columns=True)
@@ -178,12 +176,3 @@ class DatabasesPane(DataTable[Text]):
         if nrows > max(1, self.size.height - 1):  # a vertical scrollbar will take room
             used += self.styles.scrollbar_size_vertical
         return total - used
-
-    def _cursor_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            cell = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
-        except CellDoesNotExist:
-            return None
-        return cell.row_key.value

@@ -22,7 +22,7 @@ from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
 from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
 from pgtop.ui.screens.pool_detail import PoolDetailScreen
-from pgtop.ui.widgets.cells import config_value, fit_widths, label, num
+from pgtop.ui.widgets.cells import config_value, cursor_key, fit_widths, label, num
 
 NO_POOLER = (
     "No pooler watched. Start pgtop with --pooler URI, e.g. "
@@ -239,7 +239,7 @@ class PoolerPane(Vertical):
         ]
         db_w, user_w = fit_widths(natural, room)
         layout = (db_w, user_w, tuple(widths.values()))
-        keep = self._cursor_key(table)
+        keep = cursor_key(table)
         if layout != self._layout:
             self._layout = layout
             table.clear(columns=True)
@@ -263,10 +263,6 @@ class PoolerPane(Vertical):
         if keep is not None and keep in rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
 
-    @staticmethod
-    def _cursor_key(table: DataTable[Text]) -> str | None:
-        if not table.row_count:
-            return None
         try:
             return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         except CellDoesNotExist:
