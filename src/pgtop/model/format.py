@@ -52,7 +52,7 @@ def _prefix_len(width: int) -> int:
     return max(256, 4 * width)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # ~40 visible rows x a dozen cells, with room
 def _one_line(text: str, width: int | None) -> str:
     line = visible(_WHITESPACE.sub(" ", text).strip())
     if width is None:

@@ -43,26 +43,55 @@ comments in place), `atomic` (the 0600 atomic write), `password` (``password_com
 `target` (profile to `Target`) and `listing` (``--list-profiles``).
 """
 
-from pgtop.profiles.listing import format_profile_list
-from pgtop.profiles.password import apply_password_command, run_password_command
-from pgtop.profiles.record import (
-    CONN_KEYWORDS,
-    PROFILE_KEYS,
-    Profile,
-    ProfileError,
-    redact_conninfo,
-    strip_password,
-)
-from pgtop.profiles.store import (
-    CONFIG_ENV,
-    FILE_NAME,
-    SECTION,
-    delete_profile,
-    load_profiles,
-    profiles_path,
-    save_profile,
-)
-from pgtop.profiles.target import DEFAULT_PROFILE, profile_to_target, use_default_profile
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgtop.profiles.listing import format_profile_list
+    from pgtop.profiles.password import apply_password_command, run_password_command
+    from pgtop.profiles.paths import CONFIG_ENV, FILE_NAME, profiles_path
+    from pgtop.profiles.record import (
+        CONN_KEYWORDS,
+        PROFILE_KEYS,
+        Profile,
+        ProfileError,
+        redact_conninfo,
+        strip_password,
+    )
+    from pgtop.profiles.store import SECTION, delete_profile, load_profiles, save_profile
+    from pgtop.profiles.target import DEFAULT_PROFILE, profile_to_target, use_default_profile
+
+# Loaded on first use: tomlkit and libpq (through psycopg's conninfo parser) cost ~28 MB,
+# and most runs of pgtop never touch a profile.
+_HOME = {
+    "format_profile_list": "listing",
+    "apply_password_command": "password",
+    "run_password_command": "password",
+    "CONN_KEYWORDS": "record",
+    "PROFILE_KEYS": "record",
+    "Profile": "record",
+    "ProfileError": "record",
+    "redact_conninfo": "record",
+    "strip_password": "record",
+    "CONFIG_ENV": "paths",
+    "FILE_NAME": "paths",
+    "SECTION": "store",
+    "delete_profile": "store",
+    "load_profiles": "store",
+    "profiles_path": "paths",
+    "save_profile": "store",
+    "DEFAULT_PROFILE": "target",
+    "profile_to_target": "target",
+    "use_default_profile": "target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pgtop.profiles' has no attribute {name!r}")
+    return getattr(import_module(f"pgtop.profiles.{module}"), name)
+
 
 __all__ = [
     "CONFIG_ENV",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pgtop.profiles.paths import profiles_path
 from pgtop.profiles.record import Profile, ProfileError, parse_conninfo, strip_password
-from pgtop.profiles.store import profiles_path
 from pgtop.target import ConnSettings
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from pgtop.target import ConnSettings
 
 # libpq keywords a profile may set, in the order pgtop writes them. Secrets other than the
@@ -88,6 +86,8 @@ class Profile:
 def parse_conninfo(conninfo: str) -> dict[str, str]:
     """libpq keywords of a URI or ``key=value`` string; `ProfileError` if it does not parse."""
     try:
+        from psycopg.conninfo import conninfo_to_dict  # libpq's parser; loads libpq
+
         parsed = conninfo_to_dict(conninfo)
     except Exception:
         # psycopg's message quotes the string, which may contain a password.
@@ -105,6 +105,8 @@ def strip_password(conninfo: str) -> tuple[str, bool]:
     if "password" not in params:
         return conninfo, False
     del params["password"]
+    from psycopg.conninfo import make_conninfo
+
     return make_conninfo("", **params), True
 
 

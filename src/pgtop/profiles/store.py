@@ -14,7 +14,6 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import tomlkit
 from tomlkit.exceptions import InvalidCharInStringError, TOMLKitError, UnexpectedCharError
 from tomlkit.items import Table
@@ -22,6 +21,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from pgtop.profiles.atomic import atomic_write
 from pgtop.profiles.comments import dumps_without, pop_trailing_trivia
+from pgtop.profiles.paths import profiles_path
 from pgtop.profiles.record import CONN_KEYWORDS, PROFILE_KEYS, Profile, ProfileError
 from pgtop.profiles.schema import (
     check_name,
@@ -30,20 +30,10 @@ from pgtop.profiles.schema import (
     without_passwords,
 )
 
-CONFIG_ENV = "PGTOP_CONFIG"
-FILE_NAME = "profiles.toml"
 SECTION = "profiles"
 
 _LOCATION_SUFFIX = re.compile(r"\s+at line \d+ col \d+$")
 _FIX_BY_HAND = "fix it by hand (pgtop will not overwrite it)"
-
-
-def profiles_path() -> Path:
-    """The profiles file: ``$PGTOP_CONFIG`` if set and non-empty, else the user config dir."""
-    configured = os.environ.get(CONFIG_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path(platformdirs.user_config_dir("pgtop")) / FILE_NAME
 
 
 def load_profiles(path: Path | None = None) -> tuple[dict[str, Profile], list[str]]:
