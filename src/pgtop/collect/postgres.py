@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from pgtop.collect.blockers import BlockerCache
 from pgtop.collect.connection import close_connection, open_connection
 from pgtop.collect.errors import CollectError, describe_postgres_error
 from pgtop.model.derive import count_states, group_sessions, limit_usage
@@ -115,6 +116,7 @@ class PostgresCollector:
         self.address = settings.describe()
         self.inspect_pid: int | None = None  # also poll this backend's locks
         self._session_cache: dict[int, tuple[tuple[Any, ...], Session]] = {}
+        self._blockers = BlockerCache()
         self._first_sources: dict[str, str] = {}
 
     @property
@@ -164,6 +166,7 @@ class PostgresCollector:
         self._facts = facts  # read before the SETs; the first poll need not read them again
         self._sessions_sql = sessions_query_for(facts.version_num)
         self._session_cache = {}
+        self._blockers = BlockerCache()
 
     def _address_of(self, conn: asyncpg.Connection) -> str:
         # The host/port actually reached, after PG* and service resolution (private API).
@@ -211,8 +214,9 @@ class PostgresCollector:
             self._sessions_sql = sessions_query_for(self._facts.version_num)
         facts = self._facts
         db_rows = await conn.fetch(load_query("databases"))
-        rows = await conn.fetch(self._sessions_sql, list(self._own_pids))
-        sessions = self._sessions_from_rows(rows)
+        skipped = self._blockers.reusable(now_mono)
+        rows = await conn.fetch(self._sessions_sql, list(self._own_pids), skipped)
+        sessions = self._blockers.fill(self._sessions_from_rows(rows), skipped, now_mono)
         snapshot = self._build_snapshot(facts, db_rows, sessions)
         pid = self.inspect_pid
         if pid is not None:

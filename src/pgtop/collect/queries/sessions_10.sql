@@ -18,6 +18,8 @@ SELECT a.pid,
        a.query,
        NULL::bigint AS query_id,
        a.backend_xid::text AS backend_xid,
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
+       -- $2: waiters whose blockers pgtop still knows from a recent poll (collect/blockers.py).
+       CASE WHEN a.wait_event_type = 'Lock' AND a.pid <> ALL($2::int[])
+            THEN pg_blocking_pids(a.pid) END AS blocked_by
   FROM pg_stat_activity AS a
  WHERE a.pid <> ALL($1::int[])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -185,31 +186,34 @@ class SessionsTable(ScrollView, can_focus=True):
         return Strip([Segment(text.ljust(width)[:width], HEADER_STYLE)], width)
 
     def _pad(self, text: str, col: Column, width: int) -> str:
+        """The cell padded to its column in terminal cells (CJK and emoji take two)."""
         if not col.width:
             return text
-        return text.rjust(col.width) if col.right else text.ljust(col.width)
+        gap = " " * max(0, col.width - cell_len(text))
+        return gap + text if col.right else text + gap
 
     def _row_strip(
         self, s: Session, texts: tuple[str, ...], cursor: bool, marked: bool, width: int
     ) -> Strip:
-        segments: list[Segment] = []
         base = CURSOR_STYLE if cursor else Style()
         if self.stale:
             base = base + STALE_STYLE
         if marked:
             base = base + MARK_STYLE
-        used = 0
-        for col, text in zip(self._columns_for(width), texts, strict=True):
-            if segments:
-                segments.append(Segment(" ", base))
-                used += 1
-            cell = self._pad(text, col, width)
+        # Cells of one style go out as one segment: each segment costs its own escape
+        # codes on the wire, the larger part of the bytes sent per line.
+        segments: list[Segment] = []
+        run: list[str] = []
+        run_style = base
+        for i, (col, text) in enumerate(zip(self._columns_for(width), texts, strict=True)):
             style = base + col.style(s) if col.style and not cursor else base
-            segments.append(Segment(cell, style))
-            used += Segment(cell).cell_length
-        if used < width:
-            segments.append(Segment(" " * (width - used), base))
-        return Strip(segments).crop(0, width)
+            if style != run_style and run:
+                segments.append(Segment("".join(run), run_style))
+                run = []
+            run_style = style
+            run.append(self._pad(text, col, width) if i == 0 else " " + self._pad(text, col, width))
+        segments.append(Segment("".join(run), run_style))
+        return Strip(segments).adjust_cell_length(width, base)
 
     # -- scrolling and cursor -------------------------------------------------------------
 
