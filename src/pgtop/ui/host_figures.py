@@ -9,12 +9,15 @@ thread, after each poll.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from pgtop.collect.host import HostCollector, is_local_backend
 from pgtop.model.host import HostStats, ProcessStats
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
+
+HEADER_ONLY_EVERY = 5.0  # seconds between host samples while no per-backend column shows
 
 if TYPE_CHECKING:
     from pgtop.ui.app import PgTopApp
@@ -31,6 +34,7 @@ class HostFigures(_Base):
     host_checked = False  # locality is checked once per connection
     host_columns = False  # the user asked for per-backend figures (h)
     host_stats: HostStats | None = None
+    _host_sampled_at = float("-inf")
 
     def reset_host(self) -> None:
         """A new connection (profile switch): prove locality again."""
@@ -51,9 +55,14 @@ class HostFigures(_Base):
             self.host_checked = True
             self.run_worker(self._check_locality(*own), group="host", exclusive=True)
             return
-        if self.host is not None:
-            pids = self.query_one(SessionsTable).visible_pids() if self.host_columns else []
-            self.run_worker(self._sample(self.host, pids), group="host", exclusive=True)
+        if self.host is None:
+            return
+        now = time.monotonic()
+        if not self.host_columns and now - self._host_sampled_at < HEADER_ONLY_EVERY:
+            return  # load, memory and disk alone move slowly: spare a thread per tick
+        self._host_sampled_at = now
+        pids = self.query_one(SessionsTable).visible_pids() if self.host_columns else []
+        self.run_worker(self._sample(self.host, pids), group="host", exclusive=True)
 
     async def _check_locality(self, pid: int, started: object, data_dir: str | None) -> None:
         local = await asyncio.to_thread(is_local_backend, pid, started)  # type: ignore[arg-type]

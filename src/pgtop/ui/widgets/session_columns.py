@@ -1,7 +1,10 @@
 """The sessions table's columns: labels, widths, which to drop first when narrow.
 
-Columns are shown in a fixed order, but chosen by priority: at 80 columns pid, database,
-state, the two ages and the start of the query fit; wider terminals add the rest.
+Columns are shown in a fixed order, but chosen by priority: at 80 columns pid, the two
+ages, state, database and the start of the query fit; wider terminals add the rest.
+The ages tick every second, so they sit on the left: Textual re-sends a changed line
+from its left edge to the last changed cell, and a tick then costs a few dozen bytes
+per row instead of the whole row (sessions_table.py, _changed_extent).
 """
 
 from __future__ import annotations
@@ -127,10 +130,9 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", 7, 0, lambda s, now: str(s.pid), right=True),
-    Column("database", "DATABASE", 10, 5, lambda s, now: s.database or ""),
-    Column("user", "USER", 10, 6, lambda s, now: s.user or ""),
-    Column("application", "APP", 12, 9, lambda s, now: client_app_shown(s)),
-    Column("client", "CLIENT", CLIENT_WIDTH, 10, lambda s, now: client_text(s)),
+    Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
+    Column("age", "AGE", 6, 3, _ago(activity_age_start), right=True),
+    Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
     Column(
         "state",
         "STATE",
@@ -147,9 +149,10 @@ COLUMNS: tuple[Column, ...] = (
         lambda s, now: _wait(s),
         style=_wait_style,
     ),
-    Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
-    Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
-    Column("age", "AGE", 6, 3, _ago(activity_age_start), right=True),
+    Column("database", "DATABASE", 10, 5, lambda s, now: s.database or ""),
+    Column("user", "USER", 10, 6, lambda s, now: s.user or ""),
+    Column("application", "APP", 12, 9, lambda s, now: client_app_shown(s)),
+    Column("client", "CLIENT", CLIENT_WIDTH, 10, lambda s, now: client_text(s)),
     Column("cpu", "CPU%", 5, 2, _none, right=True, host=lambda p: _pct(p and p.cpu_percent)),
     Column("mem", "MEM", 6, 3, _none, right=True, host=lambda p: size(p.rss) if p else ""),
     Column("read", "READ/s", 7, 6, _none, right=True, host=lambda p: _rate(p and p.read_bps)),

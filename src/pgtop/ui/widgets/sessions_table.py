@@ -79,6 +79,8 @@ class SessionsTable(ScrollView, can_focus=True):
         self._columns_width: tuple[int, bool] = (-1, False)
         self.procs: dict[int, ProcessStats] | None = None
         self._drawn: dict[int, tuple[object, ...]] = {}  # screen line -> what it shows
+        # Keys just computed for lines asked to redraw, so render_line need not again.
+        self._fresh: dict[int, tuple[object, ...]] = {}
         self.indent: dict[int, int] = {}  # pid -> depth in the blocking tree
         self.stale = False  # the server stopped answering: rows are drawn dimmed
 
@@ -156,15 +158,43 @@ class SessionsTable(ScrollView, can_focus=True):
 
     def _refresh_changed_lines(self) -> None:
         height = self.size.height
+        width = self.content_width
+        self._fresh.clear()
         for y in range(height):
             key = self._line_key(y)
-            if self._drawn.get(y) != key:
-                self.refresh(Region(0, y, self.content_width, 1))
+            old = self._drawn.get(y)
+            if old != key:
+                self._fresh[y] = key
+                self.refresh(Region(0, y, self._changed_extent(old, key, width), 1))
         for y in [y for y in self._drawn if y >= height]:
             del self._drawn[y]
 
+    def _changed_extent(
+        self, old: tuple[object, ...] | None, new: tuple[object, ...], width: int
+    ) -> int:
+        """How much of a line, from its left edge, must be redrawn to show `new`.
+
+        When only cell texts changed (ages ticking), up to the end of the last changed
+        cell; otherwise the whole line.
+        """
+        if old is None or old[0] != "row" or new[0] != "row" or old[:6] != new[:6]:
+            return width
+        if old[7:] != new[7:]:
+            return width
+        old_texts, new_texts = old[6], new[6]
+        assert isinstance(old_texts, tuple) and isinstance(new_texts, tuple)
+        if len(old_texts) != len(new_texts):  # the columns changed (e.g. host figures on)
+            return width
+        last = max(i for i, (a, b) in enumerate(zip(old_texts, new_texts, strict=True)) if a != b)
+        end = 0
+        for i, col in enumerate(self._columns_for(width)):
+            end += (1 if i else 0) + (col.width or width)
+            if i == last:
+                break
+        return min(width, end)
+
     def render_line(self, y: int) -> Strip:
-        key = self._line_key(y)
+        key = self._fresh.pop(y, None) or self._line_key(y)
         self._drawn[y] = key
         width = self.content_width
         if key[0] == "header":
@@ -219,11 +249,13 @@ class SessionsTable(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        self._fresh.clear()  # every line now shows another row
         self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(self.content_width, len(self.rows) + 1)
         self._drawn.clear()
+        self._fresh.clear()
         self._scroll_cursor_into_view()
         self.refresh()
 
