@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.widgets import ContentSwitcher, Footer
 
@@ -144,6 +147,9 @@ class PgTopApp(
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
         self.head_start = head_start
+        self.panes_ready = False  # the non-session panes mount after the first data
+        self._panes_mounting = False
+        self._panes_mounted = asyncio.Event()
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -164,20 +170,17 @@ class PgTopApp(
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.header_state, id="header")
         yield PaneTabs(id="tabs")
-        with ContentSwitcher(initial="sessions", id="panes"):
-            with Vertical(id="sessions"):
-                yield SessionsTable(id="sessions-table", key_handler=self.filter_key)
-                with Horizontal(id="wide-extras"):
-                    yield DatabasesPane(id="side-databases")
-                    yield PoolerPane(id="side-pooler")
-            yield DatabasesPane(id="databases")
-            yield LimitsPane(id="limits")
-            yield PoolerPane(id="pooler")
+        with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
+            yield SessionsTable(id="sessions-table", key_handler=self.filter_key)
+            yield Horizontal(id="wide-extras")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(SessionsTable).focus()
         self._apply_layout_class()
+        # The other panes start hidden: mount them once the first data is on screen, which
+        # then comes sooner (each mount restyles the screen and rebuilds the footer).
+        self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
         self._start_polling()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -203,9 +206,11 @@ class PgTopApp(
         if isinstance(self.screen, InspectScreen):
             self.screen.update_snapshot(snap)
         current = self.query_one(ContentSwitcher).current
+        if not self._panes_mounting:
+            self.call_after_refresh(self._mount_other_panes)
         if current == "sessions":
             self._render_sessions(snap)
-            if self.screen.has_class("-wide"):
+            if self.screen.has_class("-wide") and self.panes_ready:
                 self.query_one("#side-databases", DatabasesPane).update_snapshot(snap, rates)
                 self.query_one("#side-pooler", PoolerPane).update_snapshot(snap, rates)
         elif current == "databases":
@@ -214,6 +219,28 @@ class PgTopApp(
             self.query_one("#limits", LimitsPane).update_snapshot(snap, rates)
         elif current == "pooler":
             self.query_one("#pooler", PoolerPane).update_snapshot(snap, rates)
+
+    async def _mount_other_panes(self) -> None:
+        if self._panes_mounting:  # asked by the first data and by a timer: once is enough
+            return
+        self._panes_mounting = True
+        with contextlib.suppress(NoMatches):  # the app may be closing already
+            await self._mount_panes()
+
+    async def _mount_panes(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        for pane in (
+            DatabasesPane(id="databases"),
+            LimitsPane(id="limits"),
+            PoolerPane(id="pooler"),
+        ):
+            await switcher.add_content(pane)
+        await self.query_one("#wide-extras").mount(
+            DatabasesPane(id="side-databases"), PoolerPane(id="side-pooler")
+        )
+        self.panes_ready = True
+        self._panes_mounted.set()
+        self._render_all()
 
     def _render_sessions(self, snap: Snapshot) -> None:
         table = self.query_one(SessionsTable)
@@ -268,7 +295,13 @@ class PgTopApp(
 
     # -- actions ------------------------------------------------------------------------
 
-    def action_show_pane(self, pane: str) -> None:
+    async def action_show_pane(self, pane: str) -> None:
+        if pane != "sessions" and not self.panes_ready:
+            await self._mount_other_panes()  # a key pressed before they were mounted
+            await self._panes_mounted.wait()
+        self.show_pane(pane)
+
+    def show_pane(self, pane: str) -> None:
         self.query_one(ContentSwitcher).current = pane
         self.query_one(PaneTabs).select(pane)
         widget = self.query_one(f"#{pane}")
@@ -276,23 +309,23 @@ class PgTopApp(
         focus_target.focus()
         self._render_all()
 
-    def on_pane_tabs_chosen(self, message: PaneTabs.Chosen) -> None:
-        self.action_show_pane(message.pane)
+    async def on_pane_tabs_chosen(self, message: PaneTabs.Chosen) -> None:
+        await self.action_show_pane(message.pane)
 
-    def _step_pane(self, step: int) -> None:
+    async def _step_pane(self, step: int) -> None:
         names = [name for name, _ in PANES]
         current = self.query_one(ContentSwitcher).current or names[0]
-        self.action_show_pane(names[(names.index(current) + step) % len(names)])
+        await self.action_show_pane(names[(names.index(current) + step) % len(names)])
 
-    def action_next_pane(self) -> None:
-        self._step_pane(1)
+    async def action_next_pane(self) -> None:
+        await self._step_pane(1)
 
-    def action_previous_pane(self) -> None:
-        self._step_pane(-1)
+    async def action_previous_pane(self) -> None:
+        await self._step_pane(-1)
 
     def on_pooler_pane_show_backend(self, message: PoolerPane.ShowBackend) -> None:
         """From the pool detail screen: select the backend a client holds, and inspect it."""
-        self.action_show_pane("sessions")
+        self.show_pane("sessions")
         if self.query_one(SessionsTable).move_cursor_to_pid(message.pid):
             self.action_inspect()
         else:

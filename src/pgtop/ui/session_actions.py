@@ -143,7 +143,7 @@ class SessionActions(_Base):
 
     def action_open_filter(self) -> None:
         if self.query_one(ContentSwitcher).current != "sessions":
-            self.action_show_pane("sessions")  # a full redraw: only when it is needed
+            self.show_pane("sessions")  # a full redraw: only when it is needed
         self.filter_prompt.start(self.filter_text)
         self._show_prompt()
 
