@@ -6,6 +6,7 @@ meaning or disappears (adding fields is not a break).
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -110,57 +111,17 @@ def _pool(p: Pool) -> dict[str, Any]:
     }
 
 
-def _pooler_db(d: PoolerDatabase) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "host": d.host,
-        "port": d.port,
-        "database": d.database,
-        "pool_size": d.pool_size,
-        "min_pool_size": d.min_pool_size,
-        "reserve_pool": d.reserve_pool,
-        "pool_mode": d.pool_mode,
-        "max_connections": d.max_connections,
-        "current_connections": d.current_connections,
-        "paused": d.paused,
-        "disabled": d.disabled,
-    }
-
-
-def _pooler_client(c: PoolerClient) -> dict[str, Any]:
-    return {
-        "database": c.database,
-        "user": c.user,
-        "state": c.state,
-        "addr": c.addr,
-        "port": c.port,
-        "connect_time": _time(c.connect_time),
-        "request_time": _time(c.request_time),
-        "wait_s": round(c.wait_s, 6),
-        "ptr": c.ptr,
-        "link": c.link,
-        "id": c.id,
-        "application_name": c.application_name,
-    }
-
-
-def _pooler_server(s: PoolerServer) -> dict[str, Any]:
-    return {
-        "database": s.database,
-        "user": s.user,
-        "state": s.state,
-        "addr": s.addr,
-        "port": s.port,
-        "local_addr": s.local_addr,
-        "local_port": s.local_port,
-        "connect_time": _time(s.connect_time),
-        "request_time": _time(s.request_time),
-        "remote_pid": s.remote_pid,
-        "ptr": s.ptr,
-        "link": s.link,
-        "id": s.id,
-        "application_name": s.application_name,
-    }
+def _record(r: PoolerDatabase | PoolerClient | PoolerServer) -> dict[str, Any]:
+    """A record whose JSON keys are its field names: times as ISO, floats rounded."""
+    out: dict[str, Any] = {}
+    for f in fields(r):
+        value = getattr(r, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, float):
+            value = round(value, 6)
+        out[f.name] = value
+    return out
 
 
 def pooler_to_dict(p: PoolerSnapshot) -> dict[str, Any]:
@@ -183,10 +144,10 @@ def pooler_to_dict(p: PoolerSnapshot) -> dict[str, Any]:
             }
             for s in p.stats
         ],
-        "databases": [_pooler_db(d) for d in p.databases],
+        "databases": [_record(d) for d in p.databases],
         "config": dict(p.config),
-        "client_list": [_pooler_client(c) for c in p.client_list],
-        "server_list": [_pooler_server(s) for s in p.server_list],
+        "client_list": [_record(c) for c in p.client_list],
+        "server_list": [_record(s) for s in p.server_list],
         "missing_columns": list(p.missing),
     }
 
