@@ -12,8 +12,10 @@ Dirs resolving to the same place are listed once.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,24 @@ class PgInstall:
 
 def _usable(bindir: Path) -> bool:
     return all(os.access(bindir / exe, os.X_OK) for exe in REQUIRED)
+
+
+def _world_reachable(path: Path) -> bool:
+    """Whether another OS user (the one running the servers) can reach `path`."""
+    return all(p.stat().st_mode & 0o001 for p in (path, *path.parents))
+
+
+def _shared_copy(bindir: Path) -> Path:
+    """The install (bin, lib, share) copied where the unprivileged server user can read it.
+
+    A clone in a private directory (mktemp -d is 0700) hides a repo-local venv from the
+    `postgres` user; the copy lives under a 0755 temp dir, removed at exit.
+    """
+    dest = Path(tempfile.mkdtemp(prefix="pgtop-pginstall-"))
+    dest.chmod(0o755)
+    atexit.register(shutil.rmtree, dest, True)
+    shutil.copytree(bindir.parent, dest / "pg", symlinks=True)
+    return dest / "pg" / bindir.name
 
 
 def _candidates(repo_root: Path) -> list[tuple[Path, str]]:
@@ -83,5 +103,7 @@ def discover_postgres(repo_root: Path) -> list[PgInstall]:
         while pid in ids:
             pid, n = f"pg{version // 10000}_{n}", n + 1
         ids.add(pid)
+        if os.geteuid() == 0 and not _world_reachable(real):
+            real = _shared_copy(real)
         installs.append(PgInstall(real, version, source, pid))
     return installs

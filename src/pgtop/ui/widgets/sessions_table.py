@@ -194,7 +194,9 @@ class SessionsTable(ScrollView, can_focus=True):
         return min(width, end)
 
     def render_line(self, y: int) -> Strip:
-        key = self._fresh.pop(y, None) or self._line_key(y)
+        key = self._fresh.pop(y, None)
+        if key is None or key[1] != self.content_width:  # a resize came in between
+            key = self._line_key(y)
         self._drawn[y] = key
         width = self.content_width
         if key[0] == "header":
