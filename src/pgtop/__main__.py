@@ -4,6 +4,9 @@ import sys
 
 
 def main() -> None:
+    from pgtop import gc_pause
+
+    gc_pause.pause()  # before the heavy imports; the app resumes it after its first frame
     from pgtop.cli import run
 
     sys.exit(run(sys.argv[1:]))

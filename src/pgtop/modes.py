@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 
 def run_once(target: Target, password: str | None, fmt: str) -> int:
+    from pgtop import gc_pause
+
+    gc_pause.resume()  # paused for the app's start-up only
     from pgtop.collect.errors import CollectError
     from pgtop.once import collect_once, render
 

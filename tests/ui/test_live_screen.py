@@ -6,6 +6,7 @@ PgTopApp under Pilot with a 0.5 s refresh and waits, by polling, until the sessi
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from live import (
 )
 from textual.widgets import DataTable
 
+from pgtop import gc_pause
 from pgtop.model.records import ACTIVE, IDLE, IDLE_IN_TRANSACTION
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.widgets.databases_pane import DatabasesPane
@@ -199,6 +201,22 @@ async def test_header_status_live_and_pause(primary_pg: PostgresServer) -> None:
         assert "● live" in screen_text(app)
 
 
+async def test_garbage_collector_back_on_after_first_screen(primary_pg: PostgresServer) -> None:
+    """`pgtop` starts with the cyclic collector off (gc_pause); a long-running app that
+    never turned it back on would leak every reference cycle it makes."""
+    gc_pause.pause()
+    try:
+        assert not gc.isenabled()
+        app = PgTopApp(target_for(primary_pg))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.pg_snapshot is not None, "the first snapshot")
+            await until(pilot, gc.isenabled, "the collector back on after the first frame")
+            assert "● live" in screen_text(app)
+    finally:
+        gc_pause.resume()
+        gc.enable()
+
+
 async def test_layout_80x24(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -217,7 +235,7 @@ async def test_layout_160x48_shows_side_panes(
     await primary_workload.idle()
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.pg_snapshot is not None, "the first snapshot")
+        await until(pilot, lambda: app.panes_ready, "the side panes mounted")
         extras = app.query_one("#wide-extras")
         side_dbs = app.query_one("#side-databases", DatabasesPane)
         await until(pilot, lambda: side_dbs.row_count > 0, "the side databases pane filled")

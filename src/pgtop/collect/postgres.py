@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgtop.collect.blockers import BlockerCache
@@ -49,9 +49,14 @@ WATCHED_SETTINGS = (
 )
 
 
+# A plain path, not importlib.resources: that costs ~5 ms of start-up, and pgtop is never
+# imported from a zip.
+QUERIES = Path(__file__).parent / "queries"
+
+
 @cache
 def load_query(name: str) -> str:
-    return resources.files("pgtop.collect.queries").joinpath(f"{name}.sql").read_text()
+    return (QUERIES / f"{name}.sql").read_text()
 
 
 def sessions_query_for(version_num: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, ComposeResult
@@ -14,9 +15,8 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.widgets import ContentSwitcher, Footer
 
+from pgtop import gc_pause
 from pgtop.collect.postgres import PostgresCollector
-from pgtop.collect.record import Recorder
-from pgtop.collect.replay import Recording
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.records import PoolerSnapshot, Snapshot
@@ -28,14 +28,15 @@ from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
 from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
-from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.session_actions import SessionActions
-from pgtop.ui.widgets.databases_pane import DatabasesPane
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
-from pgtop.ui.widgets.limits_pane import LimitsPane
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
-from pgtop.ui.widgets.pooler_pane import PoolerPane
 from pgtop.ui.widgets.sessions_table import SessionsTable
+
+if TYPE_CHECKING:
+    from pgtop.collect.record import Recorder
+    from pgtop.collect.replay import Recording
+    from pgtop.ui.widgets.pooler_pane import PoolerPane
 
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 
@@ -181,6 +182,7 @@ class PgTopApp(
         # The other panes start hidden: mount them once the first data is on screen, which
         # then comes sooner (each mount restyles the screen and rebuilds the footer).
         self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
+        self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
         self._start_polling()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -203,22 +205,32 @@ class PgTopApp(
         self.header_state.rates = rates
         self.query_one(StatusHeader).refresh()
         self._update_tab_badges(snap)
-        if isinstance(self.screen, InspectScreen):
-            self.screen.update_snapshot(snap)
+        if self.screen is not self.default_screen:
+            from pgtop.ui.screens.inspect import InspectScreen  # loaded on first use
+
+            if isinstance(self.screen, InspectScreen):
+                self.screen.update_snapshot(snap)
         current = self.query_one(ContentSwitcher).current
         if not self._panes_mounting:
             self.call_after_refresh(self._mount_other_panes)
         if current == "sessions":
             self._render_sessions(snap)
             if self.screen.has_class("-wide") and self.panes_ready:
-                self.query_one("#side-databases", DatabasesPane).update_snapshot(snap, rates)
-                self.query_one("#side-pooler", PoolerPane).update_snapshot(snap, rates)
-        elif current == "databases":
-            self.query_one("#databases", DatabasesPane).update_snapshot(snap, rates)
-        elif current == "limits":
-            self.query_one("#limits", LimitsPane).update_snapshot(snap, rates)
-        elif current == "pooler":
-            self.query_one("#pooler", PoolerPane).update_snapshot(snap, rates)
+                self._update_pane("side-databases", snap, rates)
+                self._update_pane("side-pooler", snap, rates)
+        elif current is not None and self.panes_ready:
+            self._update_pane(current, snap, rates)
+
+    def _update_pane(self, pane_id: str, snap: Snapshot, rates: Rates | None) -> None:
+        # Imported only here and in _mount_panes, which runs after the first frame: the
+        # first screen needs none of them, and loading them took ~10 ms of start-up.
+        from pgtop.ui.widgets.databases_pane import DatabasesPane
+        from pgtop.ui.widgets.limits_pane import LimitsPane
+        from pgtop.ui.widgets.pooler_pane import PoolerPane
+
+        pane = self.query_one(f"#{pane_id}")
+        if isinstance(pane, DatabasesPane | LimitsPane | PoolerPane):
+            pane.update_snapshot(snap, rates)
 
     async def _mount_other_panes(self) -> None:
         if self._panes_mounting:  # asked by the first data and by a timer: once is enough
@@ -228,6 +240,10 @@ class PgTopApp(
             await self._mount_panes()
 
     async def _mount_panes(self) -> None:
+        from pgtop.ui.widgets.databases_pane import DatabasesPane
+        from pgtop.ui.widgets.limits_pane import LimitsPane
+        from pgtop.ui.widgets.pooler_pane import PoolerPane
+
         switcher = self.query_one(ContentSwitcher)
         for pane in (
             DatabasesPane(id="databases"),

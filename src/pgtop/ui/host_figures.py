@@ -12,14 +12,14 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from pgtop.collect.host import HostCollector, is_local_backend
-from pgtop.model.host import HostStats, ProcessStats
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 HEADER_ONLY_EVERY = 5.0  # seconds between host samples while no per-backend column shows
 
 if TYPE_CHECKING:
+    from pgtop.collect.host import HostCollector
+    from pgtop.model.host import HostStats, ProcessStats
     from pgtop.ui.app import PgTopApp
 
     _Base = PgTopApp
@@ -65,6 +65,8 @@ class HostFigures(_Base):
         self.run_worker(self._sample(self.host, pids), group="host", exclusive=True)
 
     async def _check_locality(self, pid: int, started: object, data_dir: str | None) -> None:
+        from pgtop.collect.host import HostCollector, is_local_backend  # psutil: not at start
+
         local = await asyncio.to_thread(is_local_backend, pid, started)  # type: ignore[arg-type]
         if local:
             self.host = HostCollector(data_dir)

@@ -15,8 +15,6 @@ from textual.app import SystemCommand
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-from pgtop.ui.screens.help import HelpScreen
-
 if TYPE_CHECKING:
     from pgtop.ui.app import PgTopApp
 
@@ -41,6 +39,8 @@ class KeysAndCommands(_Base):
         return keys
 
     def action_help(self) -> None:
+        from pgtop.ui.screens.help import HelpScreen  # loaded on first use: start-up
+
         keys = [(key, description) for key, description, _, _ in self._active_keys(self.screen)]
         self.push_screen(HelpScreen(keys))
 

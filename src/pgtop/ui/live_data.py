@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from textual.css.query import NoMatches
 
+from pgtop import gc_pause
 from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
@@ -102,7 +103,7 @@ class LiveData(_Base):
         if self.pg_snapshot is not None:
             self.rates = compute_rates(self.pg_snapshot, new)
         self.pg_snapshot = new
-        self._had_data = True
+        first_data, self._had_data = not self._had_data, True
         if self.recorder is not None:
             self.record_snapshot()
         self.query_one(SessionsTable).set_stale(False)
@@ -116,7 +117,15 @@ class LiveData(_Base):
         hs.connections.add(float(new.limits.client_connections))
         hs.tps.add(self.rates.transactions if self.rates else None)
         self._render_all()
-        self.sample_host()
+        if first_data:
+            self.call_after_refresh(self._after_first_frame)
+        else:
+            self.sample_host()
+
+    def _after_first_frame(self) -> None:
+        gc_pause.resume()
+        with contextlib.suppress(NoMatches):  # the app may be closing already
+            self.sample_host()  # its locality check (psutil, a thread) would delay the frame
 
     @_unless_closing
     def on_postgres_failed(self, message: PostgresFailed) -> None:

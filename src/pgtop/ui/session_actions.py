@@ -15,19 +15,16 @@ from rich.text import Text
 from textual import events
 from textual.widgets import ContentSwitcher
 
-from pgtop.audit import record_actions
-from pgtop.collect.actions import ActionResult, ActionRunner, Kind
 from pgtop.model.filter import FilterError, parse_filter
 from pgtop.model.format import one_line
 from pgtop.model.records import Session
 from pgtop.model.view import SORT_KEYS
 from pgtop.ui.filter_prompt import FilterPrompt
-from pgtop.ui.screens.confirm import ConfirmScreen
-from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
+    from pgtop.collect.actions import ActionResult, ActionRunner, Kind
     from pgtop.ui.app import PgTopApp
 
     _Base = PgTopApp
@@ -200,6 +197,8 @@ class SessionActions(_Base):
         self._rerender_sessions()
 
     def action_inspect(self) -> None:
+        from pgtop.ui.screens.inspect import InspectScreen  # first use loads it: start-up
+
         table = self.query_one(SessionsTable)
         snap = self.current_snapshot()
         session = table.cursor_session
@@ -234,6 +233,8 @@ class SessionActions(_Base):
         self._confirm_and_signal("terminate", self._targets())
 
     def _inspected(self) -> list[Session]:
+        from pgtop.ui.screens.inspect import InspectScreen
+
         screen = self.screen
         if isinstance(screen, InspectScreen) and screen.session and not screen.ended:
             return [screen.session]
@@ -286,6 +287,8 @@ class SessionActions(_Base):
         else:
             title = f"{kind.capitalize()} {len(targets)} marked sessions?"
             body = describe_many(targets)
+        from pgtop.ui.screens.confirm import ConfirmScreen
+
         body.append("\nGuarded by backend_start: a session that ended since is not touched.", "dim")
 
         def answered(yes: bool | None) -> None:
@@ -295,6 +298,9 @@ class SessionActions(_Base):
         self.push_screen(ConfirmScreen(title, body), callback=answered)
 
     async def _signal(self, kind: Kind, targets: list[Session]) -> None:
+        from pgtop.audit import record_actions
+        from pgtop.collect.actions import ActionRunner
+
         if self._runner is None:
             self._runner = ActionRunner(
                 self.target.postgres,
