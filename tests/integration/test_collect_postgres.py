@@ -136,6 +136,45 @@ async def test_sessions_match_pg_stat_activity(
     assert snap.server.snapshot_time >= sessions[in_tx].xact_start
 
 
+async def test_idle_sessions_not_resent_still_follow_changes(
+    pg_server: PostgresServer, workload: SessionFactory
+) -> None:
+    """From the second poll on, the server re-sends an idle session only when it changed
+    (sessions.sql). What pgtop shows must still be what a first poll would show: a session
+    that runs a query shows it, one that leaves is gone, a new one appears."""
+    stays = await workload.idle(application_name=f"{workload.tag}-stays")
+    changes_conn = await workload.connect(application_name=f"{workload.tag}-changes")
+    changes = int(await changes_conn.fetchval("SELECT pg_backend_pid()"))
+    leaves_conn = await workload.connect(application_name=f"{workload.tag}-leaves")
+    leaves = int(await leaves_conn.fetchval("SELECT pg_backend_pid()"))
+    in_tx = await workload.idle_in_transaction()
+    await workload.wait_for(
+        "SELECT count(*) = 2 FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'idle'",
+        [changes, leaves],
+    )
+    async with collector(pg_server) as c:
+        first = by_pid(await c.poll())
+        second = by_pid(await c.poll())
+        assert second[stays] is first[stays]  # not re-sent, not rebuilt
+        assert second[in_tx] is first[in_tx]
+
+        await changes_conn.execute("SELECT 'changed' AS what")
+        await leaves_conn.close()
+        arrives = await workload.idle(application_name=f"{workload.tag}-arrives")
+        await workload.wait_for(
+            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", leaves
+        )
+        third = by_pid(await c.poll())
+    fresh = by_pid(await _poll_once(pg_server))
+
+    assert third[changes].query == "SELECT 'changed' AS what"
+    assert leaves not in third
+    assert third[arrives].application == f"{workload.tag}-arrives"
+    assert third[stays] is first[stays] and third[in_tx] is first[in_tx]
+    ours = {stays, changes, in_tx, arrives}
+    assert {p: third[p] for p in ours} == {p: fresh[p] for p in ours}
+
+
 async def test_query_id(pg_server: PostgresServer, workload: SessionFactory) -> None:
     """query_id is NULL unless compute_query_id is on (the default `auto` computes it only
     for pg_stat_statements, which the test servers do not load); PostgreSQL < 14 has none."""

@@ -67,7 +67,8 @@ def sessions_query_for(version_num: int) -> str:
             "pgtop needs 10 or newer",
             "usage",
         )
-    return load_query("sessions_14" if version_num >= 140000 else "sessions_10")
+    sql = load_query("sessions")
+    return sql if version_num >= 140000 else sql.replace("a.query_id", "NULL::bigint")
 
 
 class _SlowFacts:
@@ -213,15 +214,29 @@ class PostgresCollector:
         conn = self._conn
         assert conn is not None
         now_mono = time.monotonic()
-        if self._facts is None or now_mono - self._facts.fetched_at > SLOW_FACTS_EVERY:
+        slow_due = self._facts is None or now_mono - self._facts.fetched_at > SLOW_FACTS_EVERY
+        if slow_due:
             row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
             self._facts = _SlowFacts(row, now_mono, self._first_sources)
             self._sessions_sql = sessions_query_for(self._facts.version_num)
         facts = self._facts
         db_rows = await conn.fetch(load_query("databases"))
         skipped = self._blockers.reusable(now_mono)
-        rows = await conn.fetch(self._sessions_sql, list(self._own_pids), skipped)
-        sessions = self._blockers.fill(self._sessions_from_rows(rows), skipped, now_mono)
+        # With the slow facts (every 30 s), all rows are read afresh: a cheap safety net.
+        known = [] if slow_due else self._known_idle()
+        rows = await conn.fetch(
+            self._sessions_sql,
+            list(self._own_pids),
+            skipped,
+            [s.pid for s in known],
+            [s.state_change for s in known],
+        )
+        rows, kept = rows[:-1], set(rows[-1]["live_pids"] or ())
+        kept.difference_update(r[0] for r in rows)  # sent again: they changed
+        kept.difference_update(self._own_pids)  # hidden since the last poll (exclude_pid)
+        unchanged = [s for s in known if s.pid in kept]
+        sessions = self._sessions_from_rows(rows, unchanged)
+        sessions = self._blockers.fill(sessions, skipped, now_mono)
         snapshot = self._build_snapshot(facts, db_rows, sessions)
         pid = self.inspect_pid
         if pid is not None:
@@ -233,11 +248,20 @@ class PostgresCollector:
             snapshot = dataclasses.replace(snapshot, inspected_pid=pid, inspected_locks=locks)
         return snapshot
 
-    def _sessions_from_rows(self, rows: list[Any]) -> tuple[Session, ...]:
-        """Sessions for this poll, reusing last poll's object when its row is unchanged.
+    def _known_idle(self) -> list[Session]:
+        """Idle sessions of the last poll: the server sends them again only if changed."""
+        return [
+            s
+            for _, s in self._session_cache.values()
+            if s.state_change is not None and s.state is not None and s.state.startswith("idle")
+        ]
 
-        Most sessions do not change between polls (ages are derived, not fetched), and
-        building a record per row per tick was a third of pgtop's CPU at 1,000 sessions.
+    def _sessions_from_rows(self, rows: list[Any], unchanged: list[Session]) -> tuple[Session, ...]:
+        """Sessions for this poll: the rows sent, then the idle sessions not sent again.
+
+        A sent row equal to last poll's reuses its record too: most sessions do not change
+        between polls (ages are derived, not fetched), and building a record per row per
+        tick was a third of pgtop's CPU at 1,000 sessions.
         """
         cache = self._session_cache
         fresh: dict[int, tuple[Any, Session]] = {}
@@ -247,6 +271,9 @@ class PostgresCollector:
             hit = cache.get(pid)
             s = hit[1] if hit is not None and hit[0] == r else _session_from_row(r)
             fresh[pid] = (r, s)
+            out.append(s)
+        for s in unchanged:
+            fresh[s.pid] = cache[s.pid]
             out.append(s)
         self._session_cache = fresh
         return tuple(out)
