@@ -10,6 +10,7 @@ from typing import Any
 from builders import NOW, session
 
 from pgtop.collect.pgbouncer_rows import (
+    RowRecords,
     client_from_row,
     missing_columns,
     pgbouncer_time,
@@ -17,6 +18,7 @@ from pgtop.collect.pgbouncer_rows import (
 )
 from pgtop.model.export import snapshot_to_dict
 from pgtop.model.pooler_join import (
+    LinkMemo,
     client_app_shown,
     client_state,
     join_pooler,
@@ -210,6 +212,29 @@ def test_link_sessions_sets_and_clears_links() -> None:
     assert all(s.pooler is None for s in stale.sessions)
 
 
+def test_link_memo_keeps_a_linked_session_the_same_object_until_it_changes() -> None:
+    """The sessions table redraws a line when its record is another object: a pooled
+    backend whose session and link did not change must come out as last poll's object."""
+    memo: LinkMemo = {}
+    s1 = bounced(101, 33001)
+    servers = (server(101, 33001, "0xs1", link="0xc1"),)
+    first = link_sessions(snapshot((s1,), pooler(servers, (client("0xc1", link="0xs1"),))), memo)
+    again = link_sessions(snapshot((s1,), pooler(servers, (client("0xc1", link="0xs1"),))), memo)
+    assert again.sessions[0] is first.sessions[0]
+    # the backend now serves another client: a new link, a new record
+    other = (server(101, 33001, "0xs1", link="0xc2"),)
+    moved = link_sessions(snapshot((s1,), pooler(other, (client("0xc2", link="0xs1"),))), memo)
+    assert moved.sessions[0] is not first.sessions[0]
+    assert moved.sessions[0].pooler is not None
+    assert moved.sessions[0].pooler.client is not None
+    assert moved.sessions[0].pooler.client.ptr == "0xc2"
+    # the session itself changed (a new poll row): a new record, even with the same link
+    s1b = replace(s1, query="SELECT 2")
+    newer = link_sessions(snapshot((s1b,), pooler(other, (client("0xc2", link="0xs1"),))), memo)
+    assert newer.sessions[0] is not moved.sessions[0]
+    assert newer.sessions[0].query == "SELECT 2"
+
+
 def test_link_sessions_without_links_returns_the_snapshot_itself() -> None:
     snap = snapshot((session(1), session(2)), None)
     assert link_sessions(snap) is snap
@@ -380,3 +405,31 @@ def test_pgbouncer_times() -> None:
     )
     assert pgbouncer_time("2026-11-25 23:50:20 CET") is None  # a zone name is a guess
     assert pgbouncer_time("") is None and pgbouncer_time(None) is None
+    assert pgbouncer_time("2026-11-25 23:50:20.25 UTC") == datetime(  # microseconds
+        2026, 11, 25, 23, 50, 20, 250000, tzinfo=UTC
+    )
+    assert pgbouncer_time("2026-13-25 23:50:20 UTC") is None  # not a date: not a crash
+
+
+def test_row_records_follow_the_rows_and_reuse_unchanged_ones() -> None:
+    built: list[str] = []
+
+    def build(row: dict[str, Any]) -> str:
+        built.append(row["ptr"])
+        return f"client {row['ptr']} {row['state']}"
+
+    clients = RowRecords(build)
+    cols = ["ptr", "state"]
+    assert clients.records(cols, [("0xa", "active"), ("0xb", "waiting")]) == (
+        "client 0xa active",
+        "client 0xb waiting",
+    )
+    # b got its server, a left, c arrived: only the changed and new rows are built again
+    now = [("0xb", "active"), ("0xc", "active")]
+    assert clients.records(cols, now) == ("client 0xb active", "client 0xc active")
+    assert built == ["0xa", "0xb", "0xb", "0xc"]
+    assert clients.records(cols, now) == ("client 0xb active", "client 0xc active")
+    assert built == ["0xa", "0xb", "0xb", "0xc"]
+    # another PgBouncer version, other columns: nothing of the old one is reused
+    assert clients.records(["state", "ptr"], [("active", "0xc")]) == ("client 0xc active",)
+    assert built[-1] == "0xc" and len(built) == 5

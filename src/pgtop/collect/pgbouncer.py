@@ -18,6 +18,7 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer_rows import (
     ADMIN_DATABASE,
     Row,
+    RowRecords,
     client_from_row,
     database_from_row,
     int_column,
@@ -75,6 +76,8 @@ class PgBouncerCollector:
         self._config: dict[str, str] = {}
         self._config_at = 0.0
         self.address = _describe_conninfo(conninfo)
+        self._clients = RowRecords(client_from_row)
+        self._servers = RowRecords(server_from_row)
 
     @property
     def connected(self) -> bool:
@@ -124,10 +127,11 @@ class PgBouncerCollector:
                 await asyncio.wait_for(conn.close(), 2)
 
     async def _show(self, what: str) -> list[Row]:
-        return (await self._show_columns(what))[1]
+        names, rows = await self._show_columns(what)
+        return [dict(zip(names, r, strict=False)) for r in rows]
 
-    async def _show_columns(self, what: str) -> tuple[list[str], list[Row]]:
-        """Column names (known even with no rows, unlike the dicts' keys) and rows."""
+    async def _show_columns(self, what: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names (known even with no rows) and the rows as sent."""
         import psycopg
 
         assert self._conn is not None
@@ -136,9 +140,7 @@ class PgBouncerCollector:
                 await cur.execute(f"SHOW {what}")
                 if cur.description is None:
                     return [], []
-                names = [d.name for d in cur.description]
-                rows = [dict(zip(names, r, strict=False)) for r in await cur.fetchall()]
-                return names, rows
+                return [d.name for d in cur.description], await cur.fetchall()
         except psycopg.Error as exc:
             raise describe_pooler_error(exc, self.address) from None
 
@@ -193,9 +195,11 @@ class PgBouncerCollector:
             servers=lists.get("used_servers", 0),
             polled_at=datetime.now(UTC),
             client_list=tuple(
-                client_from_row(r) for r in clients if r.get("database") != ADMIN_DATABASE
+                c
+                for c in self._clients.records(client_cols, clients)
+                if c.database != ADMIN_DATABASE
             ),
-            server_list=tuple(server_from_row(r) for r in servers),
+            server_list=self._servers.records(server_cols, servers),
             missing=missing_columns("CLIENTS", client_cols)
             + missing_columns("SERVERS", server_cols),
         )

@@ -7,8 +7,10 @@ say "this PgBouncer lacks X" instead of guessing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 
 from pgtop.model.records import (
     Pool,
@@ -122,15 +124,50 @@ def pgbouncer_time(value: object) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or len(value) < 19:
         return None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=4096)  # a client's connect_time repeats every tick
+def _parse_time(value: str) -> datetime | None:
+    # fromisoformat, not strptime: strptime was a tenth of pgtop's CPU at 500 clients.
     stamp, _, zone = value.rpartition(" ")
     try:
         if zone in ("UTC", "GMT", "Z"):
-            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
         if zone[:1] in "+-" and zone[1:].isdigit():
-            return datetime.strptime(f"{stamp} {zone}", "%Y-%m-%d %H:%M:%S %z")
+            return datetime.fromisoformat(f"{stamp}{zone}")
     except ValueError:
         return None
     return None
+
+
+R = TypeVar("R")
+
+
+class RowRecords(Generic[R]):
+    """Records of one SHOW command, poll after poll: a row unchanged since the last poll
+    keeps its record. Most clients and servers do not change between ticks, and building
+    every SHOW CLIENTS record anew each tick cost a fifth of pgtop's CPU at 500 clients."""
+
+    def __init__(self, build: Callable[[Row], R]) -> None:
+        self._build = build
+        self._columns: list[str] = []
+        self._last: dict[tuple[Any, ...], R] = {}
+
+    def records(self, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> tuple[R, ...]:
+        """`rows` as the console sent them, in `columns` order."""
+        if columns != self._columns:  # another PgBouncer answers since the last poll
+            self._columns, self._last = columns, {}
+        fresh: dict[tuple[Any, ...], R] = {}
+        out = []
+        for row in rows:
+            record = self._last.get(row)
+            if record is None:
+                record = self._build(dict(zip(columns, row, strict=False)))
+            fresh[row] = record
+            out.append(record)
+        self._last = fresh
+        return tuple(out)
 
 
 def _wait_s(row: Row) -> float:

@@ -80,23 +80,36 @@ def join_pooler(
     return links
 
 
-def link_sessions(snap: Snapshot) -> Snapshot:
+# pid -> (session as polled, its link, the linked copy), from one link_sessions to the next
+LinkMemo = dict[int, tuple[Session, PoolerLink | None, Session]]
+
+
+def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
     """The snapshot with each session's `pooler` set from the join (None where it has none).
 
     Sessions that keep their value are reused, so the cost is one dict lookup per session
-    plus a copy of the joined ones. A pooler that failed its last poll gives no links: the
-    pooler pane may keep showing its last data dimmed, but a stale link would be a guess.
+    plus a copy of the joined ones. With a `memo` kept across calls, a session polled and
+    linked as last time keeps last time's copy, so the UI sees the very same record and
+    does not redraw it. A pooler that failed its last poll gives no links: the pooler pane
+    may keep showing its last data dimmed, but a stale link would be a guess.
     """
     pooler = None if snap.pooler_error else snap.pooler
     links = join_pooler(snap.sessions, pooler)
     if not links and all(s.pooler is None for s in snap.sessions):
         return snap
     out: list[Session] = []
+    fresh: LinkMemo = {}
     for s in snap.sessions:
         link = links.get(s.pid)
         if link is not s.pooler and link != s.pooler:
-            s = replace(s, pooler=link)
+            hit = memo.get(s.pid) if memo is not None else None
+            linked = hit[2] if hit and hit[0] is s and hit[1] == link else replace(s, pooler=link)
+            fresh[s.pid] = (s, link, linked)
+            s = linked
         out.append(s)
+    if memo is not None:
+        memo.clear()
+        memo.update(fresh)
     return replace(snap, sessions=tuple(out))
 
 

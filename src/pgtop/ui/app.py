@@ -19,6 +19,7 @@ from pgtop import gc_pause
 from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
+from pgtop.model.pooler_join import LinkMemo
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import SessionView, blocking_tree, visible_sessions
 from pgtop.target import Target
@@ -147,6 +148,7 @@ class PgTopApp(
         self.blocking_tree = False
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
+        self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
         self.head_start = head_start
         self.panes_ready = False  # the non-session panes mount after the first data
         self._panes_mounting = False

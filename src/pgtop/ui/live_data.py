@@ -170,7 +170,7 @@ class LiveData(_Base):
                 snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
             )
         # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
-        self._linked = (inputs, link_sessions(snap))
+        self._linked = (inputs, link_sessions(snap, self._link_memo))
         return self._linked[1]
 
     def current_rates(self) -> Rates | None:
