@@ -451,6 +451,39 @@ async def test_inspect_names_the_relation_in_another_database(
         assert chain.table in relation or SHOP_DB in relation, relation
 
 
+def _burst(app: PgTopApp, text: str) -> None:
+    """Keys arriving in one read, as a paste or a laggy SSH link delivers them: all queued
+    before the app has handled the first (Pilot.press waits after each key)."""
+    names = {"/": "slash", " ": "space", ":": "colon"}
+    for ch in text:
+        app.post_message(events.Key(names.get(ch, ch), ch))
+
+
+async def test_keys_right_behind_the_slash_go_into_the_filter(primary_pg: PostgresServer) -> None:
+    """ "/cron" in one burst must filter on "cron", not sort (r) and open profiles (o)."""
+    app = PgTopApp(target_for(primary_pg))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.pg_snapshot is not None, "a first snapshot")
+        _burst(app, "/cron")
+        await until(pilot, lambda: app.filter_prompt.text == "cron", "the filter text")
+        assert app.view.sort is None and not app.view.reverse
+        assert app.screen is app.default_screen
+        await pilot.press("escape")
+        # From another pane too: "/" brings the sessions pane back, the rest is typed.
+        await pilot.press("2")
+        _burst(app, "/ksr")
+        await until(pilot, lambda: app.filter_prompt.text == "ksr", "the filter text")
+        assert app.query_one("#panes").current == "sessions"  # type: ignore[attr-defined]
+        assert not isinstance(app.screen, ConfirmScreen) and app.view.sort is None
+        await pilot.press("escape")
+        # Elsewhere "/" is just a character: the command palette's input gets it.
+        await pilot.press("ctrl+p")
+        await pilot.press("a", "slash", "b")
+        palette_input = app.screen.query_one("Input")
+        assert palette_input.value == "a/b"  # type: ignore[attr-defined]
+        assert not app.filter_prompt.open
+
+
 async def test_keys_typed_into_the_filter_do_not_act(primary_pg: PostgresServer) -> None:
     """While the prompt is open, `k`, `s` or `c` are letters of the filter, not actions."""
     app = PgTopApp(target_for(primary_pg))

@@ -84,7 +84,9 @@ class PgTopApp(
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("slash", "open_filter", "Filter", id="filter"),
+        # Priority: the app runs it before it passes the next key on, so "/cron" arriving
+        # in one read (a paste, a laggy SSH link) types "cron" instead of acting on c, r...
+        Binding("slash", "open_filter", "Filter", id="filter", priority=True),
         Binding("enter", "inspect", "Inspect", id="inspect"),
         Binding("escape", "clear_filter", "Clear filter/marks", show=False, id="clear"),
         Binding("space", "toggle_mark", "Mark", show=False, id="mark"),
@@ -322,9 +324,13 @@ class PgTopApp(
     def show_pane(self, pane: str) -> None:
         self.query_one(ContentSwitcher).current = pane
         self.query_one(PaneTabs).select(pane)
-        widget = self.query_one(f"#{pane}")
-        focus_target = self.query_one(SessionsTable) if pane == "sessions" else widget
-        focus_target.focus()
+        if pane == "sessions":
+            # Now, not via focus(), which is deferred: keys queued behind the one that came
+            # here, such as "cron" behind "/", must reach the table.
+            table = self.query_one(SessionsTable)
+            table.screen.set_focus(table)
+        else:
+            self.query_one(f"#{pane}").focus()  # a pane may hand focus to its own table
         self._render_all()
 
     async def on_pane_tabs_chosen(self, message: PaneTabs.Chosen) -> None:
