@@ -200,7 +200,9 @@ class PgTopApp(
 
     # -- drawing ------------------------------------------------------------------------
 
-    def _render_all(self) -> None:
+    def _render_all(self, *, sessions: bool = True) -> None:
+        """Everything on screen from the current snapshot; `sessions=False` leaves the
+        sessions table as it is (it then follows at the next PostgreSQL poll)."""
         snap = self.current_snapshot()
         if snap is None:
             return
@@ -218,7 +220,8 @@ class PgTopApp(
         if not self._panes_mounting:
             self.call_after_refresh(self._mount_other_panes)
         if current == "sessions":
-            self._render_sessions(snap)
+            if sessions:
+                self._render_sessions(snap)
             if self.screen.has_class("-wide") and self.panes_ready:
                 self._update_pane("side-databases", snap, rates)
                 self._update_pane("side-pooler", snap, rates)

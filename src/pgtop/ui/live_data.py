@@ -146,7 +146,10 @@ class LiveData(_Base):
             self._pooler_rates = pooler_rates(self.pooler_snapshot, message.snapshot)
         self.pooler_snapshot = message.snapshot
         self.pooler_error = None
-        self._render_all()
+        # The sessions table takes the new links at the next PostgreSQL poll, one refresh
+        # at most: re-sorting and redrawing it on both ticks was a tenth of pgtop --pooler's
+        # CPU. The header, the badges and the pooler panes follow now.
+        self._render_all(sessions=False)
 
     @_unless_closing
     def on_pooler_failed(self, message: PoolerFailed) -> None:
