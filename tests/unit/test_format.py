@@ -1,6 +1,6 @@
 from rich.cells import cell_len
 
-from pgtop.model.format import age, one_line, truncate, visible
+from pgtop.model.format import age, one_line, plural, truncate, visible
 
 
 def test_escape_sequences_become_visible_and_harmless() -> None:
@@ -56,3 +56,10 @@ def test_line_separators_tags_and_arabic_letter_mark_are_shown_not_passed_throug
 def test_ordinary_text_and_emoji_are_left_alone() -> None:
     text = "select 'naïve 数据 🐘 👩‍💻'"  # the ZWJ in the emoji sequence stays
     assert visible(text) == text
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    assert plural(1, "client") == "1 client"
+    assert plural(0, "client") == "0 clients"
+    assert plural(2, "server connection") == "2 server connections"
+    assert plural(2, "query", "queries") == "2 queries"

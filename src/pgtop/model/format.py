@@ -114,3 +114,8 @@ def size(n: float) -> str:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
     return f"{n:.1f}TB"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 client', '3 clients' ('1 query', '2 queries' with `many`)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
