@@ -182,8 +182,8 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "wait", "WAIT", 10, 3, lambda s, now: _wait(s), style=_wait_style, wide=14, cut=_cut_wait
     ),
-    Column("database", "DATABASE", 10, 8, lambda s, now: s.database or ""),
-    Column("user", "USER", 10, 5, lambda s, now: s.user or ""),
+    Column("database", "DATABASE", 10, 8, lambda s, now: s.database or "", wide=14),
+    Column("user", "USER", 10, 5, lambda s, now: s.user or "", wide=14),
     Column("application", "APP", 12, 12, lambda s, now: client_app_shown(s), wide=16),
     # "⇄ 255.255.255.255:65535" whole when there is room.
     Column("client", "CLIENT", 15, 13, client_text, wide=23, cut=cut_address),
@@ -203,6 +203,9 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 QUERY_MIN = 24  # at least this, or a third of the width, whichever is more
+# Then columns widen in this order while the query keeps 1/share of the width: a cut
+# address hides which client it is, where a cut name is usually still recognisable.
+WIDEN = (("client", 4), ("wait", 3), ("user", 3), ("application", 3), ("database", 3))
 HOST_KEYS = ("cpu", "mem", "read", "write")
 
 
@@ -223,12 +226,12 @@ def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
             break
         chosen[col.key] = col
         used += col.width + 1
-    # Then whole names and addresses, while the query keeps a quarter of the width.
-    used += max(QUERY_MIN, width // 4) - query_min
-    for col in sorted(chosen.values(), key=lambda c: c.priority):
-        if col.wide and used + col.wide - col.width <= width:
-            chosen[col.key] = replace(col, width=col.wide)
-            used += col.wide - col.width
+    for key, share in WIDEN:
+        col = chosen.get(key)
+        grow = col.wide - col.width if col else 0
+        if col and used - query_min + grow + max(QUERY_MIN, width // share) <= width:
+            chosen[key] = replace(col, width=col.wide)
+            used += grow
     return tuple(chosen.get(c.key, c) for c in COLUMNS if c.key in chosen or c.key == "query")
 
 
