@@ -123,3 +123,18 @@ def test_sessions_without_the_sorted_age_come_last_both_ways() -> None:
     view = SessionView(sort="xact_age")
     assert _pids(visible_sessions(SESSIONS, view)) == [3, 4, 2, 1]
     assert _pids(visible_sessions(SESSIONS, view.with_sort("xact_age"))) == [2, 4, 3, 1]
+
+
+def test_state_waiting_filters_what_the_state_column_calls_waiting() -> None:
+    from builders import NOW
+
+    from pgtop.model.filter import parse_filter
+
+    waiting = parse_filter("state:waiting")
+    assert [s.pid for s in SESSIONS if waiting.matches(s, NOW)] == [4]
+    assert [s.pid for s in SESSIONS if parse_filter("-state:waiting").matches(s, NOW)] == [
+        1,
+        2,
+        3,
+        5,
+    ]
