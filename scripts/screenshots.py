@@ -1,4 +1,4 @@
-"""Write SVG screenshots of every pane, the inspect screen and a confirmation, from a demo run.
+"""Write SVG screenshots of every pane and screen, from a demo run.
 
     .venv/bin/python scripts/screenshots.py            # into screenshots/
     .venv/bin/python scripts/screenshots.py --out /tmp/shots --size 160x48
@@ -18,15 +18,29 @@ from pathlib import Path
 from pgtop.demo.environment import DemoEnvironment
 from pgtop.ui.app import PgTopApp
 
+# Each shot: its name and the keys that lead to it from the previous one. "@busiest-pool"
+# is not a key: it puts the pooler pane's cursor on the pool with the most queued clients.
 SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sessions", ()),
     ("lock-tree", ("b",)),
     ("databases", ("b", "2")),
     ("limits", ("3",)),
     ("pooler", ("4",)),
-    ("inspect", ("1", "enter")),
+    ("pool-detail", ("@busiest-pool", "enter")),
+    ("inspect", ("escape", "1", "enter")),
     ("confirm", ("escape", "k")),
 )
+
+
+def _to_busiest_pool(app: PgTopApp) -> None:
+    from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
+
+    snap = app.current_snapshot()
+    if snap is None or snap.pooler is None or not snap.pooler.pools:
+        return
+    busiest = max(snap.pooler.pools, key=lambda p: p.cl_waiting)
+    table = app.query_one("#pooler", PoolerPane).table
+    table.move_cursor(row=table.get_row_index(pool_key(busiest.database, busiest.user)))
 
 
 async def shoot(env: DemoEnvironment, out: Path, size: tuple[int, int], suffix: str) -> None:
@@ -46,7 +60,10 @@ async def shoot(env: DemoEnvironment, out: Path, size: tuple[int, int], suffix: 
         await pilot.pause(1.5)
         for name, keys in SHOTS:
             for key in keys:
-                await pilot.press(key)
+                if key == "@busiest-pool":
+                    _to_busiest_pool(app)
+                else:
+                    await pilot.press(key)
             await pilot.pause(1.2 if name == "inspect" else 0.8)  # inspect polls its locks
             path = out / f"{name}{suffix}.svg"
             app.save_screenshot(str(path))

@@ -231,10 +231,9 @@ async def test_app_sessions_pool_detail_and_back_to_the_backend(
 
         await _until(pilot, joined, "the pooled backend joined in the sessions pane")
         line = _line(table, holder.pid)
-        # The real client, not PgBouncer. "⇄127.0.0.1:" + a 5-digit port is one cell too
-        # wide for the column: the head of the address gives way, the port stays.
+        # The real client, not PgBouncer, whole: at 160 columns the column has room.
         shown = client_text(next(s for s in table.rows if s.pid == holder.pid))
-        assert shown in line and shown.startswith("⇄") and shown.endswith(f":{holder.port}")
+        assert shown == f"⇄ 127.0.0.1:{holder.port}" and shown in line
         assert holder.name[:8] in line  # APP (cut to its column)
 
         await pilot.press("4")
@@ -264,8 +263,8 @@ async def test_app_sessions_pool_detail_and_back_to_the_backend(
         assert all(r[3] and r[5] == "" for r in waiting)  # waited for, holds no backend
         servers = _cells(detail.query_one("#pool-servers", DataTable))
         assert {r[1] for r in servers} >= {str(a.pid) for a in pooled.holders}
-        title = str(detail.query_one("#pool-title", Static).content)
-        assert f"{WAITERS} waiting" in title
+        label = str(detail.query_one("#pool-clients-label", Static).content)
+        assert label.startswith(f"{HOLDERS + WAITERS} clients:") and f"{WAITERS} waiting" in label
 
         # Enter on a waiting client: it holds no backend, the screen stays.
         clients.focus()

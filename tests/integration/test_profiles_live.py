@@ -26,6 +26,7 @@ from pgtop.collect.connection import APPLICATION_NAME
 from pgtop.profiles import load_profiles, profile_to_target
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.screens.profiles import ProfilePicker
+from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 from support import MONITOR, SHOP_DB, PostgresServer, SessionFactory
 
@@ -270,6 +271,10 @@ async def until(
         await pilot.pause(0.1)
 
 
+def header_lines(app: PgTopApp) -> list[str]:
+    return [text.plain for text in app.query_one(StatusHeader).render().renderables]
+
+
 def applications(app: PgTopApp) -> set[str]:
     return {session.application for session in app.query_one(SessionsTable).rows}
 
@@ -297,6 +302,10 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: first_app in applications(app), "the first server's rows")
             assert second_app not in applications(app)
+            assert header_lines(app)[0].startswith(" first  PostgreSQL")  # the profile named
+            # A filter both servers' sessions match: it applies after the switch, and says so.
+            await pilot.press("slash", *"app:-on-", "enter")
+            assert "filter: app:-on-" in header_lines(app)[3]
 
             await pilot.press("o")
             await until(pilot, lambda: isinstance(app.screen, ProfilePicker), "the profile picker")
@@ -314,6 +323,8 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
             assert first_app not in applications(app)
             assert app.target.profile_name == "second"
             assert not isinstance(app.screen, ProfilePicker)
+            assert header_lines(app)[0].startswith(" second  PostgreSQL")
+            assert "filter: app:-on-" in header_lines(app)[3]  # it was lost from the header
     finally:
         await first_sessions.close()
         await second_sessions.close()

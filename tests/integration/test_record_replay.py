@@ -11,6 +11,7 @@ import contextlib
 import errno
 import io
 import random
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from pgtop.target import Target
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.replay_controls import parse_jump
 from pgtop.ui.screens.confirm import ConfirmScreen
+from pgtop.ui.widgets.header import StatusHeader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))
 from live import shown, target_for, until
@@ -283,10 +285,15 @@ async def test_record_then_replay_shows_the_same_rows(
 
     rec = load_recording(path)
     assert rec.header["server"]["address"] == f"{primary_pg.host}:{primary_pg.port}"
-    replay = PgTopApp(Target(refresh=0.5, read_only=True), replay=rec)
+    # The refresh a replay shows is the recording's median interval (modes.py), as odd as
+    # 1.00216 s: the header rounds it, and gives the frame's time once, in the status.
+    replay = PgTopApp(Target(refresh=1.00216, read_only=True), replay=rec)
     async with replay.run_test(size=(120, 40)) as pilot:
         await pilot.press("p")  # pause playback, then walk it by hand
         await pilot.press("circumflex_accent")
+        line = replay.query_one(StatusHeader).render().renderables[0].plain
+        assert "every 1s" in line and "read-only" in line
+        assert len(re.findall(r"\d\d:\d\d:\d\d", line)) == 1, line
         compared = 0
         for i in range(len(rec)):
             if i:

@@ -8,6 +8,7 @@ application_name that looks like Rich markup to prove it is shown literally.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pgtop.model.derive import Rates
 from pgtop.model.records import (
@@ -27,6 +28,8 @@ from pgtop.model.records import (
     Snapshot,
     StateCounts,
 )
+from pgtop.target import ConnSettings, Target
+from pgtop.ui.app import PgTopApp
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 MARKUP_APP = "[bold red]x"
@@ -168,3 +171,16 @@ SAMPLE_RATES = Rates(
     pooler_queries=120.0,
     pooler_avg_wait_ms=3.25,
 )
+
+
+def fixed_app(snapshot: Snapshot | None = None, **target: Any) -> PgTopApp:
+    """The whole app fed `snapshot` (the sample by default) instead of polling a server."""
+    fixed = snapshot or sample_snapshot()
+
+    async def source() -> Snapshot:
+        return fixed
+
+    settings = ConnSettings({"host": "db1", "port": "5432"})
+    return PgTopApp(
+        Target(settings, **{"pooler": "x", "refresh": 60, **target}), snapshot_source=source
+    )

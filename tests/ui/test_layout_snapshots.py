@@ -11,11 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sample import sample_snapshot
-
-from pgtop.model.records import Snapshot
-from pgtop.target import ConnSettings, Target
-from pgtop.ui.app import PgTopApp
+from sample import fixed_app
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
@@ -32,16 +28,6 @@ def utc_clock() -> Iterator[None]:
     else:
         os.environ["TZ"] = old
     time.tzset()
-
-
-def fixed_app(snapshot: Snapshot | None = None) -> PgTopApp:
-    fixed = snapshot or sample_snapshot()
-
-    async def source() -> Snapshot:
-        return fixed
-
-    target = Target(ConnSettings({"host": "db1", "port": "5432"}), pooler="x", refresh=60)
-    return PgTopApp(target, snapshot_source=source)
 
 
 async def _wait_for_data(pilot) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from pgtop import gc_pause
 from pgtop.model.records import ACTIVE, IDLE, IDLE_IN_TRANSACTION
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.widgets.databases_pane import DatabasesPane
+from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
 from support import APP_USER, SHOP_DB, PgBouncerServer, PostgresServer, SessionFactory
 
@@ -227,6 +228,25 @@ async def test_layout_80x24(primary_pg: PostgresServer) -> None:
             assert label in header.split(), label
         assert len(header) == sessions_table(app).content_width
         assert not app.query_one("#wide-extras").display
+
+
+async def test_a_lock_waiter_at_80x24_reads_waiting_with_its_wait_and_user(
+    primary_pg: PostgresServer, primary_workload: SessionFactory
+) -> None:
+    chain = await primary_workload.lock_chain(waiters=2)
+    app = PgTopApp(target_for(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pids = (chain.holder, *chain.waiters)
+        await until(pilot, lambda: shows_all(app, *pids), "the lock chain in the sessions pane")
+        table = sessions_table(app)
+        for waiter in chain.waiters:
+            cells = line_of(table, waiter).split()
+            # Not the green "active" of a running query: the state says it waits, the
+            # wait column on what ("Lock:relation" gives up its "Lock:" to fit).
+            assert cells[3:6] == ["waiting", "relation", APP_USER.name], cells
+        assert line_of(table, chain.holder).split()[3] == "idle-tx"
+        header = "\n".join(t.plain for t in app.query_one(StatusHeader).render().renderables)
+        assert "…" not in header and "lock" in header
 
 
 async def test_layout_160x48_shows_side_panes(

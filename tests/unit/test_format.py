@@ -1,6 +1,6 @@
 from rich.cells import cell_len
 
-from pgtop.model.format import age, one_line, truncate, visible
+from pgtop.model.format import age, one_line, plural, truncate, visible
 
 
 def test_escape_sequences_become_visible_and_harmless() -> None:
@@ -41,3 +41,25 @@ def test_age_formats() -> None:
 def test_one_line_of_a_huge_query_shows_its_head() -> None:
     assert one_line("select " + "x" * 1_000_000, 12) == "select xxxx…"
     assert one_line(" " * 5000 + "select 1", 20) == "select 1"
+
+
+def test_line_separators_tags_and_arabic_letter_mark_are_shown_not_passed_through() -> None:
+    # U+2028/2029 break lines in some terminals; tag characters hide text; U+061C
+    # reorders it: each appears as its code point, like the other invisible controls.
+    hidden_tag_text = "".join(chr(0xE0000 + ord(c)) for c in "rm -rf")
+    shown = one_line(f"a\u2028b\u2029c\u061cd\U000e0001{hidden_tag_text}\U000e007f")
+    assert shown.startswith("a<U+2028>b<U+2029>c<U+061C>d<U+E0001><U+E0072><U+E006D>")
+    assert shown.endswith("<U+E007F>")
+    assert not any(ch in shown for ch in "\u2028\u2029\u061c") and max(map(ord, shown)) < 0x2400
+
+
+def test_ordinary_text_and_emoji_are_left_alone() -> None:
+    text = "select 'naïve 数据 🐘 👩‍💻'"  # the ZWJ in the emoji sequence stays
+    assert visible(text) == text
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    assert plural(1, "client") == "1 client"
+    assert plural(0, "client") == "0 clients"
+    assert plural(2, "server connection") == "2 server connections"
+    assert plural(2, "query", "queries") == "2 queries"

@@ -260,10 +260,9 @@ def test_app_column_prefers_the_client_when_the_backend_says_nothing() -> None:
     assert client_app_shown(session(5, application="psql")) == "psql"
 
 
-def test_client_column_shows_the_real_client_compactly() -> None:
+def test_client_column_shows_the_real_client() -> None:
     assert client_text(_linked("")) == "⇄ 10.0.0.5:4242"
-    long = client_text(_linked("", port=54321))
-    assert long.endswith(":54321") and long.startswith("⇄") and len(long) <= 15
+    assert client_text(_linked("", port=54321)) == "⇄ 10.0.0.5:54321"
     s = bounced(101, 33001)
     pool_only = link_sessions(snapshot((s,), pooler((server(101, 33001, "0xs1"),)))).sessions[0]
     assert client_text(pool_only) == "⇄ no client"

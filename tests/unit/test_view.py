@@ -106,3 +106,35 @@ def test_blocking_tree_puts_the_root_blocker_first_with_waiters_under_it() -> No
     assert set(tree[1:]) == {(11, 1), (10, 2), (13, 1)}
     assert (11, 1) in tree and tree.index((10, 2)) == tree.index((11, 1)) + 1
     assert 14 not in [p for p, _ in tree]
+
+
+def test_the_order_is_named_and_ages_read_largest_first() -> None:
+    from pgtop.model.view import sort_label
+
+    assert sort_label(SessionView()) == "sort: default (state, age)"
+    assert sort_label(SessionView(reverse=True)) == "sort: default (state, age) reversed"
+    assert sort_label(SessionView(sort="xact_age")) == "sort: xact age ▼"  # oldest first
+    assert sort_label(SessionView(sort="xact_age", reverse=True)) == "sort: xact age ▲"
+    assert sort_label(SessionView(sort="database")) == "sort: database ▲"
+    assert SessionView(sort="pid").with_sort(None) == SessionView()
+
+
+def test_sessions_without_the_sorted_age_come_last_both_ways() -> None:
+    view = SessionView(sort="xact_age")
+    assert _pids(visible_sessions(SESSIONS, view)) == [3, 4, 2, 1]
+    assert _pids(visible_sessions(SESSIONS, view.with_sort("xact_age"))) == [2, 4, 3, 1]
+
+
+def test_state_waiting_filters_what_the_state_column_calls_waiting() -> None:
+    from builders import NOW
+
+    from pgtop.model.filter import parse_filter
+
+    waiting = parse_filter("state:waiting")
+    assert [s.pid for s in SESSIONS if waiting.matches(s, NOW)] == [4]
+    assert [s.pid for s in SESSIONS if parse_filter("-state:waiting").matches(s, NOW)] == [
+        1,
+        2,
+        3,
+        5,
+    ]

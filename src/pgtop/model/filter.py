@@ -2,7 +2,8 @@
 
     payment                    free text: query, user, database, application or client
     db:shop user:app_web       field:value narrows (case-insensitive substring)
-    state:"idle in transaction"  quotes keep spaces; state also takes idle-tx, abort-tx
+    state:"idle in transaction"  quotes keep spaces; state also takes idle-tx, abort-tx,
+                               waiting (on a lock, as the STATE column shows it)
     dur>30s  xact>5m  age<2s   durations: dur is the transaction age, else the query age
     -user:postgres             a leading minus excludes
 
@@ -102,6 +103,8 @@ def _field_term(name: str, value: str) -> Predicate:
         wanted = STATE_SHORTHANDS.get(wanted, wanted)
         if wanted == "idle":  # "idle" alone means exactly idle, not idle in transaction
             return lambda s, now: (s.state or "") == "idle"
+        if wanted == "waiting":  # what the STATE column says of a lock waiter
+            return lambda s, now: s.waits_on_lock
     return lambda s, now: wanted in get(s).lower()
 
 

@@ -13,8 +13,20 @@ from functools import lru_cache
 from rich.cells import cell_len
 
 _WHITESPACE = re.compile(r"[ \t\r\n\v\f]+")
-# Bidi embeddings/overrides/isolates and other invisible format characters.
-_FORMAT_CHARS = {0x200B, 0x200E, 0x200F, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+# Invisible characters that can hide or reorder text: zero-width and directional marks,
+# bidi embeddings/overrides/isolates (and the Arabic letter mark), line/paragraph
+# separators, invisible operators, and tag characters (which can smuggle hidden text).
+_FORMAT_RANGES = (
+    (0x061C, 0x061C),
+    (0x180E, 0x180E),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xE0000, 0xE007F),
+)
 
 
 def _visible_char(ch: str) -> str:
@@ -25,12 +37,12 @@ def _visible_char(ch: str) -> str:
         return "␡"
     if 0x80 <= code < 0xA0:
         return f"\\x{code:02x}"  # C1 controls, e.g. the 8-bit CSI
-    if code in _FORMAT_CHARS:
-        return f"<U+{code:04X}>"
-    return ch
+    return f"<U+{code:04X}>"  # one of _FORMAT_RANGES
 
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\ufeff\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _FORMAT_RANGES) + "]"
+)
 
 
 def visible(text: str) -> str:
@@ -102,3 +114,8 @@ def size(n: float) -> str:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
     return f"{n:.1f}TB"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 client', '3 clients' ('1 query', '2 queries' with `many`)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"

@@ -42,7 +42,8 @@ def activity_age_start(s: Session) -> datetime | None:
 
 SortKey = Callable[[Session], Any]
 
-# name -> (key, natural direction is descending?) ; ages sort oldest-first by default.
+# name -> (key, do the values shown descend?). Ages sort by start time, oldest first, so
+# the ages on screen descend (▼) until reversed.
 SORT_KEYS: dict[str, tuple[SortKey, bool]] = {
     "pid": (lambda s: s.pid, False),
     "database": (lambda s: (s.database or "").lower(), False),
@@ -51,12 +52,14 @@ SORT_KEYS: dict[str, tuple[SortKey, bool]] = {
     "client": (lambda s: (s.client_addr or "", s.client_port or 0), False),
     "state": (lambda s: _STATE_RANK.get(s.state or "", 6), False),
     "wait": (lambda s: (s.wait_event_type or "~", s.wait_event or ""), False),
-    "backend_age": (lambda s: _ts(s.backend_start), False),
-    "xact_age": (lambda s: _ts(s.xact_start), False),
-    "age": (lambda s: _ts(activity_age_start(s)), False),
+    "backend_age": (lambda s: _ts(s.backend_start), True),
+    "xact_age": (lambda s: _ts(s.xact_start), True),
+    "age": (lambda s: _ts(activity_age_start(s)), True),
     "blocked_by": (lambda s: (-len(s.blocked_by), s.blocked_by), False),
     "query": (lambda s: s.query.lower(), False),
 }
+SORT_NAMES = {"backend_age": "connection age", "xact_age": "xact age", "age": "age in state"}
+DEFAULT_ORDER = "default (state, age)"
 
 
 def _default_key(s: Session) -> tuple[int, float, float, int]:
@@ -78,10 +81,31 @@ class SessionView:
     # Infrastructure (checkpointer, walwriter...) has no state; listed only on request.
     show_system: bool = False
 
-    def with_sort(self, column: str) -> SessionView:
+    def with_sort(self, column: str | None) -> SessionView:
+        """Sorted by `column` (None: the default order); the same column again reverses."""
         if column == self.sort:
             return replace(self, reverse=not self.reverse)
         return replace(self, sort=column, reverse=False)
+
+
+def sort_name(column: str | None) -> str:
+    """How a sort order is called on screen."""
+    if column is None:
+        return DEFAULT_ORDER
+    return SORT_NAMES.get(column, column.replace("_", " "))
+
+
+def sort_descends(view: SessionView) -> bool:
+    """Whether the sorted column's values go down the screen largest first (▼)."""
+    natural = SORT_KEYS[view.sort][1] if view.sort in SORT_KEYS else False
+    return natural != view.reverse
+
+
+def sort_label(view: SessionView) -> str:
+    """The order in words for the header: the default is named, so it can be found again."""
+    if view.sort not in SORT_KEYS:
+        return f"sort: {DEFAULT_ORDER}" + (" reversed" if view.reverse else "")
+    return f"sort: {sort_name(view.sort)} {'▼' if sort_descends(view) else '▲'}"
 
 
 def blockers_of(sessions: list[Session] | tuple[Session, ...]) -> set[int]:
@@ -109,6 +133,9 @@ def visible_sessions(
     else:
         key, _ = SORT_KEYS[view.sort]
         rows.sort(key=lambda s: (key(s), s.pid), reverse=view.reverse)
+        if view.reverse:  # reversed, the sessions without that age would come first
+            unknown = float("inf")
+            rows = [s for s in rows if key(s) != unknown] + [s for s in rows if key(s) == unknown]
     return rows
 
 

@@ -21,7 +21,13 @@ from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.pooler_join import LinkMemo
 from pgtop.model.records import PoolerSnapshot, Snapshot
-from pgtop.model.view import SessionView, blocking_tree, visible_sessions
+from pgtop.model.view import (
+    SessionView,
+    blocking_tree,
+    sort_descends,
+    sort_label,
+    visible_sessions,
+)
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
@@ -56,6 +62,7 @@ MAIN_SCREEN_ONLY = {
     "sort_next",
     "sort_previous",
     "sort_reverse",
+    "sort_by",
     "toggle_idle",
     "toggle_waiting",
     "toggle_tree",
@@ -93,6 +100,10 @@ class PgTopApp(
         Binding("s,greater_than_sign", "sort_next", "Sort", id="sort"),
         Binding("less_than_sign", "sort_previous", "Sort back", show=False, id="sort-back"),
         Binding("r", "sort_reverse", "Reverse", show=False, id="reverse"),
+        Binding("x", "sort_by('xact_age')", "Sort by xact age", show=False, id="sort-xact"),
+        Binding("e", "sort_by('age')", "Sort by age in state", show=False, id="sort-age"),
+        Binding("d", "sort_by('database')", "Sort by database", show=False, id="sort-db"),
+        Binding("0", "sort_by('')", "Default order", show=False, id="sort-default"),
         Binding("i", "toggle_idle", "Hide idle", show=False, id="idle"),
         Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
         Binding("b", "toggle_tree", "Lock tree", id="tree"),
@@ -137,7 +148,7 @@ class PgTopApp(
         self.replay = replay
         self.password = password
         self.exit_message: str | None = None
-        self.header_state = HeaderState(refresh=target.refresh)
+        self.header_state = HeaderState.for_target(target)
         self.view = SessionView()
         self.pg_snapshot: Snapshot | None = None
         self.pooler_snapshot: PoolerSnapshot | None = None
@@ -281,30 +292,28 @@ class PgTopApp(
             table.indent = {}
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
-        self.header_state.view_text = self._view_summary(len(rows), len(snap.sessions))
-        table.sort_reverse = self.view.reverse
+        self.header_state.view_parts = self._view_summary(len(rows), len(snap.sessions))
+        table.sort_descending = sort_descends(self.view)
         # A marked session that ended is unmarked; one hidden by the filter stays marked.
         table.marked.intersection_update(s.pid for s in snap.sessions)
         table.set_rows(rows, now)
         self.query_one(StatusHeader).refresh()
 
-    def _view_summary(self, shown: int, total: int) -> str:
+    def _view_summary(self, shown: int, total: int) -> list[tuple[str, int]]:
+        """What the sessions pane shows, each with how long the header keeps it."""
         v = self.view
-        parts = [f"{shown} of {total} shown"]
-        if self.blocking_tree:
-            parts.append("lock tree")
-        elif v.sort:
-            parts.append(f"sort {v.sort.replace('_', ' ')} {'▼' if v.reverse else '▲'}")
+        parts = [(f"{shown} of {total} shown", 2)]
+        parts.append(("lock tree", 1) if self.blocking_tree else (sort_label(v), 3))
         if v.hide_idle:
-            parts.append("idle hidden")
+            parts.append(("idle hidden", 1))
         if v.only_waiting_or_blocking:
-            parts.append("waiting/blocking only")
+            parts.append(("waiting/blocking only", 1))
         if v.show_system:
-            parts.append("+background")
+            parts.append(("+background", 2))
         marked = len(self.query_one(SessionsTable).marked)
         if marked:
-            parts.append(f"{marked} marked")
-        return " · ".join(parts)
+            parts.append((f"{marked} marked", 0))  # about to be acted on: always shown
+        return parts
 
     def _rerender_sessions(self) -> None:
         snap = self.current_snapshot()

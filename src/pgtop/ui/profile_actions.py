@@ -64,7 +64,7 @@ class ProfileActions(_Base):
         self.pooler_error = None
         self.rates = None
         self._pooler_rates = (None, None, None)
-        self.header_state = HeaderState(refresh=target.refresh)
+        self.header_state = HeaderState.for_target(target, filter_text=self.filter_text)
         self.query_one(StatusHeader).state = self.header_state
         self.query_one(SessionsTable).set_rows([], datetime.now(UTC))
         self.reset_host()

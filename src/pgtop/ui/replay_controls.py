@@ -166,7 +166,9 @@ class ReplayControls(_Base):
     def start_replay(self) -> None:
         self._replay_wake = asyncio.Event()
         self._replay_playing = True
-        self.header_state.notes[:] = [f"replay: read-only · {self.recording.path.name}"]
+        # The status carries the frame's time and line 1 says read-only: name the file.
+        self.header_state.notes[:] = [f"replay of {self.recording.path.name}"]
+        self.header_state.replaying = True
         self.run_worker(self._playback(), group="replay", exit_on_error=False)
 
     def replay_status(self) -> str:

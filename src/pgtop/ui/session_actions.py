@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher
 from pgtop.model.filter import FilterError, parse_filter
 from pgtop.model.format import one_line
 from pgtop.model.records import Session
-from pgtop.model.view import SORT_KEYS
+from pgtop.model.view import SORT_KEYS, sort_name
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-SORT_ORDER = list(SORT_KEYS)
 QUERY_HEAD = 120
 
 
@@ -86,11 +85,19 @@ class SessionActions(_Base):
     # -- sort ---------------------------------------------------------------------------
 
     def _sort_step(self, step: int) -> None:
-        current = self.view.sort
-        i = SORT_ORDER.index(current) if current in SORT_ORDER else -1
-        column = SORT_ORDER[(i + step) % len(SORT_ORDER)]
-        self.view = replace(self.view, sort=column, reverse=False)
-        self.notify(f"sorted by {column.replace('_', ' ')}", timeout=1.5)
+        """The next column on screen, left to right, then the default order again."""
+        shown = self.query_one(SessionsTable).shown_columns()
+        order: list[str | None] = [None, *(c for c in shown if c in SORT_KEYS)]
+        i = order.index(self.view.sort) if self.view.sort in order else 0
+        self._sort_by(order[(i + step) % len(order)], toggle=False)
+
+    def _sort_by(self, column: str | None, *, toggle: bool = True) -> None:
+        """Sort by `column` (None: default); with `toggle` the same column again reverses."""
+        if toggle:
+            self.view = self.view.with_sort(column)
+        else:
+            self.view = replace(self.view, sort=column, reverse=False)
+        self.notify(f"sorted by {sort_name(self.view.sort)}", timeout=1.5)
         self._rerender_sessions()
 
     def action_sort_next(self) -> None:
@@ -98,6 +105,10 @@ class SessionActions(_Base):
 
     def action_sort_previous(self) -> None:
         self._sort_step(-1)
+
+    def action_sort_by(self, column: str) -> None:
+        """A key per common order (x, e, d; 0 for the default, given as "")."""
+        self._sort_by(column or None, toggle=bool(column))
 
     def action_sort_reverse(self) -> None:
         self.view = replace(self.view, reverse=not self.view.reverse)

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from pgtop.model.format import age, one_line
+from pgtop.model.format import age, one_line, plural
 from pgtop.model.pooler_join import (
     PoolMembers,
     client_state,
@@ -109,9 +109,9 @@ class PoolDetailScreen(Screen[int | None]):
     def compose(self) -> ComposeResult:
         yield Static(id="pool-title")
         yield Static(id="pool-notes")
-        yield Static("clients", classes="pool-label")
+        yield Static("clients", id="pool-clients-label", classes="pool-label")
         yield DataTable(id="pool-clients", cursor_type="row")
-        yield Static("server connections (backends)", classes="pool-label")
+        yield Static("server connections (backends)", id="pool-servers-label", classes="pool-label")
         yield DataTable(id="pool-servers", cursor_type="row")
         yield Footer()
 
@@ -149,17 +149,20 @@ class PoolDetailScreen(Screen[int | None]):
             None,
         )
         if pool is not None:
-            title.append(f"  {pool.pool_mode} mode")
-        title.append(
-            f"  ·  {len(m.clients)} clients: {states.count('active')} active, "
-            f"{states.count('waiting')} waiting, {states.count('idle')} idle"
-            f"  ·  {len(m.servers)} server connections"
-        )
+            title.append(f"  ·  {pool.pool_mode} mode")
         if pooler is None:
             title.append("  — pooler not answering", "bold red")
         elif snapshot.pooler_error:
             title.append("  — stale: " + one_line(snapshot.pooler_error, 60), "bold red")
         self.query_one("#pool-title", Static).update(title)
+        # The counts head their own tables: the title stays one line at 80 columns.
+        self.query_one("#pool-clients-label", Static).update(
+            f"{plural(len(m.clients), 'client')}: {states.count('active')} active, "
+            f"{states.count('waiting')} waiting, {states.count('idle')} idle"
+        )
+        self.query_one("#pool-servers-label", Static).update(
+            f"{plural(len(m.servers), 'server connection')} (backends)"
+        )
         notes = self._notes()
         widget = self.query_one("#pool-notes", Static)
         widget.update(notes)

@@ -2,6 +2,8 @@
 
 It is a fixed-height widget whose `render` reads the app's state: refreshing it repaints
 four lines without a layout pass. Text from the server goes in as `Text`, never markup.
+Each line is fitted to the width by dropping its least important items whole
+(header_parts.py), so a number is never cut.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
 from pgtop.model.records import Snapshot
+from pgtop.target import Target
+from pgtop.ui.widgets.header_parts import Part, fit_parts
 
 
 @dataclass
@@ -29,13 +33,27 @@ class HeaderState:
     last_good: datetime | None = None
     refresh: float = 2.0
     filter_text: str = ""
-    view_text: str = ""  # sort order and toggles of the sessions pane
+    # What the sessions pane shows (count, sort order, toggles), each with its Part.keep.
+    view_parts: list[tuple[str, int]] = field(default_factory=list)
     prompt: str | None = None  # the filter being typed, while the prompt is open
     host: HostStats | None = None  # only when pgtop runs on the database host
     prompt_error: str = ""
     notes: list[str] = field(default_factory=list)
     connections: History = field(default_factory=History)
     tps: History = field(default_factory=History)
+    profile: str = ""  # the saved profile in use, if any
+    read_only: bool = False
+    replaying: bool = False  # the status then carries the frame's time itself
+
+    @classmethod
+    def for_target(cls, target: Target, *, filter_text: str = "") -> HeaderState:
+        """A fresh header for `target`; a filter that still applies stays shown."""
+        return cls(
+            refresh=target.refresh,
+            filter_text=filter_text,
+            profile=target.profile_name or "",
+            read_only=target.read_only,
+        )
 
 
 def usage_style(pct: float) -> str:
@@ -66,106 +84,119 @@ class StatusHeader(Widget):
         self.state = state
 
     def render(self) -> Group:
-        lines = [self._line_server(), self._line_connections(), self._line_rates()]
-        lines.append(self._line_notes())
+        width = self.content_size.width
+        lines = [
+            fit_parts(self._line_server(), width),
+            fit_parts(self._line_connections(), width),
+            fit_parts(self._line_rates(), width),
+            self._line_notes(width),
+        ]
         for line in lines:
             line.no_wrap = True
             line.overflow = "ellipsis"
         return Group(*lines)
 
-    def _line_server(self) -> Text:
+    def _line_server(self) -> list[Part]:
         st = self.state
         snap = st.snapshot
-        t = Text()
+        parts = []
+        if st.profile:
+            badge = Text(f" {one_line(st.profile, 24)} ", "bold reverse")
+            parts.append(Part(badge, keep=2, group=1))
         if snap is None:
-            t.append("PostgreSQL ", "bold")
+            parts.append(Part(Text("PostgreSQL", "bold"), group=1))
         else:
             srv = snap.server
-            t.append(f"PostgreSQL {srv.version}", "bold")
-            t.append(f" {one_line(srv.host)}")
+            parts.append(Part(Text(f"PostgreSQL {srv.version}", "bold"), group=1))
+            parts.append(Part(Text(one_line(srv.host)), keep=3, group=1, shrink=12))
             if srv.in_recovery:
-                t.append(" standby", "bold cyan")
-            t.append(f" up {age(uptime(srv))}")
-        t.append("  ")
-        t.append(f"● {st.status}", STATUS_STYLES.get(st.status, "bold"))
+                parts.append(Part(Text("standby", "bold cyan"), group=1))
+            parts.append(Part(Text(f"up {age(uptime(srv))}"), keep=5, group=1))
+        parts.append(Part(Text(f"● {st.status}", STATUS_STYLES.get(st.status, "bold")), group=2))
         if st.reason:
-            t.append(f" ({one_line(st.reason)})", "red")
+            parts.append(Part(Text(f"({one_line(st.reason)})", "red"), group=2, shrink=12))
         if st.last_good is not None and st.status == "reconnecting":
-            t.append(f"  stale: data from {st.last_good.astimezone():%H:%M:%S}", "bold red")
-        t.append(f"  every {st.refresh:g}s")
-        if st.last_good is not None and st.status != "reconnecting":
-            t.append(f"  at {st.last_good.astimezone():%H:%M:%S}", "dim")
-        return t
+            stale = f"stale: data from {st.last_good.astimezone():%H:%M:%S}"
+            parts.append(Part(Text(stale, "bold red"), group=3))
+        if st.read_only:
+            parts.append(Part(Text("read-only", "bold yellow"), keep=1, group=4))
+        parts.append(Part(Text(f"every {every(st.refresh)}"), keep=4, group=5))
+        if st.last_good is not None and st.status != "reconnecting" and not st.replaying:
+            at = Text(f"at {st.last_good.astimezone():%H:%M:%S}", "dim")
+            parts.append(Part(at, keep=6, group=6))
+        return parts
 
-    def _line_connections(self) -> Text:
+    def _line_connections(self) -> list[Part]:
         snap = self.state.snapshot
-        t = Text()
         if snap is None:
-            return t
+            return []
         lim = snap.limits
         avail = lim.available_to_ordinary_roles
         pct = percent(lim.client_connections, avail)
-        t.append("conns ")
-        t.append_text(bar(pct, 10))
-        t.append(f" {lim.client_connections}/{avail} ")
-        t.append(f"{pct:.0f}%", usage_style(pct))
+        use = Text(f"{lim.client_connections}/{avail} ").append(f"{pct:.0f}%", usage_style(pct))
+        parts = [Part(Text("conns")), Part(bar(pct, 10), keep=6), Part(use)]
         c = count_states(snap.sessions)
-        t.append("  ")
-        t.append(f"{c.active} act", "green")
-        t.append(f" {c.idle} idle")
-        t.append(f" {c.idle_in_transaction} idle-tx", "yellow" if c.idle_in_transaction else "")
+        tx = "yellow" if c.idle_in_transaction else ""
+        parts += [
+            Part(Text(f"{c.active} act", "green"), keep=3, group=1),
+            Part(Text(f"{c.idle} idle"), keep=4, group=1),
+            Part(Text(f"{c.idle_in_transaction} idle-tx", tx), keep=2, group=1),
+        ]
         if c.idle_in_transaction_aborted:
-            t.append(f" {c.idle_in_transaction_aborted} abort-tx", "red")
-        t.append(f" {c.waiting_on_lock} lock", "bold red" if c.waiting_on_lock else "")
+            text = Text(f"{c.idle_in_transaction_aborted} abort-tx", "red")
+            parts.append(Part(text, keep=2, group=1))
+        lock = "bold red" if c.waiting_on_lock else ""
+        parts.append(Part(Text(f"{c.waiting_on_lock} lock", lock), group=1))
         if c.other and not snap.server.can_see_all:
             # States of other users' sessions are hidden: say so rather than undercount.
-            t.append(f" {c.other} hidden", "bold yellow")
+            parts.append(Part(Text(f"{c.other} hidden", "bold yellow"), keep=1, group=1))
         oldest = min(
             (s.xact_start for s in snap.sessions if s.xact_start is not None and s.is_client),
             default=None,
         )
         if oldest is not None:
-            t.append(f"  oldest xact {age((snap.server.snapshot_time - oldest).total_seconds())}")
-        return t
+            seconds = (snap.server.snapshot_time - oldest).total_seconds()
+            parts.append(Part(Text(f"oldest xact {age(seconds)}"), keep=1, group=2))
+        return parts
 
-    def _line_rates(self) -> Text:
+    def _line_rates(self) -> list[Part]:
         st = self.state
-        t = Text()
         if st.snapshot is None:
-            return t
+            return []
         tps = st.rates.transactions if st.rates else None
-        t.append("tps ")
-        t.append("n/a" if tps is None else f"{tps:.0f}", "bold")
-        t.append(" " + st.tps.sparkline(16), "cyan")
-        t.append("  conns ")
+        parts = [
+            Part(Text("tps ").append("n/a" if tps is None else f"{tps:.0f}", "bold")),
+            Part(Text(st.tps.sparkline(16), "cyan"), keep=5),
+        ]
         top = float(st.snapshot.limits.available_to_ordinary_roles)
-        t.append(st.connections.sparkline(16, top), "cyan")
+        conns = Text("conns ").append(st.connections.sparkline(16, top), "cyan")
+        parts.append(Part(conns, keep=6, group=1))
         pooler = st.snapshot.pooler
         if pooler is not None:
             waiting = sum(p.cl_waiting for p in pooler.pools)
             active = sum(p.cl_active for p in pooler.pools)
             longest = max((p.maxwait for p in pooler.pools), default=0.0)
-            t.append("  pooler ")
-            t.append(f"{active} act")
-            t.append(f" {waiting} wait", "bold red" if waiting else "")
+            parts.append(Part(Text("pooler"), group=2))
+            parts.append(Part(Text(f"{active} act"), keep=3, group=2))
+            parts.append(Part(Text(f"{waiting} wait", "bold red" if waiting else ""), group=2))
             if waiting:
-                t.append(f" max {age(longest)}", "red")
+                parts.append(Part(Text(f"max {age(longest)}", "red"), keep=1, group=2))
         elif st.snapshot.pooler_error:
-            t.append("  pooler: unreachable", "red")
-        return t
+            parts.append(Part(Text("pooler: unreachable", "red"), group=2))
+        return parts
 
-    def _line_notes(self) -> Text:
+    def _line_notes(self, width: int) -> Text:
         st = self.state
-        t = Text()
+        parts = []
         snap = st.snapshot
         if snap is not None and not snap.server.can_see_all:
             user = one_line(snap.server.current_user)
-            t.append(
-                f"limited view: GRANT pg_monitor TO {user} to see all sessions ",
-                "bold black on yellow",
-            )
-            t.append(" ")
+            limited = f"limited view: GRANT pg_monitor TO {user} to see all sessions "
+            parts.append(Part(Text(limited, "bold black on yellow"), shrink=24))
         if st.prompt is not None:
+            t = fit_parts(parts, width)
+            if parts:
+                t.append(" ")
             t.append("/ ", "bold reverse")
             t.append(one_line(st.prompt), "bold")
             t.append("▏", "blink bold")
@@ -176,18 +207,22 @@ class StatusHeader(Widget):
             return t
         if st.host is not None:
             h = st.host
-            t.append(f"host load {h.load[0]:.2f}")
-            t.append(f" mem {h.mem_used_percent:.0f}%", usage_style(h.mem_used_percent))
-            t.append(f" disk {h.disk_used_percent:.0f}%", usage_style(h.disk_used_percent))
-            t.append("  ")
+            mem, disk = h.mem_used_percent, h.disk_used_percent
+            parts += [
+                Part(Text(f"host load {h.load[0]:.2f}"), keep=4, group=1),
+                Part(Text(f"mem {mem:.0f}%", usage_style(mem)), keep=4, group=1),
+                Part(Text(f"disk {disk:.0f}%", usage_style(disk)), keep=4, group=1),
+            ]
         if st.filter_text:
-            t.append("filter: ", "bold")
-            t.append(one_line(st.filter_text), "cyan")
-            t.append("  ")
-        if st.view_text:
-            t.append(st.view_text, "dim")
-            t.append("  ")
-        for note in st.notes:
-            t.append(one_line(note), "dim")
-            t.append("  ")
-        return t
+            text = Text("filter: ", "bold").append(one_line(st.filter_text), "cyan")
+            parts.append(Part(text, group=2, shrink=16))
+        for text, keep in st.view_parts:
+            parts.append(Part(Text(text, "dim"), keep=keep, group=3, joiner=" · "))
+        for i, note in enumerate(st.notes):
+            parts.append(Part(Text(one_line(note), "dim"), keep=1, group=4 + i, shrink=12))
+        return fit_parts(parts, width)
+
+
+def every(seconds: float) -> str:
+    """The refresh interval as people say it: 1s, 2.5s (a replay's median is 1.00216)."""
+    return f"{round(seconds, 1):g}s"

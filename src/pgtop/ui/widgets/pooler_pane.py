@@ -57,8 +57,10 @@ def pool_key(database: str, user: str) -> str:
 
 
 def _rate(value: float | None, unit: str) -> Text:
+    """A rate, or a dash until two polls gave one; `unit` stays when it names the figure
+    ("— xact/s"), not when it measures it ("avg wait —", never "n/a ms")."""
     if value is None:
-        return Text.assemble(("n/a", "dim"), f" {unit}")
+        return Text.assemble(("—", "dim"), "" if unit == "ms" else f" {unit}")
     return Text(f"{value:,.1f} {unit}")
 
 

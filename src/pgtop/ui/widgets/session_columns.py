@@ -1,7 +1,9 @@
 """The sessions table's columns: labels, widths, which to drop first when narrow.
 
-Columns are shown in a fixed order, but chosen by priority: at 80 columns pid, the two
-ages, state, database and the start of the query fit; wider terminals add the rest.
+Columns are shown in a fixed order, but chosen by priority, by what a DBA needs first:
+at 80 columns pid, state (a lock waiter reads "waiting"), age, wait, user, transaction
+age and the query fit; wider terminals add database, blocked-by, application, client,
+then widen the columns whose text is often cut (wait, application, client).
 The ages tick every second, so they sit on the left: Textual re-sends a changed line
 from its left edge to the last changed cell, and a tick then costs a few dozen bytes
 per row instead of the whole row (sessions_table.py, _changed_extent).
@@ -10,14 +12,14 @@ per row instead of the whole row (sessions_table.py, _changed_extent).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.cells import cell_len
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
-from pgtop.model.format import age, one_line, size
+from pgtop.model.format import age, one_line, size, truncate
 from pgtop.model.host import ProcessStats
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import (
@@ -44,6 +46,7 @@ STATE_STYLES = {
     IDLE_IN_TRANSACTION: Style(color="yellow", bold=True),
     IDLE_IN_TRANSACTION_ABORTED: Style(color="red", bold=True),
 }
+WAITING = "waiting"  # the state word of a session waiting on a lock (it is "active")
 WAIT_STYLE = Style(color="magenta")
 LOCK_STYLE = Style(color="red", bold=True)
 NONE_STYLE = Style()
@@ -51,9 +54,23 @@ DIM_STYLE = Style(dim=True)
 
 
 def state_label(s: Session) -> str:
+    """The STATE cell: a background process shows its type (cut with an ellipsis, and
+    named in full in the query cell), a lock waiter "waiting" rather than "active"."""
     if s.state is None:
-        return "?" if s.is_client else s.backend_type.split()[0][:8]
-    return STATE_LABELS.get(s.state, s.state[:8])
+        return "?" if s.is_client else s.backend_type
+    if s.waits_on_lock:
+        return WAITING
+    return STATE_LABELS.get(s.state, s.state)
+
+
+def _state_style(s: Session) -> Style:
+    return LOCK_STYLE if s.waits_on_lock else STATE_STYLES.get(s.state or "", NONE_STYLE)
+
+
+def _query(s: Session, now: datetime) -> str:
+    if not s.query and not s.is_client and s.state is None:
+        return s.backend_type  # a background process: its full name, cut in STATE
+    return s.query
 
 
 def _wait(s: Session) -> str:
@@ -67,6 +84,15 @@ def _wait(s: Session) -> str:
 
 
 LOCK_ABBREVIATIONS = {"transactionid": "xid", "virtualxid": "vxid"}
+
+
+def _cut_wait(text: str, width: int) -> str:
+    """A lock wait too long for its column drops "Lock:": the state says "waiting"."""
+    if text.startswith("Lock:") and cell_len(text) > width:
+        text = text.removeprefix("Lock:")
+    return one_line(text, width)
+
+
 # Waiting for the client or for work is the normal state of an idle session: keep it quiet.
 QUIET_WAITS = {"Client", "Activity", "Timeout", "Extension"}
 
@@ -77,26 +103,40 @@ def _wait_style(s: Session) -> Style:
     return DIM_STYLE if s.wait_event_type in QUIET_WAITS else WAIT_STYLE
 
 
-CLIENT_WIDTH = 15
 POOLED = "⇄"  # this backend was opened by PgBouncer; what follows is PgBouncer's client
 
 
-def client_text(s: Session, width: int = CLIENT_WIDTH) -> str:
-    """The real client behind PgBouncer when the pooler join found one, else the backend's.
-
-    The port is what tells two clients on one host apart, so a long address loses its
-    head, never its port.
-    """
+def client_text(s: Session, now: datetime | None = None) -> str:
+    """The real client behind PgBouncer when the pooler join found one, else the backend's."""
     link = s.pooler
     if link is None:
         return s.client
     if link.client is None:
         return f"{POOLED} no client"  # idle in its pool: no application holds it now
-    address = link.client.address
-    for text in (f"{POOLED} {address}", f"{POOLED}{address}"):
-        if cell_len(text) <= width:
-            return text
-    return f"{POOLED}…{address[-(width - 2) :]}"
+    return f"{POOLED} {link.client.address}"
+
+
+def cut_address(text: str, width: int) -> str:
+    """An address cut to `width` cells keeping what tells clients apart: the port and the
+    end of the host, cut where a part of it begins ("⇄…0.0.1:58670", never "7.0.0.1",
+    which reads as another address)."""
+    text = one_line(text)
+    if cell_len(text) <= width:
+        return text
+    mark = ""
+    if text.startswith(POOLED):
+        mark, text = POOLED, text[len(POOLED) :].lstrip()
+        if cell_len(mark + text) <= width:
+            return mark + text
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit():
+        return truncate(mark + text, width)
+    room = width - cell_len(mark) - 1 - len(colon + port)  # 1 for the ellipsis
+    if room < 1:
+        return truncate(mark + text, width)
+    tail = host[-room:]
+    cut = min((i + 1 for i, ch in enumerate(tail[:-1]) if ch in ".:"), default=0)
+    return f"{mark}…{tail[cut:]}{colon}{port}"
 
 
 def _ago(get: Callable[[Session], datetime | None]) -> Callable[[Session, datetime], str]:
@@ -126,68 +166,73 @@ class Column:
     style: Callable[[Session], Style] | None = None
     # Host columns read the backend's process figures instead (shown only when local).
     host: Callable[[ProcessStats | None], str] | None = None
+    wide: int = 0  # a wider width, taken when the query keeps room enough
+    cut: Callable[[str, int], str] = one_line  # makes the text safe and cuts it to width
 
 
+# Priorities (lower is kept longer) put first what a DBA needs first: who is stuck and
+# for how long (state, age, wait), who it is (user), then the rest; the query comes
+# right after the wait so it always keeps some room.
 COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", 7, 0, lambda s, now: str(s.pid), right=True),
-    Column("xact_age", "XACT", 6, 2, _ago(lambda s: s.xact_start), right=True),
-    Column("age", "AGE", 6, 3, _ago(activity_age_start), right=True),
-    Column("backend_age", "CONN", 6, 11, _ago(lambda s: s.backend_start), right=True),
+    Column("xact_age", "XACT", 6, 7, _ago(lambda s: s.xact_start), right=True),
+    Column("age", "AGE", 6, 2, _ago(activity_age_start), right=True),
+    Column("backend_age", "CONN", 6, 15, _ago(lambda s: s.backend_start), right=True),
+    Column("state", "STATE", 8, 1, lambda s, now: state_label(s), style=_state_style),
     Column(
-        "state",
-        "STATE",
-        8,
-        1,
-        lambda s, now: state_label(s),
-        style=lambda s: STATE_STYLES.get(s.state or "", NONE_STYLE),
+        "wait", "WAIT", 10, 3, lambda s, now: _wait(s), style=_wait_style, wide=14, cut=_cut_wait
     ),
-    Column(
-        "wait",
-        "WAIT",
-        14,
-        7,
-        lambda s, now: _wait(s),
-        style=_wait_style,
-    ),
-    Column("database", "DATABASE", 10, 5, lambda s, now: s.database or ""),
-    Column("user", "USER", 10, 6, lambda s, now: s.user or ""),
-    Column("application", "APP", 12, 9, lambda s, now: client_app_shown(s)),
-    Column("client", "CLIENT", CLIENT_WIDTH, 10, lambda s, now: client_text(s)),
-    Column("cpu", "CPU%", 5, 2, _none, right=True, host=lambda p: _pct(p and p.cpu_percent)),
-    Column("mem", "MEM", 6, 3, _none, right=True, host=lambda p: size(p.rss) if p else ""),
-    Column("read", "READ/s", 7, 6, _none, right=True, host=lambda p: _rate(p and p.read_bps)),
-    Column("write", "WRIT/s", 7, 6, _none, right=True, host=lambda p: _rate(p and p.write_bps)),
+    Column("database", "DATABASE", 10, 8, lambda s, now: s.database or "", wide=14),
+    Column("user", "USER", 10, 5, lambda s, now: s.user or "", wide=14),
+    Column("application", "APP", 12, 12, lambda s, now: client_app_shown(s), wide=16),
+    # "⇄ 255.255.255.255:65535" whole when there is room.
+    Column("client", "CLIENT", 15, 13, client_text, wide=23, cut=cut_address),
+    Column("cpu", "CPU%", 5, 6, _none, right=True, host=lambda p: _pct(p and p.cpu_percent)),
+    Column("mem", "MEM", 6, 10, _none, right=True, host=lambda p: size(p.rss) if p else ""),
+    Column("read", "READ/s", 7, 11, _none, right=True, host=lambda p: _rate(p and p.read_bps)),
+    Column("write", "WRIT/s", 7, 11, _none, right=True, host=lambda p: _rate(p and p.write_bps)),
     Column(
         "blocked_by",
         "BLOCKED BY",
         10,
-        8,
+        9,
         lambda s, now: ",".join(map(str, s.blocked_by)),
         style=lambda s: LOCK_STYLE,
     ),
-    Column("query", "QUERY", 0, 4, lambda s, now: s.query),
+    Column("query", "QUERY", 0, 4, _query),
 )
 
-QUERY_MIN = 24
-
-
+QUERY_MIN = 24  # at least this, or a third of the width, whichever is more
+# Then columns widen in this order while the query keeps 1/share of the width: a cut
+# address hides which client it is, where a cut name is usually still recognisable.
+WIDEN = (("client", 4), ("wait", 3), ("user", 3), ("application", 3), ("database", 3))
 HOST_KEYS = ("cpu", "mem", "read", "write")
 
 
 def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
     """The columns to show at `width` cells, in display order; the query takes the rest.
 
-    Host columns exist only when `host` (pgtop on the database host, figures asked for).
+    Columns are taken by priority until the next one does not fit, so a column is never
+    shown while a more important one is not. Host columns exist only when `host` (pgtop
+    on the database host, figures asked for).
     """
-    chosen: set[str] = {"query"}
-    used = QUERY_MIN
+    query_min = max(QUERY_MIN, width // 3)
+    chosen: dict[str, Column] = {}
+    used = query_min
     for col in sorted(COLUMNS, key=lambda c: c.priority):
         if col.key == "query" or (col.host is not None and not host):
             continue
-        if used + col.width + 1 <= width:
-            chosen.add(col.key)
-            used += col.width + 1
-    return tuple(c for c in COLUMNS if c.key in chosen)
+        if used + col.width + 1 > width:
+            break
+        chosen[col.key] = col
+        used += col.width + 1
+    for key, share in WIDEN:
+        col = chosen.get(key)
+        grow = col.wide - col.width if col else 0
+        if col and used - query_min + grow + max(QUERY_MIN, width // share) <= width:
+            chosen[key] = replace(col, width=col.wide)
+            used += grow
+    return tuple(chosen.get(c.key, c) for c in COLUMNS if c.key in chosen or c.key == "query")
 
 
 def cell_texts(
@@ -210,5 +255,5 @@ def cell_texts(
             text = prefix + c.text(s, now)
         else:
             text = c.text(s, now)
-        out.append(one_line(text, c.width or query_width))
+        out.append(c.cut(text, c.width or query_width))
     return tuple(out)

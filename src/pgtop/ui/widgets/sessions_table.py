@@ -73,7 +73,7 @@ class SessionsTable(ScrollView, can_focus=True):
         self._cursor_index = 0
         self.marked: set[int] = set()
         self.sort_column: str | None = None
-        self.sort_reverse = False
+        self.sort_descending = False  # the sorted column's arrow: ▼ when True
         self.empty_message = "waiting for the first poll…"
         self._columns: tuple[Column, ...] = fit_columns(80)
         self._columns_width: tuple[int, bool] = (-1, False)
@@ -128,7 +128,7 @@ class SessionsTable(ScrollView, can_focus=True):
         """Everything that decides how screen line `y` looks; equal keys draw the same."""
         width = self.content_width
         if y == 0:
-            return ("header", width, self.sort_column, self.sort_reverse, self.procs is None)
+            return ("header", width, self.sort_column, self.sort_descending, self.procs is None)
         i = int(self.scroll_y) + y - 1
         if i >= len(self.rows):
             return ("empty", width, i, bool(self.rows))
@@ -151,6 +151,10 @@ class SessionsTable(ScrollView, can_focus=True):
         """Process figures of the backends (None: not local, or not asked for)."""
         self.procs = procs
         self._refresh_changed_lines()
+
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns on screen now, left to right."""
+        return [c.key for c in self._columns_for(self.content_width)]
 
     def visible_pids(self) -> list[int]:
         top = int(self.scroll_y)
@@ -212,7 +216,7 @@ class SessionsTable(ScrollView, can_focus=True):
         for col in self._columns_for(width):
             label = col.label
             if col.key == self.sort_column:
-                label += SORT_ARROWS[self.sort_reverse]
+                label += SORT_ARROWS[self.sort_descending]
             parts.append(self._pad(label, col, width))
         text = " ".join(parts)
         return Strip([Segment(text.ljust(width)[:width], HEADER_STYLE)], width)
