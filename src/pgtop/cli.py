@@ -213,12 +213,12 @@ def _manage_profiles(args: argparse.Namespace) -> int:
 
 
 def _prompt_password(target: Target) -> str:
-    import getpass
+    from pgtop.password_prompt import NoPassword, ask_password
 
     try:
-        return getpass.getpass(f"Password for {target.postgres.describe()}: ")
-    except (EOFError, KeyboardInterrupt):
-        raise UsageError("no password given") from None
+        return ask_password(target.postgres.describe())
+    except NoPassword as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(argv: list[str]) -> int:

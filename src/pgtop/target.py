@@ -2,7 +2,7 @@
 
 A `Target` is built from the command line or a profile and handed to the collectors.
 It holds libpq-style keywords (host, port, user, dbname, sslmode, service, ...), never
-resolving environment variables itself: the drivers do that, as libpq would.
+resolving environment variables itself: collect/conninfo.py does that when connecting.
 """
 
 from __future__ import annotations
@@ -13,20 +13,6 @@ from typing import Any
 DEFAULT_REFRESH = 2.0
 MIN_REFRESH = 0.5
 DEFAULT_CONNECT_TIMEOUT = 5.0
-
-# libpq keywords that asyncpg understands directly, mapped to its argument names.
-_ASYNCPG_KEYWORDS = {
-    "host": "host",
-    "hostaddr": "host",
-    "port": "port",
-    "user": "user",
-    "dbname": "database",
-    "password": "password",
-    "passfile": "passfile",
-    "service": "service",
-    "sslmode": "ssl",
-    "target_session_attrs": "target_session_attrs",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +35,6 @@ class ConnSettings:
 
     def without_password(self) -> ConnSettings:
         return ConnSettings({k: v for k, v in self.params.items() if k != "password"})
-
-    def asyncpg_kwargs(self) -> dict[str, Any]:
-        """Arguments for `asyncpg.connect`; unset ones fall back to PG* variables there."""
-        kwargs: dict[str, Any] = {}
-        for key, value in self.params.items():
-            name = _ASYNCPG_KEYWORDS.get(key)
-            if name is None or value == "":
-                continue
-            kwargs[name] = int(value) if key == "port" and value.isdigit() else value
-        return kwargs
 
     def describe(self) -> str:
         """A short, password-free label such as `monitor@db1:5432/postgres`."""
