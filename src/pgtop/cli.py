@@ -19,6 +19,7 @@ from pgtop.target import (
     MIN_REFRESH,
     ConnSettings,
     Target,
+    redact,
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -118,11 +119,24 @@ def _parse_conninfo(text: str) -> dict[str, str]:
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
     except Exception as exc:
-        # libpq's message names the bad part, never the password value.
+        # libpq's message quotes the bad part, which may be the password or the whole URI.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
-        raise UsageError(f"invalid connection string: {reason}") from None
+        raise UsageError(f"invalid connection string: {redact(reason, text)}") from None
     _check_port(params.get("port"))
     return params
+
+
+def _check_pooler(uri: str | None) -> None:
+    """A --pooler URI libpq cannot parse is a usage error now, not a message in every poll."""
+    if uri is None:
+        return
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(uri)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
+        raise UsageError(f"invalid --pooler URI: {redact(reason, uri)}") from None
 
 
 def _check_port(port: str | None) -> None:
@@ -233,6 +247,7 @@ def run(argv: list[str]) -> int:
     if args.replay:
         return run_replay(args)
     try:
+        _check_pooler(args.pooler)
         if args.list_profiles or args.delete_profile or args.save_profile:
             return _manage_profiles(args)
         target = build_target(args)

@@ -7,12 +7,39 @@ resolving environment variables itself: collect/conninfo.py does that when conne
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote
 
 DEFAULT_REFRESH = 2.0
 MIN_REFRESH = 0.5
 DEFAULT_CONNECT_TIMEOUT = 5.0
+
+
+# Where a password sits in a conninfo string, found textually: the string may be malformed.
+# libpq ends a URI's user:password at the first '@' or '/'.
+_PASSWORD_SPOTS = (
+    re.compile(r"://[^:@/]*:([^@/]*)@"),
+    re.compile(r"[?&]password=([^&#]*)"),
+    re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)"),
+)
+
+
+def redact(message: str, conninfo: str | None) -> str:
+    """`message` with every password of `conninfo` (as written or decoded) shown as ***.
+
+    For errors about a connection string, which libpq quotes back in part or whole.
+    """
+    if not conninfo:
+        return message
+    secrets: set[str] = set()
+    for spot in _PASSWORD_SPOTS:
+        for found in spot.findall(conninfo):
+            secrets.update({found, unquote(found), found.strip("'").replace("\\'", "'")})
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 @dataclass(frozen=True, slots=True)

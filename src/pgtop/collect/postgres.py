@@ -196,7 +196,14 @@ class PostgresCollector:
         if not self.connected:
             await self.connect()
         try:
-            return await asyncio.wait_for(self._poll(), self.poll_timeout)
+            try:
+                return await asyncio.wait_for(self._poll(), self.poll_timeout)
+            except UnicodeDecodeError:
+                # A query or name in a SQL_ASCII database holds bytes that are not UTF-8:
+                # from now on this connection shows them as \xff rather than failing.
+                assert self._conn is not None
+                await _decode_leniently(self._conn)
+                return await asyncio.wait_for(self._poll(), self.poll_timeout)
         except TimeoutError:
             # The connection may be stuck mid-protocol; drop it so the next poll reconnects.
             if self._conn is not None:
@@ -332,6 +339,25 @@ class PostgresCollector:
             databases=databases,
             limits=limits,
             own_pids=self._own_pids,
+        )
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+async def _decode_leniently(conn: asyncpg.Connection) -> None:
+    """Decode text and names with visible stand-ins for bytes that are not UTF-8.
+
+    Installed only after the first bad byte: asyncpg's own C decoder is faster.
+    """
+    for type_name in ("text", "name", "varchar", "bpchar"):
+        await conn.set_type_codec(
+            type_name,
+            schema="pg_catalog",
+            encoder=str.encode,
+            decoder=_lenient_text,
+            format="binary",
         )
 
 
