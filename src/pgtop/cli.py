@@ -161,7 +161,6 @@ def build_target(args: argparse.Namespace) -> Target:
     """The Target from a profile (-P, or `default`) with arguments on top, or from arguments."""
     from pgtop import profiles
 
-    timeout = args.connect_timeout if args.connect_timeout is not None else DEFAULT_CONNECT_TIMEOUT
     name = args.profile
     if name is None and profiles.use_default_profile(os.environ, _conn_args_given(args)):
         name = profiles.DEFAULT_PROFILE if profiles.profiles_path().exists() else None
@@ -189,7 +188,19 @@ def build_target(args: argparse.Namespace) -> Target:
             read_only=bool(args.read_only),
             password_command=args.password_command,
         )
-    return target.replace(connect_timeout=timeout)
+    return target.replace(connect_timeout=_connect_timeout(args, target))
+
+
+def _connect_timeout(args: argparse.Namespace, target: Target) -> float:
+    """--connect-timeout, else libpq's connect_timeout or PGCONNECT_TIMEOUT (2 s at least)."""
+    if args.connect_timeout is not None:
+        return float(args.connect_timeout)
+    text = target.postgres.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT")
+    try:
+        seconds = float(text) if text else 0.0
+    except ValueError:
+        raise UsageError(f"invalid connect_timeout {text!r}: a number is expected") from None
+    return max(2.0, seconds) if seconds > 0 else DEFAULT_CONNECT_TIMEOUT
 
 
 def _manage_profiles(args: argparse.Namespace) -> int:

@@ -45,6 +45,10 @@ def describe_postgres_error(exc: BaseException, where: str) -> CollectError:
 
     if isinstance(exc, CollectError):
         return exc
+    if isinstance(exc, asyncpg.TargetServerAttributeNotMatched):
+        return CollectError(
+            f"cannot connect to {where}: no server there matches target_session_attrs", "connect"
+        )
     if isinstance(exc, asyncpg.ClientConfigurationError):
         return CollectError(f"bad connection settings: {_first_line(str(exc))}", "usage")
     if isinstance(exc, ssl.SSLCertVerificationError):
