@@ -246,11 +246,20 @@ def _prompt_password(target: Target) -> str:
         raise UsageError(str(exc)) from None
 
 
+def _wants_full_screen(args: argparse.Namespace) -> bool:
+    managing = args.list_profiles or args.delete_profile or args.save_profile
+    return not args.once and not managing
+
+
 def run(argv: list[str]) -> int:
     from pgtop.modes import run_app, run_once, run_replay
     from pgtop.profiles import ProfileError, apply_password_command
 
     args = build_parser().parse_args(argv)
+    if _wants_full_screen(args) and os.environ.get("TERM") == "dumb":
+        # As top does: a dumb terminal cannot place the cursor or draw colour.
+        print("pgtop: TERM=dumb cannot show the full-screen view; use --once", file=sys.stderr)
+        return EXIT_USAGE
     if args.demo:
         from pgtop.demo import run_demo
 

@@ -107,10 +107,6 @@ def run_app(
     if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
         print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
         return EXIT_USAGE
-    if os.environ.get("TERM") == "dumb":
-        # As less and top do: a dumb terminal cannot place a cursor or draw colour.
-        print("pgtop: TERM=dumb cannot show the full-screen view; use --once", file=sys.stderr)
-        return EXIT_USAGE
     from pathlib import Path
 
     from pgtop.collect.record import Recorder, RecordingError

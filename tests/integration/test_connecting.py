@@ -310,10 +310,16 @@ def test_the_full_screen_view_prompts_too(primary_pg: PostgresServer, home: Path
 # -- TERM=dumb ----------------------------------------------------------------------------
 
 
-def test_a_dumb_terminal_is_refused(primary_pg: PostgresServer, home: Path) -> None:
+@pytest.mark.parametrize("mode", ["live", "--demo", "--replay"])
+def test_a_dumb_terminal_is_refused(mode: str, primary_pg: PostgresServer, home: Path) -> None:
     env = clean_env(home, PGPASSWORD=MONITOR.password, TERM="dumb", PGTOP_FORCE_TTY="1")
-    line = assert_one_line_error(run_pgtop(server_args(primary_pg), env), 2)
+    args = {"live": server_args(primary_pg), "--demo": ["--demo"]}.get(
+        mode, ["--replay", str(home / "some.pgtop")]
+    )
+    line = assert_one_line_error(run_pgtop(args, env), 2)
     assert "TERM=dumb" in line and "--once" in line
+    # --once is what such a terminal (or Emacs' shell) should use, and it works there.
+    parse_ok(run_pgtop([*server_args(primary_pg), *once_json()], env))
 
 
 # -- PgBouncer's pooled port instead of PostgreSQL ------------------------------------------
