@@ -117,7 +117,7 @@ def run_app(
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def main() -> PgTopApp | str:
+    async def main() -> PgTopApp | CollectError | NoPassword:
         importing = asyncio.ensure_future(asyncio.to_thread(_import_app))
         head_start, pw = None, password
         if replay is None:
@@ -131,7 +131,7 @@ def run_app(
             except (CollectError, NoPassword) as exc:
                 if not isinstance(exc, CollectError) or exc.kind != "server":
                     await importing
-                    return str(exc)
+                    return exc
                 collector = None  # a server-side hiccup: the app shows it and retries
             if collector is not None:
                 head_start = (collector, asyncio.ensure_future(collector.poll()))
@@ -157,11 +157,12 @@ def run_app(
     from pgtop.password_prompt import NoPassword, with_password_prompt
 
     app = asyncio.run(main())
-    if isinstance(app, str):
+    if isinstance(app, CollectError | NoPassword):
         if recorder is not None:
             recorder.close()
         print(f"pgtop: {app}", file=sys.stderr)
-        return EXIT_FAILURE
+        usage = isinstance(app, CollectError) and app.kind == "usage"
+        return EXIT_USAGE if usage else EXIT_FAILURE  # as --once
     if recorder is not None:
         recorder.close()  # normally done on unmount already; this is a no-op then
         done = recorder.error or f"recorded {recorder.frames} frames to {record}"

@@ -232,8 +232,12 @@ def test_service_files_work_as_in_psql(form: str, primary_pg: PostgresServer, ho
     assert psql.stdout.strip() == SHOP_DB, psql.stderr
 
 
-def test_an_unknown_service_is_one_line(home: Path) -> None:
-    proc = run_pgtop(["service=nope", *once_json()], clean_env(home))
+@pytest.mark.parametrize("mode", ["once", "full screen"])
+def test_an_unknown_service_is_one_line(mode: str, home: Path) -> None:
+    if mode == "once":
+        proc = run_pgtop(["service=nope", *once_json()], clean_env(home))
+    else:
+        proc = run_pgtop(["service=nope"], clean_env(home, PGTOP_FORCE_TTY="1"))
     assert 'service "nope" not found' in assert_one_line_error(proc, 2)
 
 
