@@ -33,11 +33,6 @@ async def open_connection(
     except ConnInfoError as exc:
         raise CollectError(f"bad connection settings: {exc}", "usage") from None
     given = password if password is not None else args.password
-    # asyncpg would answer a password request with an empty password (a FATAL in the
-    # server's log); libpq gives up quietly and says whether one was asked for.
-    unknown = given is None and not password_known(args, os.environ)
-    if unknown and await _libpq_wants_password(settings, timeout):
-        raise _password_needed(settings)
     try:
         return await asyncpg.connect(
             args.dsn,
@@ -52,47 +47,13 @@ async def open_connection(
     except Exception as exc:
         error = describe_postgres_error(exc, settings.describe())
         if error.kind == "auth" and given is None and not password_known(args, os.environ):
-            error = _password_needed(settings)
+            error = CollectError(
+                f"cannot connect to {settings.describe()}: the server asks for a password "
+                "and none was given — use -W, PGPASSWORD or ~/.pgpass",
+                "auth",
+            )
+            error.needs_password = True
         raise error from None
-
-
-def _password_needed(settings: ConnSettings) -> CollectError:
-    error = CollectError(
-        f"cannot connect to {settings.describe()}: the server asks for a password "
-        "and none was given — use -W, PGPASSWORD or ~/.pgpass",
-        "auth",
-    )
-    error.needs_password = True
-    return error
-
-
-async def _libpq_wants_password(settings: ConnSettings, timeout: float) -> bool:
-    """Ask libpq, as psql does (PQconnectionNeedsPassword), in a thread: it blocks.
-
-    Only when no password is known; a server that lets pgtop in without one (trust,
-    peer) costs one extra short connection at start-up.
-    """
-    import asyncio
-
-    from psycopg import pq
-    from psycopg.conninfo import make_conninfo
-
-    conninfo = make_conninfo(
-        "", **settings.params, application_name=APPLICATION_NAME,
-        connect_timeout=str(max(2, round(timeout))),
-    )  # fmt: skip
-
-    def probe() -> bool:
-        conn = pq.PGconn.connect(conninfo.encode())
-        try:
-            return conn.status == pq.ConnStatus.BAD and conn.needs_password
-        finally:
-            conn.finish()
-
-    try:
-        return await asyncio.to_thread(probe)
-    except Exception:  # libpq refused the settings: asyncpg's attempt will say why
-        return False
 
 
 async def close_connection(conn: asyncpg.Connection | None) -> None:
