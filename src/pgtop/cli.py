@@ -19,6 +19,7 @@ from pgtop.target import (
     MIN_REFRESH,
     ConnSettings,
     Target,
+    redact,
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -118,11 +119,24 @@ def _parse_conninfo(text: str) -> dict[str, str]:
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
     except Exception as exc:
-        # libpq's message names the bad part, never the password value.
+        # libpq's message quotes the bad part, which may be the password or the whole URI.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
-        raise UsageError(f"invalid connection string: {reason}") from None
+        raise UsageError(f"invalid connection string: {redact(reason, text)}") from None
     _check_port(params.get("port"))
     return params
+
+
+def _check_pooler(uri: str | None) -> None:
+    """A --pooler URI libpq cannot parse is a usage error now, not a message in every poll."""
+    if uri is None:
+        return
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(uri)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
+        raise UsageError(f"invalid --pooler URI: {redact(reason, uri)}") from None
 
 
 def _check_port(port: str | None) -> None:
@@ -147,7 +161,6 @@ def build_target(args: argparse.Namespace) -> Target:
     """The Target from a profile (-P, or `default`) with arguments on top, or from arguments."""
     from pgtop import profiles
 
-    timeout = args.connect_timeout if args.connect_timeout is not None else DEFAULT_CONNECT_TIMEOUT
     name = args.profile
     if name is None and profiles.use_default_profile(os.environ, _conn_args_given(args)):
         name = profiles.DEFAULT_PROFILE if profiles.profiles_path().exists() else None
@@ -175,7 +188,19 @@ def build_target(args: argparse.Namespace) -> Target:
             read_only=bool(args.read_only),
             password_command=args.password_command,
         )
-    return target.replace(connect_timeout=timeout)
+    return target.replace(connect_timeout=_connect_timeout(args, target))
+
+
+def _connect_timeout(args: argparse.Namespace, target: Target) -> float:
+    """--connect-timeout, else libpq's connect_timeout or PGCONNECT_TIMEOUT (2 s at least)."""
+    if args.connect_timeout is not None:
+        return float(args.connect_timeout)
+    text = target.postgres.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT")
+    try:
+        seconds = float(text) if text else 0.0
+    except ValueError:
+        raise UsageError(f"invalid connect_timeout {text!r}: a number is expected") from None
+    return max(2.0, seconds) if seconds > 0 else DEFAULT_CONNECT_TIMEOUT
 
 
 def _manage_profiles(args: argparse.Namespace) -> int:
@@ -213,12 +238,17 @@ def _manage_profiles(args: argparse.Namespace) -> int:
 
 
 def _prompt_password(target: Target) -> str:
-    import getpass
+    from pgtop.password_prompt import NoPassword, ask_password
 
     try:
-        return getpass.getpass(f"Password for {target.postgres.describe()}: ")
-    except (EOFError, KeyboardInterrupt):
-        raise UsageError("no password given") from None
+        return ask_password(target.postgres.describe())
+    except NoPassword as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _wants_full_screen(args: argparse.Namespace) -> bool:
+    managing = args.list_profiles or args.delete_profile or args.save_profile
+    return not args.once and not managing
 
 
 def run(argv: list[str]) -> int:
@@ -226,6 +256,10 @@ def run(argv: list[str]) -> int:
     from pgtop.profiles import ProfileError, apply_password_command
 
     args = build_parser().parse_args(argv)
+    if _wants_full_screen(args) and os.environ.get("TERM") == "dumb":
+        # As top does: a dumb terminal cannot place the cursor or draw colour.
+        print("pgtop: TERM=dumb cannot show the full-screen view; use --once", file=sys.stderr)
+        return EXIT_USAGE
     if args.demo:
         from pgtop.demo import run_demo
 
@@ -233,6 +267,7 @@ def run(argv: list[str]) -> int:
     if args.replay:
         return run_replay(args)
     try:
+        _check_pooler(args.pooler)
         if args.list_profiles or args.delete_profile or args.save_profile:
             return _manage_profiles(args)
         target = build_target(args)

@@ -12,7 +12,11 @@ from pgtop.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgtop.target import DEFAULT_REFRESH, MIN_REFRESH, Target
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from pgtop.collect.replay import Recording
+    from pgtop.model.derive import Rates
+    from pgtop.model.records import Snapshot
     from pgtop.ui.app import PgTopApp
 
 
@@ -22,12 +26,21 @@ def run_once(target: Target, password: str | None, fmt: str) -> int:
     gc_pause.resume()  # paused for the app's start-up only
     from pgtop.collect.errors import CollectError
     from pgtop.once import collect_once, render
+    from pgtop.password_prompt import NoPassword, with_password_prompt
+
+    def collect(pw: str | None) -> Awaitable[tuple[Snapshot, Rates]]:
+        return collect_once(target, pw)
 
     try:
-        first, rates = asyncio.run(collect_once(target, password))
+        (first, rates), _ = asyncio.run(
+            with_password_prompt(collect, password, target.postgres.describe())
+        )
     except CollectError as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE if exc.kind == "usage" else EXIT_FAILURE
+    except NoPassword as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
     sys.stdout.write(render(first, rates, fmt))
@@ -104,27 +117,52 @@ def run_app(
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def main() -> PgTopApp:
-        head_start = None
+    async def main() -> PgTopApp | CollectError | NoPassword:
+        importing = asyncio.ensure_future(asyncio.to_thread(_import_app))
+        head_start, pw = None, password
         if replay is None:
             # Connect and poll while Textual imports (~0.3 s): the first screen has data.
-            from pgtop.collect.postgres import PostgresCollector
-
-            collector = PostgresCollector(
-                target.postgres,
-                connect_timeout=target.connect_timeout,
-                poll_timeout=max(5.0, target.refresh * 3),
-                password=password,
-            )
-            head_start = (collector, asyncio.ensure_future(collector.poll()))
-        app_class = await asyncio.to_thread(_import_app)
+            # The connection is made before the app owns the terminal, so that a password
+            # prompt or a one-line refusal reads as in psql.
+            try:
+                collector, pw = await with_password_prompt(
+                    _connected_collector, password, target.postgres.describe()
+                )
+            except (CollectError, NoPassword) as exc:
+                if not isinstance(exc, CollectError) or exc.kind != "server":
+                    await importing
+                    return exc
+                collector = None  # a server-side hiccup: the app shows it and retries
+            if collector is not None:
+                head_start = (collector, asyncio.ensure_future(collector.poll()))
+        app_class = await importing
         app = app_class(
-            target, password=password, recorder=recorder, replay=replay, head_start=head_start
+            target, password=pw, recorder=recorder, replay=replay, head_start=head_start
         )
         await app.run_async(mouse=mouse)
         return app
 
+    async def _connected_collector(pw: str | None) -> PostgresCollector:
+        collector = PostgresCollector(
+            target.postgres,
+            connect_timeout=target.connect_timeout,
+            poll_timeout=max(5.0, target.refresh * 3),
+            password=pw,
+        )
+        await collector.connect()
+        return collector
+
+    from pgtop.collect.errors import CollectError
+    from pgtop.collect.postgres import PostgresCollector
+    from pgtop.password_prompt import NoPassword, with_password_prompt
+
     app = asyncio.run(main())
+    if isinstance(app, CollectError | NoPassword):
+        if recorder is not None:
+            recorder.close()
+        print(f"pgtop: {app}", file=sys.stderr)
+        usage = isinstance(app, CollectError) and app.kind == "usage"
+        return EXIT_USAGE if usage else EXIT_FAILURE  # as --once
     if recorder is not None:
         recorder.close()  # normally done on unmount already; this is a no-op then
         done = recorder.error or f"recorded {recorder.frames} frames to {record}"

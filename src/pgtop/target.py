@@ -2,31 +2,44 @@
 
 A `Target` is built from the command line or a profile and handed to the collectors.
 It holds libpq-style keywords (host, port, user, dbname, sslmode, service, ...), never
-resolving environment variables itself: the drivers do that, as libpq would.
+resolving environment variables itself: collect/conninfo.py does that when connecting.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote
 
 DEFAULT_REFRESH = 2.0
 MIN_REFRESH = 0.5
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
-# libpq keywords that asyncpg understands directly, mapped to its argument names.
-_ASYNCPG_KEYWORDS = {
-    "host": "host",
-    "hostaddr": "host",
-    "port": "port",
-    "user": "user",
-    "dbname": "database",
-    "password": "password",
-    "passfile": "passfile",
-    "service": "service",
-    "sslmode": "ssl",
-    "target_session_attrs": "target_session_attrs",
-}
+
+# Where a password sits in a conninfo string, found textually: the string may be malformed.
+# libpq ends a URI's user:password at the first '@' or '/'.
+_PASSWORD_SPOTS = (
+    re.compile(r"://[^:@/]*:([^@/]*)@"),
+    re.compile(r"[?&]password=([^&#]*)"),
+    re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)"),
+)
+
+
+def redact(message: str, conninfo: str | None) -> str:
+    """`message` with every password of `conninfo` (as written or decoded) shown as ***.
+
+    For errors about a connection string, which libpq quotes back in part or whole.
+    """
+    if not conninfo:
+        return message
+    secrets: set[str] = set()
+    for spot in _PASSWORD_SPOTS:
+        for found in spot.findall(conninfo):
+            secrets.update({found, unquote(found), found.strip("'").replace("\\'", "'")})
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +62,6 @@ class ConnSettings:
 
     def without_password(self) -> ConnSettings:
         return ConnSettings({k: v for k, v in self.params.items() if k != "password"})
-
-    def asyncpg_kwargs(self) -> dict[str, Any]:
-        """Arguments for `asyncpg.connect`; unset ones fall back to PG* variables there."""
-        kwargs: dict[str, Any] = {}
-        for key, value in self.params.items():
-            name = _ASYNCPG_KEYWORDS.get(key)
-            if name is None or value == "":
-                continue
-            kwargs[name] = int(value) if key == "port" and value.isdigit() else value
-        return kwargs
 
     def describe(self) -> str:
         """A short, password-free label such as `monitor@db1:5432/postgres`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 
 class CollectError(Exception):
@@ -17,6 +18,8 @@ class CollectError(Exception):
         super().__init__(message)
         self.message = message
         self.kind = kind
+        # The server asked for a password and none was given: a terminal may prompt.
+        self.needs_password = False
 
     def __str__(self) -> str:
         return self.message
@@ -27,12 +30,41 @@ def _first_line(text: str) -> str:
     return line.rstrip(".")
 
 
+def pooler_not_postgres(where: str) -> CollectError:
+    """pgtop pointed at PgBouncer's pooled port: its pids and SETs would not be the server's."""
+    return CollectError(
+        f"{where} is PgBouncer, not PostgreSQL: point pgtop at PostgreSQL and pass this "
+        "address with --pooler",
+        "connect",
+    )
+
+
 def describe_postgres_error(exc: BaseException, where: str) -> CollectError:
     """Map an asyncpg/OS exception raised while talking to `where` to a CollectError."""
     import asyncpg  # deferred: keeps `pgtop --help` fast
 
     if isinstance(exc, CollectError):
         return exc
+    if isinstance(exc, asyncpg.TargetServerAttributeNotMatched):
+        return CollectError(
+            f"cannot connect to {where}: no server there matches target_session_attrs", "connect"
+        )
+    if isinstance(exc, asyncpg.ClientConfigurationError):
+        return CollectError(f"bad connection settings: {_first_line(str(exc))}", "usage")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or _first_line(str(exc))
+        return CollectError(
+            f"cannot connect to {where}: server certificate not accepted ({reason})"
+            " — check sslrootcert and sslmode",
+            "connect",
+        )
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or _first_line(str(exc))
+        return CollectError(f"cannot connect to {where}: TLS failed ({reason})", "connect")
+    if isinstance(exc, asyncpg.ProtocolViolationError) and "unsupported startup parameter" in str(
+        exc
+    ):
+        return pooler_not_postgres(where)  # PgBouncer's refusal of pgtop's startup settings
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return CollectError(f"cannot connect to {where}: no answer (timed out)", "connect")
     if isinstance(

@@ -23,13 +23,13 @@ def is_local_backend(pid: int, backend_start: datetime | None) -> bool:
     """True when `pid` is this machine's process for that backend (not a namesake)."""
     import psutil
 
-    if backend_start is None:
+    if backend_start is None or pid <= 0:  # a pooler announces made-up, even negative, pids
         return False
     try:
         proc = psutil.Process(pid)
         created = proc.create_time()
         name = proc.name()
-    except (psutil.Error, OSError):
+    except (psutil.Error, OSError, ValueError):
         return False
     return "postgres" in name and abs(created - backend_start.timestamp()) <= START_TOLERANCE_S
 

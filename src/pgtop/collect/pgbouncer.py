@@ -31,6 +31,7 @@ from pgtop.model.records import (
     POOLER_LIMIT_KEYS,
     PoolerSnapshot,
 )
+from pgtop.target import redact
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,7 +39,10 @@ if TYPE_CHECKING:
 CONFIG_EVERY = 30.0  # SHOW CONFIG rarely changes
 
 
-def describe_pooler_error(exc: BaseException, where: str) -> CollectError:
+def describe_pooler_error(
+    exc: BaseException, where: str, conninfo: str | None = None
+) -> CollectError:
+    """One line for people; libpq may quote the URI back, so its password is masked."""
     import psycopg
 
     if isinstance(exc, CollectError):
@@ -46,6 +50,7 @@ def describe_pooler_error(exc: BaseException, where: str) -> CollectError:
     if isinstance(exc, TimeoutError):
         return CollectError(f"pooler {where}: no answer (timed out)", "timeout")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = redact(text, conninfo)
     if isinstance(exc, psycopg.OperationalError):
         # libpq prefixes 'connection to server at "h" (addr), port N failed:'; keep the reason.
         text = text.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
@@ -98,7 +103,7 @@ class PgBouncerCollector:
                 self.connect_timeout + 1,
             )
         except Exception as exc:
-            raise describe_pooler_error(exc, self.address) from None
+            raise describe_pooler_error(exc, self.address, self.conninfo) from None
         self._conn = conn
         try:
             await self._check_console()
@@ -142,7 +147,7 @@ class PgBouncerCollector:
                     return [], []
                 return [d.name for d in cur.description], await cur.fetchall()
         except psycopg.Error as exc:
-            raise describe_pooler_error(exc, self.address) from None
+            raise describe_pooler_error(exc, self.address, self.conninfo) from None
 
     async def poll(self) -> PoolerSnapshot:
         if not self.connected:
@@ -163,7 +168,7 @@ class PgBouncerCollector:
         except Exception as exc:
             if self._conn is not None and self._conn.closed:
                 self._conn = None
-            raise describe_pooler_error(exc, self.address) from None
+            raise describe_pooler_error(exc, self.address, self.conninfo) from None
 
     async def _poll(self) -> PoolerSnapshot:
         pools = await self._show("POOLS")

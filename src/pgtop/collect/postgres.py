@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pgtop.collect.blockers import BlockerCache
 from pgtop.collect.connection import close_connection, open_connection
-from pgtop.collect.errors import CollectError, describe_postgres_error
+from pgtop.collect.errors import CollectError, describe_postgres_error, pooler_not_postgres
 from pgtop.model.derive import count_states, group_sessions, limit_usage
 from pgtop.model.records import (
     DatabaseStat,
@@ -151,13 +151,15 @@ class PostgresCollector:
             self.settings, password=self._password, timeout=self.connect_timeout
         )
         try:
+            await _refuse_pooler(conn, self._address_of(conn))
             # Read the settings before pgtop's own SETs, so their sources are the server's.
             row = await conn.fetchrow(load_query("server"), list(WATCHED_SETTINGS))
             self._first_sources = {
                 n: src for n, _v, _u, src, _p in json.loads(row["settings"]) if src != "session"
             }
             facts = _SlowFacts(row, time.monotonic(), self._first_sources)
-            # SET, not startup options: reset_val then still holds what others get.
+            # SET, not startup options: reset_val then still holds what others get. They
+            # cannot leak onto a pooler's server connection: _refuse_pooler ran first.
             await conn.execute(
                 f"SET statement_timeout = {STATEMENT_TIMEOUT_MS};"
                 f" SET lock_timeout = {LOCK_TIMEOUT_MS};"
@@ -194,7 +196,14 @@ class PostgresCollector:
         if not self.connected:
             await self.connect()
         try:
-            return await asyncio.wait_for(self._poll(), self.poll_timeout)
+            try:
+                return await asyncio.wait_for(self._poll(), self.poll_timeout)
+            except UnicodeDecodeError:
+                # A query or name in a SQL_ASCII database holds bytes that are not UTF-8:
+                # from now on this connection shows them as \xff rather than failing.
+                assert self._conn is not None
+                await _decode_leniently(self._conn)
+                return await asyncio.wait_for(self._poll(), self.poll_timeout)
         except TimeoutError:
             # The connection may be stuck mid-protocol; drop it so the next poll reconnects.
             if self._conn is not None:
@@ -331,6 +340,40 @@ class PostgresCollector:
             limits=limits,
             own_pids=self._own_pids,
         )
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+async def _decode_leniently(conn: asyncpg.Connection) -> None:
+    """Decode text and names with visible stand-ins for bytes that are not UTF-8.
+
+    Installed only after the first bad byte: asyncpg's own C decoder is faster.
+    """
+    for type_name in ("text", "name", "varchar", "bpchar"):
+        await conn.set_type_codec(
+            type_name,
+            schema="pg_catalog",
+            encoder=str.encode,
+            decoder=_lenient_text,
+            format="binary",
+        )
+
+
+async def _refuse_pooler(conn: asyncpg.Connection, where: str) -> None:
+    """Refuse PgBouncer's pooled port: the pid it announced is not the backend's.
+
+    Simple query protocol, before any prepared statement: a pooled server connection may
+    hold another client's `__asyncpg_stmt_` names, and must never get pgtop's SETs.
+    """
+    import asyncpg
+
+    announced = conn.get_server_pid()
+    try:  # a division by zero, not a row: conn.execute reads no rows in simple protocol
+        await conn.execute(f"SELECT 1 / (pg_backend_pid() = {int(announced)})::int")
+    except asyncpg.DivisionByZeroError:
+        raise pooler_not_postgres(where) from None
 
 
 def _session_from_row(r: Any) -> Session:
