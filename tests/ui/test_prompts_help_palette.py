@@ -137,7 +137,7 @@ async def test_help_lists_the_keys_of_the_pane_it_is_opened_on(primary_pg: Postg
         assert "Group by" not in keys  # a key of the Databases pane
         lines = help_lines(app)
         assert "Sessions pane" in lines[0]
-        assert any("-user:postgres excludes" in line for line in lines)
+        assert any("-user:app excludes" in line for line in lines)
         assert all(len(line) <= 80 and line.rstrip().endswith("│") for line in lines)
         await pilot.press("escape")
 

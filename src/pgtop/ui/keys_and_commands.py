@@ -34,6 +34,9 @@ NOT_LISTED = {"app.focus_next", "app.focus_previous"}
 # listed with quit. Its other copy key (super+c, macOS) is not pgtop's.
 QUIT_TOO = {"screen.copy_text": "ctrl+c", "help_quit": "ctrl+c"}
 RENAMED = {"command_palette": "Command palette"}  # Textual's own says "palette"
+# A pane's table says "Select" for enter; what that does depends on the pane (nothing in
+# the Databases pane, so it is not listed there).
+ENTER_IN_PANE = {"pooler": "Pool's clients, backends"}
 # Not offered by name: the palette itself, and the stand-in that says "read-only".
 NOT_IN_PALETTE = {"command_palette", "read_only_notice"}
 # Textual's generic palette entries worth keeping; its Quit and Keys duplicate ours.
@@ -87,6 +90,8 @@ class KeysAndCommands(_Base):
             if action == b.action and not entry.description:
                 entry.description = RENAMED.get(action, b.description)
                 entry.node = active.node
+                if action == "select_cursor" and screen is self.default_screen:
+                    entry.description = ENTER_IN_PANE.get(self.current_pane(), "")
             key = self.get_key_display(b)
             if key not in entry.keys:
                 entry.keys.append(key)

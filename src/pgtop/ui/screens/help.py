@@ -14,9 +14,8 @@ from textual.widgets import Static
 FILTER_HELP = (
     ("/", "filter sessions; words match query, user, database, application, client"),
     ("", "db:shop user:app app:NAME client:10.0.0.5 wait:Lock type:NAME pid:123"),
-    ("", 'state:idle  state:idle-tx  state:"idle in transaction"'),
-    ("", "dur>30s (transaction, else query)  xact>5m  age<2s  conn>1h"),
-    ("", "-user:postgres excludes · enter keeps the filter · esc clears it"),
+    ("", 'state:idle  state:idle-tx  state:"idle in transaction"  -user:app excludes'),
+    ("", "dur>30s (xact, else query) xact>5m age<2s conn>1h · ⏎ keeps · esc clears"),
 )
 TWO_COLUMNS_FROM = 70  # screen width from which the keys are listed in two columns
 
@@ -30,7 +29,6 @@ class HelpScreen(ModalScreen[None]):
         width: 80; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    HelpScreen .filter-help { margin-top: 1; }
     """
 
     def __init__(
@@ -59,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(Text.assemble((self.move, "bold cyan"), "  move, scroll"))
             yield Static(self._keys_table(two=self.app.size.width >= TWO_COLUMNS_FROM))
             if self.with_filter:
-                yield Static(self._filter_table(), classes="filter-help")
+                yield Static(self._filter_table())
 
     def _keys_table(self, *, two: bool) -> Table:
         pairs = 2 if two and len(self.keys) > 8 else 1
