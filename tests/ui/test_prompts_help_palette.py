@@ -287,3 +287,15 @@ async def test_markup_as_a_profile_name_is_refused_in_the_prompt(
         await until(pilot, lambda: "saved profile 'db1'" in notifications(app), "the notice")
         assert not app.screen.query(Input)
         assert "[profiles.db1]" in (state_dir / "profiles.toml").read_text()
+
+
+async def test_palette_in_replay_offers_replay_keys_and_no_signals(tmp_path: Path) -> None:
+    path = tmp_path / "r.rec.gz"
+    write_recording(path)
+    app = PgTopApp(Target(refresh=0.5, read_only=True), replay=load_recording(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await first_snapshot(pilot)
+        titles = await palette_titles(pilot)
+        assert {"Jump to time", "Step", "Sort", "Lock tree", "Filter"} <= titles
+        assert not {"Cancel", "Terminate", "Profiles", "read-only"} & titles
+        assert "Save current connection as…" not in titles
