@@ -397,7 +397,7 @@ async def test_help_and_palette_list_the_keys(primary_pg: PostgresServer) -> Non
             assert description in described, description
         assert described["Terminate"] == "k"
         shown_text = "".join(static_text(w) for w in screen.query(Static))
-        assert "Terminate" in shown_text and "pgtop keys" in shown_text
+        assert "Terminate" in shown_text and "Keys of the Sessions pane" in shown_text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}

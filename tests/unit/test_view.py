@@ -89,6 +89,12 @@ def test_bad_filter_is_one_clear_error() -> None:
         parse_filter("colour:red")
     with pytest.raises(FilterError):
         parse_filter('state:"unclosed')
+    # Half a duration is a typo, not free text that silently matches nothing.
+    for typo in ("dur>1s-user", "dur>", "xact>5q", "-age<1s:x"):
+        with pytest.raises(FilterError, match="not a duration"):
+            parse_filter(typo)
+    assert len(parse_filter("dur>1s -user:monitor").terms) == 2
+    assert len(parse_filter("query:age>3 duration").terms) == 2  # not durations
 
 
 def test_blocking_tree_puts_the_root_blocker_first_with_waiters_under_it() -> None:

@@ -50,6 +50,8 @@ STATE_SHORTHANDS = {
     "aborted": "idle in transaction (aborted)",
 }
 _DURATION = re.compile(r"^(dur|xact|age|conn)(>=|<=|>|<)(\d+(?:\.\d+)?)(ms|s|m|min|h|d)?$")
+# A word that starts as a duration but is not one is a typo, not text to search for.
+_DURATION_START = re.compile(r"^(dur|xact|age|conn)(>=|<=|>|<)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -138,6 +140,8 @@ def parse_filter(text: str) -> SessionFilter:
         if m:
             kind, op, number, unit = m.groups()
             terms.append((negated, _duration_term(kind, op, float(number) * _UNITS[unit])))
+        elif _DURATION_START.match(body.lower()):
+            raise FilterError(f"not a duration: {body!r} (try dur>30s xact>5m age<2s conn>1h)")
         elif ":" in body and not body.startswith(":"):
             name, value = body.split(":", 1)
             terms.append((negated, _field_term(name.lower(), value)))

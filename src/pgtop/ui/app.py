@@ -13,6 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.geometry import Size
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop import gc_pause
@@ -73,6 +75,13 @@ MAIN_SCREEN_ONLY = {
     "terminate_database",
     "switch_profile",
 }
+# An action of SessionActions acts on the sessions table, so it works in that pane only:
+# elsewhere it would act on rows nobody sees, and `?` would list it there. Keys added to
+# SessionActions later follow by themselves; these are the exceptions.
+# "/" brings the sessions pane back; the inspected ones are keys of the inspect screen.
+ANY_PANE = {"open_filter", "cancel_inspected", "terminate_inspected"}
+SESSIONS_PANE_TOO = {"toggle_host"}  # a column of the sessions table
+PANE_IDS = {"sessions", "databases", "limits", "pooler", "side-databases", "side-pooler"}
 
 
 class PgTopApp(
@@ -116,8 +125,8 @@ class PgTopApp(
         Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next-pane"),
         Binding("shift+tab", "previous_pane", "Prev pane", show=False, priority=True),
         Binding("p", "toggle_pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "slower", "+Interval", show=False, id="slower"),
-        Binding("minus", "faster", "-Interval", show=False, id="faster"),
+        Binding("plus,equals_sign", "slower", "Poll less often", show=False, id="slower"),
+        Binding("minus", "faster", "Poll more often", show=False, id="faster"),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
         Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
         Binding("c", "cancel", "Cancel", id="cancel"),
@@ -158,6 +167,7 @@ class PgTopApp(
         self._had_data = False
         self.session_filter: SessionFilter | None = None
         self.filter_prompt = FilterPrompt()
+        self.listing_keys_of: Screen[object] | None = None  # see keys_screen
         self.blocking_tree = False
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
@@ -169,8 +179,10 @@ class PgTopApp(
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in MAIN_SCREEN_ONLY and self.screen is not self.default_screen:
+        if action in MAIN_SCREEN_ONLY and self.keys_screen is not self.default_screen:
             return False  # e.g. on the inspect screen, "/" or "s" would act unseen
+        if not self._pane_allows(action):
+            return False
         if self.replay is not None and action in REPLAY_ABSENT:
             return False
         if action in REPLAY_ONLY:
@@ -180,6 +192,59 @@ class PgTopApp(
         if action == "read_only_notice":
             return self.target.read_only
         return True
+
+    @property
+    def keys_screen(self) -> Screen[object]:
+        """The screen whose keys are being resolved: the current one, or while the
+        command palette lists commands, the screen it was opened from."""
+        return self.listing_keys_of or self.screen
+
+    def current_pane(self) -> str:
+        """The pane that has the focus (a side pane on a wide screen counts as its own)."""
+        screen = self.default_screen
+        if screen.focused is not None:
+            for node in screen.focused.ancestors_with_self:
+                if node.id in PANE_IDS:
+                    return node.id.removeprefix("side-")
+        try:
+            return screen.query_one(ContentSwitcher).current or "sessions"
+        except NoMatches:  # not composed yet
+            return "sessions"
+
+    def _pane_allows(self, action: str) -> bool:
+        """Keys that act on what a pane shows work while that pane has the focus (and on
+        no other screen)."""
+        main = self.keys_screen is self.default_screen
+        if action == "read_only_notice":  # stands in for c, k and K
+            return not main or self.current_pane() in ("sessions", "databases")
+        if action == "terminate_database":  # acts on the selected database
+            needed = "databases"
+        elif action in SESSIONS_PANE_TOO or (
+            action not in ANY_PANE and hasattr(SessionActions, f"action_{action}")
+        ):
+            needed = "sessions"
+        else:
+            return True
+        return main and self.current_pane() == needed
+
+    def action_help_quit(self) -> None:
+        """ctrl+c quits, as in top (Textual's default only says which key quits). With
+        text selected by mouse, the screen's ctrl+c copies it instead."""
+        self.exit()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry typed text, names and server messages: never read markup
+        in them (`[/]` typed in a prompt would crash the app). Screens' notify comes here
+        with markup=True by default, so the flag is ignored, not just defaulted."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- layout -------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Outcome = Literal["changed", "closed", "cleared"]
+Outcome = Literal["changed", "closed", "cleared", "refused"]
+NOT_APPLIED = "not applied: "
 
 
 @dataclass
@@ -20,7 +21,9 @@ class FilterPrompt:
     error: str = ""
 
     def start(self, text: str) -> None:
-        self.open, self.text, self.error = True, text, ""
+        """Open on the filter in force, followed by a space: what is typed next is a new
+        term, not the tail of the last one (`dur>1s` then `-user:x` is two terms)."""
+        self.open, self.text, self.error = True, f"{text} " if text else "", ""
 
     def key(self, key: str, character: str | None, printable: bool) -> Outcome | None:
         """What a key did to the prompt, or None when it is not the prompt's to handle."""
@@ -30,13 +33,19 @@ class FilterPrompt:
             self.open, self.text, self.error = False, "", ""
             return "cleared"
         if key == "enter":
+            if self.error:  # an invalid filter is never applied: stay open, say so
+                if not self.error.startswith(NOT_APPLIED):
+                    self.error = NOT_APPLIED + self.error
+                return "refused"
             self.open = False
             return "closed"
         if key == "backspace":
             self.text = self.text[:-1]
             return "changed"
         if key in ("ctrl+u", "ctrl+w"):
-            self.text = "" if key == "ctrl+u" else self.text.rstrip().rpartition(" ")[0]
+            # ctrl+w drops the last word and keeps the space before it, as readline does.
+            head = "" if key == "ctrl+u" else self.text.rstrip().rpartition(" ")[0]
+            self.text = f"{head} " if head else ""
             return "changed"
         if printable and character:
             self.text += character

@@ -6,6 +6,8 @@ when the session ends the screen says so and keeps the last view.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -19,18 +21,31 @@ from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
 from pgtop.model.records import PoolerLink, Session, Snapshot
 
+if TYPE_CHECKING:
+    from pgtop.ui.app import PgTopApp
+
 FORMAT_LIMIT = 20_000  # reformatting a huge query would stall the UI; show it as sent
 
 
+def _without_whitespace(text: str) -> str:
+    return "".join(text.split())
+
+
 def readable_query(query: str) -> str:
-    """The query reindented for reading; control characters made visible per line."""
+    """The query reindented for reading; control characters made visible per line.
+
+    Only whitespace changes: no keyword case (sqlparse's keyword list holds `day`, `user`,
+    `name`, which are identifiers as often), and any other change shows the query as sent.
+    """
     text = query
     if len(query) <= FORMAT_LIMIT:
         try:
             import sqlparse
 
-            text = sqlparse.format(query, reindent=True, keyword_case="upper")
+            text = sqlparse.format(query, reindent=True)
         except Exception:  # a parser hiccup must not hide the query
+            text = query
+        if _without_whitespace(text) != _without_whitespace(query):
             text = query
     lines = text.expandtabs(4).splitlines() or [""]
     return "\n".join(visible(line) for line in lines)
@@ -193,7 +208,7 @@ class InspectScreen(Screen[None]):
 
     def _locks(self, snap: Snapshot) -> RenderableType:
         if snap.inspected_pid != self.pid:
-            return Text("locks: loading…", "dim")
+            return Text(f"locks: {self._locks_unread()}", "dim")
         if not snap.inspected_locks:
             return Text("locks: none", "dim")
         t = Table(title="locks", title_justify="left", expand=False, show_edge=False)
@@ -208,6 +223,16 @@ class InspectScreen(Screen[None]):
                 Text(one_line(lock.detail)),
             )
         return t
+
+    def _locks_unread(self) -> str:
+        """Why the snapshot holds no locks of this session: they come with the next poll,
+        which a pause holds back and a recording never had."""
+        app = cast("PgTopApp", self.app)
+        if app.replay is not None:
+            return "not recorded"
+        if app.pg_poller.paused:
+            return "not read while paused (p resumes)"
+        return "loading…"
 
     def action_copy_query(self) -> None:
         if self.session is None:

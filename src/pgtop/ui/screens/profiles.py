@@ -11,7 +11,8 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from pgtop.model.format import one_line
-from pgtop.profiles import Profile
+from pgtop.profiles import Profile, ProfileError
+from pgtop.profiles.schema import check_name
 
 _MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -78,7 +79,11 @@ class SaveProfileScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         name = event.value.strip()
-        if not name:
-            self.query_one("#profile-error", Label).update("a profile needs a name")
+        try:
+            if not name:
+                raise ProfileError("a profile needs a name")
+            check_name(name)
+        except ProfileError as exc:  # say it here and let the user fix the name
+            self.query_one("#profile-error", Label).update(Text(one_line(str(exc))))
             return
         self.dismiss(name)
