@@ -175,7 +175,7 @@ def build_target(args: argparse.Namespace) -> Target:
             read_only=bool(args.read_only),
             password_command=args.password_command,
         )
-    return target.replace(connect_timeout=timeout)
+    return target.replace(connect_timeout=timeout, read_only_locked=bool(args.read_only))
 
 
 def _manage_profiles(args: argparse.Namespace) -> int:
