@@ -188,7 +188,9 @@ def build_target(args: argparse.Namespace) -> Target:
             read_only=bool(args.read_only),
             password_command=args.password_command,
         )
-    return target.replace(connect_timeout=_connect_timeout(args, target))
+    return target.replace(
+        connect_timeout=_connect_timeout(args, target), read_only_locked=bool(args.read_only)
+    )
 
 
 def _connect_timeout(args: argparse.Namespace, target: Target) -> float:

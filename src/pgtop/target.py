@@ -89,6 +89,8 @@ class Target:
     read_only: bool = False
     password_command: str | None = None
     profile_name: str | None = None
+    # --read-only given when pgtop started: it holds for the whole run, profile switches too.
+    read_only_locked: bool = False
 
     def replace(self, **changes: Any) -> Target:
         return replace(self, **changes)

@@ -96,7 +96,9 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         env.start()
         refresh = getattr(args, "refresh", None) or DEMO_REFRESH
-        target = env.target(refresh=refresh, read_only=bool(getattr(args, "read_only", False)))
+        read_only = bool(getattr(args, "read_only", False))
+        target = env.target(refresh=refresh, read_only=read_only)
+        target = target.replace(read_only_locked=read_only)
         app = _make_app(target)
         signals.app = app
         if env.workload is not None:

@@ -357,10 +357,9 @@ class PgTopApp(
             table.indent = {}
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
+        self._reconcile_marks(snap)  # before the header counts them
         self.header_state.view_parts = self._view_summary(len(rows), len(snap.sessions))
         table.sort_descending = sort_descends(self.view)
-        # A marked session that ended is unmarked; one hidden by the filter stays marked.
-        table.marked.intersection_update(s.pid for s in snap.sessions)
         table.set_rows(rows, now)
         self.query_one(StatusHeader).refresh()
 

@@ -50,7 +50,10 @@ class ProfileActions(_Base):
         """Stop the workers, close connections, and watch the profile's server instead."""
         from pgtop.profiles import ProfileError, profile_to_target
 
-        target = profile_to_target(profile).replace(connect_timeout=self.target.connect_timeout)
+        locked = self.target.read_only_locked  # --read-only outlives every switch
+        target = profile_to_target(profile, read_only=True if locked else None).replace(
+            connect_timeout=self.target.connect_timeout, read_only_locked=locked
+        )
         if target.password_command and "password" not in target.postgres.params:
             try:
                 target = self._run_password_command(target)
@@ -66,12 +69,15 @@ class ProfileActions(_Base):
         self._pooler_rates = (None, None, None)
         self.header_state = HeaderState.for_target(target, filter_text=self.filter_text)
         self.query_one(StatusHeader).state = self.header_state
-        self.query_one(SessionsTable).set_rows([], datetime.now(UTC))
+        table = self.query_one(SessionsTable)
+        table.marked.clear()  # marks name sessions of the old server
+        table.set_rows([], datetime.now(UTC))
         self.reset_host()
         self._make_pollers()
         self._start_polling()
         self.refresh_bindings()  # read-only may differ between profiles
-        self.notify(f"switched to profile {profile.name!r} ({profile.describe()})")
+        read_only = " (read-only)" if target.read_only else ""
+        self.notify(f"switched to profile {profile.name!r} ({profile.describe()}){read_only}")
 
     def _run_password_command(self, target: Target) -> Target:
         from textual.app import SuspendNotSupported

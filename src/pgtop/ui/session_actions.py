@@ -11,14 +11,15 @@ from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import events
 from textual.widgets import ContentSwitcher
 
 from pgtop.model.filter import FilterError, parse_filter
 from pgtop.model.format import one_line
-from pgtop.model.records import Session
+from pgtop.model.identity import split_marks
+from pgtop.model.records import Session, Snapshot
 from pgtop.model.view import SORT_KEYS, sort_name
+from pgtop.model.waiting import waiting_behind
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
@@ -31,34 +32,13 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-QUERY_HEAD = 120
 
 
-def describe_one(s: Session) -> Text:
-    t = Text()
-    for label, value in (
-        ("pid", str(s.pid)),
-        ("user", s.user or "?"),
-        ("database", s.database or "?"),
-        ("application", s.application or "(none)"),
-        ("client", s.client or "local"),
-        ("state", s.state or "?"),
-        ("query", one_line(s.query, QUERY_HEAD) or "(none)"),
-    ):
-        t.append(f"{label:<12}", "bold")
-        t.append(one_line(value) + "\n")
-    return t
-
-
-def describe_many(sessions: list[Session]) -> Text:
-    t = Text()
-    for label, key in (("user", "user"), ("database", "database"), ("state", "state")):
-        counts = Counter(getattr(s, key) or "?" for s in sessions)
-        summary = ", ".join(f"{one_line(str(k), 24)} {n}" for k, n in counts.most_common(5))
-        more = len(counts) - 5
-        t.append(f"by {label:<10}", "bold")
-        t.append(summary + (f", +{more} more" if more > 0 else "") + "\n")
-    return t
+def ended_marks_text(ended: list[Session]) -> str:
+    pids = ", ".join(str(s.pid) for s in sorted(ended, key=lambda s: s.pid))
+    if len(ended) == 1:
+        return f"1 marked session ended: pid {pids}"
+    return f"{len(ended)} marked sessions ended: pids {pids}"
 
 
 def summarize_results(results: list[ActionResult]) -> tuple[str, str]:
@@ -69,8 +49,11 @@ def summarize_results(results: list[ActionResult]) -> tuple[str, str]:
     counts = Counter(r.outcome for r in results)
     text = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
     refused = next((r for r in results if r.outcome == "refused"), None)
+    unsent = next((r for r in results if r.outcome in ("unknown", "not sent")), None)
     if refused is not None:
         text += f" — e.g. {refused.detail}"
+    elif unsent is not None:
+        text += f" — {unsent.detail}"
     kind = results[0].kind if results else "signal"
     return f"{kind}: {text}", "information" if counts["done"] == len(results) else "warning"
 
@@ -200,12 +183,22 @@ class SessionActions(_Base):
 
     def action_toggle_mark(self) -> None:
         table = self.query_one(SessionsTable)
-        pid = table.cursor_pid
-        if pid is None:
+        session = table.cursor_session
+        if session is None:
             return
-        table.marked.symmetric_difference_update({pid})
+        table.toggle_mark(session)
         table.action_cursor_down()
-        self._rerender_sessions()
+        self._rerender_sessions()  # the header's "N marked" too, also while paused
+
+    def _reconcile_marks(self, snap: Snapshot) -> None:
+        """Drop the marks whose session ended (or whose pid a new backend got), and say so.
+        A marked session hidden by the filter stays marked."""
+        table = self.query_one(SessionsTable)
+        if not table.marked:
+            return
+        table.marked, ended = split_marks(table.marked, snap.sessions)
+        if ended:
+            self.notify(ended_marks_text(ended), severity="warning", timeout=8)
 
     def action_inspect(self) -> None:
         from pgtop.ui.screens.inspect import InspectScreen  # first use loads it: start-up
@@ -218,44 +211,60 @@ class SessionActions(_Base):
         self.postgres.inspect_pid = session.pid
         self.pg_poller.poll_now()
         self.push_screen(
-            InspectScreen(session.pid, snap, read_only=self.target.read_only),
+            InspectScreen(session.pid, snap, read_only=self.target.read_only, session=session),
             callback=lambda _: setattr(self.postgres, "inspect_pid", None),
         )
 
     # -- cancel / terminate ---------------------------------------------------------------
 
     def _targets(self) -> list[Session]:
-        """Marked sessions that still exist, else the one under the cursor."""
+        """Marked sessions that still run, else the one under the cursor.
+
+        Both are the records on screen: each carries its (pid, backend_start) to the
+        guarded signal, so a pid that went to a new backend is never looked up afresh.
+        """
         table = self.query_one(SessionsTable)
         snap = self.current_snapshot()
         if snap is None:
             return []
-        live = {s.pid: s for s in snap.sessions}
-        marked = [live[p] for p in sorted(table.marked) if p in live]
-        if marked:
-            return marked
+        self._reconcile_marks(snap)
+        if table.marked:
+            return sorted(table.marked.values(), key=lambda s: s.pid)
         s = table.cursor_session
-        return [s] if s is not None and s.pid in live else []
+        return [s] if s is not None else []
 
     def action_cancel(self) -> None:
-        self._confirm_and_signal("cancel", self._targets())
+        targets = self._targets()
+        marked = bool(self.query_one(SessionsTable).marked)
+        self._confirm_and_signal("cancel", targets, marked=marked)
 
     def action_terminate(self) -> None:
-        self._confirm_and_signal("terminate", self._targets())
+        targets = self._targets()
+        marked = bool(self.query_one(SessionsTable).marked)
+        self._confirm_and_signal("terminate", targets, marked=marked)
 
-    def _inspected(self) -> list[Session]:
+    def _inspected(self, kind: Kind) -> list[Session] | None:
+        """The inspected session, or None (said why) when it ended: never the newcomer
+        that may hold its pid now."""
         from pgtop.ui.screens.inspect import InspectScreen
 
         screen = self.screen
-        if isinstance(screen, InspectScreen) and screen.session and not screen.ended:
-            return [screen.session]
-        return []
+        if not isinstance(screen, InspectScreen) or screen.session is None:
+            return []
+        if screen.ended:
+            self.notify(f"session ended: pid {screen.pid}, nothing to {kind}", severity="warning")
+            return None
+        return [screen.session]
 
     def action_cancel_inspected(self) -> None:
-        self._confirm_and_signal("cancel", self._inspected())
+        targets = self._inspected("cancel")
+        if targets is not None:
+            self._confirm_and_signal("cancel", targets)
 
     def action_terminate_inspected(self) -> None:
-        self._confirm_and_signal("terminate", self._inspected())
+        targets = self._inspected("terminate")
+        if targets is not None:
+            self._confirm_and_signal("terminate", targets)
 
     def action_terminate_database(self) -> None:
         from pgtop.ui.widgets.databases_pane import DatabasesPane
@@ -277,30 +286,52 @@ class SessionActions(_Base):
         self.notify("read-only: cancel and terminate are disabled", severity="warning")
 
     def _confirm_and_signal(
-        self, kind: Kind, targets: list[Session], database: str | None = None
+        self, kind: Kind, targets: list[Session], database: str | None = None, marked: bool = False
     ) -> None:
         if self.target.read_only:
             self.action_read_only_notice()
+            return
+        if self._runner is not None and self._runner.busy:
+            # Queued behind a signal the server has not answered, it would go out whenever
+            # that one ends, long after the user stopped expecting it.
+            self.notify(
+                f"the last signal still waits for the server's answer "
+                f"(at most {self._runner.answer_timeout:g} s): nothing else is sent meanwhile",
+                severity="warning",
+            )
             return
         own = set(self.postgres.own_pids)
         targets = [s for s in targets if s.pid not in own]
         if not targets:
             self.notify(f"nothing to {kind}", severity="warning")
             return
+        snap = self.current_snapshot()
+        blocks = waiting_behind(snap.sessions) if snap is not None else {}
+        from pgtop.ui.confirm_text import describe_many, describe_one
+        from pgtop.ui.screens.confirm import ConfirmScreen
+
         if database is not None:
             title = (
                 f"Terminate all {len(targets)} client sessions of database {one_line(database)}?"
             )
-            body = describe_many(targets)
         elif len(targets) == 1:
-            title = f"{kind.capitalize()} this session?"
-            body = describe_one(targets[0])
+            title = f"{kind.capitalize()} this {'marked ' if marked else ''}session?"
         else:
             title = f"{kind.capitalize()} {len(targets)} marked sessions?"
-            body = describe_many(targets)
-        from pgtop.ui.screens.confirm import ConfirmScreen
+        if len(targets) == 1 and database is None:
+            body = describe_one(targets[0], blocks.get(targets[0].pid, 0))
+        else:
+            width, height = self.size
+            # The dialog takes at most 90 % of the screen; its frame, title, buttons, the
+            # summary and the guard line need 16 lines, the rest lists the targets.
+            body = describe_many(
+                targets,
+                blocks,
+                limit=max(3, min(12, int(height * 0.9) - 16)),
+                width=int(width * 0.9) - 6,
+            )
 
-        body.append("\nGuarded by backend_start: a session that ended since is not touched.", "dim")
+        body.append("\nGuarded by backend_start: a session that ended is not touched.", "dim")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -331,5 +362,8 @@ class SessionActions(_Base):
         error = record_actions(self.postgres.address, targets, results)
         if error:
             self.notify(error, severity="error")
-        self.query_one(SessionsTable).marked.difference_update(r.pid for r in results)
+        # The marks did their job, whatever the outcome (cancel as terminate); redrawn now,
+        # as the next poll may be far off (paused).
+        self.query_one(SessionsTable).unmark(targets)
+        self._rerender_sessions()
         self.pg_poller.poll_now()

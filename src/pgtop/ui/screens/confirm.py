@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -25,6 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
         border: thick $error; background: $surface; padding: 1 2;
     }
     ConfirmScreen .title { text-style: bold; color: $error; margin-bottom: 1; }
+    ConfirmScreen #confirm-scroll { height: auto; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmScreen Button { margin-left: 2; }
     """
@@ -37,13 +39,24 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.title_text), classes="title")
-            yield Static(self.body, id="confirm-body")
+            with VerticalScroll(id="confirm-scroll"):
+                yield Static(self.body, id="confirm-body")
             with Horizontal():
                 yield Button("No (n)", id="no", variant="primary")
                 yield Button("Yes (y)", id="yes", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self._fit(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        # The buttons must stay on screen: a long body scrolls instead of pushing them off
+        # (the frame, its padding, the title and the buttons take 10 of the 90 %).
+        scroll = self.query_one("#confirm-scroll", VerticalScroll)
+        scroll.styles.max_height = max(3, int(height * 0.9) - 10)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

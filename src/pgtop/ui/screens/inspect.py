@@ -1,7 +1,9 @@
 """Inspect one session: its whole query, every field, its locks, who blocks it and whom it blocks.
 
 The app keeps feeding snapshots while this screen is open, so what it shows stays live;
-when the session ends the screen says so and keeps the last view.
+when the session ends the screen says so and keeps the last view, dimmed. The session is
+held by its identity (pid, backend_start): a new backend that gets the same pid is never
+shown here nor acted on from here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from textual.widgets import Footer, Static
 
 from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
+from pgtop.model.identity import same_session
 from pgtop.model.records import PoolerLink, Session, Snapshot
 
 if TYPE_CHECKING:
@@ -93,13 +96,19 @@ class InspectScreen(Screen[None]):
     InspectScreen #inspect-scroll { height: 1fr; padding: 0 1; }
     InspectScreen .section { margin-top: 1; }
     InspectScreen #inspect-title { background: $panel; text-style: bold; padding: 0 1; }
+    InspectScreen.-ended #inspect-scroll Static { text-opacity: 55%; }
     """
 
-    def __init__(self, pid: int, snapshot: Snapshot, *, read_only: bool) -> None:
+    def __init__(
+        self, pid: int, snapshot: Snapshot, *, read_only: bool, session: Session | None = None
+    ) -> None:
+        """`session` is the one chosen; by default the backend holding `pid` in `snapshot`."""
         super().__init__()
         self.pid = pid
         self.read_only = read_only
-        self.session: Session | None = None
+        self.session: Session | None = session or next(
+            (s for s in snapshot.sessions if s.pid == pid), None
+        )
         self.snapshot = snapshot
         self.ended = False
 
@@ -113,7 +122,12 @@ class InspectScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.update_snapshot(self.snapshot)
+        if self.session is None:
+            self.query_one("#inspect-title", Static).update(
+                Text(f"session {self.pid} is not on the server", "bold red")
+            )
+            return
+        self._draw(self.session, self.snapshot)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (
@@ -121,27 +135,26 @@ class InspectScreen(Screen[None]):
         )
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
+        if self.session is None or self.ended:
+            return  # an ended session stays as last seen; a newcomer's data never shows
         found = next((s for s in snapshot.sessions if s.pid == self.pid), None)
-        if found is None and self.session is not None:
+        if found is None or not same_session(found, self.session):
             self.ended = True
-        elif found is not None:
-            self.session = found
-            self.ended = False
-        if self.session is None:
-            self.query_one("#inspect-title", Static).update(
-                Text(f"session {self.pid} is not on the server", "bold red")
-            )
+            self.add_class("-ended")
+            self._draw(self.session, self.snapshot)  # the last data, labelled
             return
-        self._draw(self.session, snapshot)
+        self.session = found
+        self.snapshot = snapshot
+        self._draw(found, snapshot)
 
     def _draw(self, s: Session, snap: Snapshot) -> None:
-        title = Text(f"pid {s.pid}  ", "bold")
+        title = Text(f"pid {s.pid}  ", "bold", no_wrap=True, overflow="ellipsis")
+        if self.ended:  # first: the rest of the line may be cut at 80 columns
+            seen = snap.server.snapshot_time.astimezone()
+            title.append(f"session ended (last seen {seen:%H:%M:%S})  ", "bold red")
         title.append(one_line(f"{s.user or '?'}@{s.database or '?'}"))
         if s.application:
             title.append("  " + one_line(s.application, 40), "cyan")
-        if self.ended:
-            title.append("  — session ended", "bold red")
         self.query_one("#inspect-title", Static).update(title)
         self.query_one("#inspect-query", Static).update(self._query_view(s, snap))
         self.query_one("#inspect-fields", Static).update(self._fields(s, snap))

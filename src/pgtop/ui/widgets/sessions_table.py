@@ -7,7 +7,7 @@ lines whose text changed are redrawn. The cursor follows a session (pid), not a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from rich.cells import cell_len
@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgtop.model.host import ProcessStats
+from pgtop.model.identity import same_session
 from pgtop.model.records import Session
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 
@@ -71,7 +72,9 @@ class SessionsTable(ScrollView, can_focus=True):
         self.now: datetime | None = None
         self.cursor_pid: int | None = None
         self._cursor_index = 0
-        self.marked: set[int] = set()
+        # pid -> the session as marked: a mark holds its identity (pid, backend_start), so
+        # it never passes to a new backend that got the same pid (see model/identity.py).
+        self.marked: dict[int, Session] = {}
         self.sort_column: str | None = None
         self.sort_descending = False  # the sorted column's arrow: ▼ when True
         self.empty_message = "waiting for the first poll…"
@@ -111,6 +114,21 @@ class SessionsTable(ScrollView, can_focus=True):
             self.stale = stale
             self._refresh_changed_lines()
 
+    def is_marked(self, s: Session) -> bool:
+        mark = self.marked.get(s.pid)
+        return mark is not None and same_session(mark, s)
+
+    def toggle_mark(self, s: Session) -> None:
+        if self.is_marked(s):
+            del self.marked[s.pid]
+        else:
+            self.marked[s.pid] = s
+
+    def unmark(self, sessions: Iterable[Session]) -> None:
+        for s in sessions:
+            if self.is_marked(s):
+                del self.marked[s.pid]
+
     def move_cursor_to_pid(self, pid: int) -> bool:
         if pid not in self._index:
             return False
@@ -138,7 +156,7 @@ class SessionsTable(ScrollView, can_focus=True):
             s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0), self.procs
         )
         cursor = i == self._cursor_index
-        return ("row", width, s.pid, cursor, s.pid in self.marked, s.state, texts, self.stale)
+        return ("row", width, s.pid, cursor, self.is_marked(s), s.state, texts, self.stale)
 
     def _columns_for(self, width: int) -> tuple[Column, ...]:
         host = self.procs is not None
