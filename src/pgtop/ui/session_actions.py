@@ -33,7 +33,6 @@ else:
     _Base = object
 
 
-
 def ended_marks_text(ended: list[Session]) -> str:
     pids = ", ".join(str(s.pid) for s in sorted(ended, key=lambda s: s.pid))
     if len(ended) == 1:
