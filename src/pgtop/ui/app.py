@@ -19,9 +19,10 @@ from pgtop import gc_pause
 from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
+from pgtop.model.locks import waiters_behind
 from pgtop.model.pooler_join import LinkMemo
 from pgtop.model.records import PoolerSnapshot, Snapshot
-from pgtop.model.view import SessionView, blocking_tree, visible_sessions
+from pgtop.model.view import SessionView, visible_sessions
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
@@ -31,6 +32,7 @@ from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
@@ -271,14 +273,12 @@ class PgTopApp(
         flt = self.session_filter
         matches = (lambda s: flt.matches(s, now)) if flt is not None else None
         rows = visible_sessions(snap.sessions, self.view, matches)
+        behind = waiters_behind(snap.sessions)
         if self.blocking_tree:
-            shown = {s.pid for s in rows}
-            tree = [(s, d) for s, d in blocking_tree(snap.sessions) if s.pid in shown]
-            rows = [s for s, _ in tree]
-            table.indent = {s.pid: d for s, d in tree}
+            rows, table.leads = lock_tree_rows(snap.sessions, rows, behind)
             table.empty_message = "no session waits on a lock"
         else:
-            table.indent = {}
+            table.leads = blocker_leads(behind)
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
         self.header_state.view_text = self._view_summary(len(rows), len(snap.sessions))

@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
-from pgtop.model.format import age, one_line, size
+from pgtop.model.format import age, one_line, size, truncate
 from pgtop.model.host import ProcessStats
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import (
@@ -195,20 +195,23 @@ def cell_texts(
     now: datetime,
     columns: tuple[Column, ...],
     width: int,
-    depth: int = 0,
+    lead: str = "",
     procs: Mapping[int, ProcessStats] | None = None,
 ) -> tuple[str, ...]:
-    """Each shown column's text, made safe and cut to fit; `depth` indents the query."""
+    """Each shown column's text, made safe and cut to fit; `lead` (our own text, kept
+    as is: its leading spaces are the tree's indentation) goes before the query."""
     fixed = sum(c.width + 1 for c in columns if c.width)
     query_width = max(1, width - fixed)
-    prefix = ("  " * (depth - 1) + "└ ") if depth else ""
     out = []
     for c in columns:
         if c.host is not None:
-            text = c.host(procs.get(s.pid) if procs else None)
-        elif c.key == "query":
-            text = prefix + c.text(s, now)
+            text = one_line(c.host(procs.get(s.pid) if procs else None), c.width)
+        elif c.key == "query" and lead:
+            room = query_width - cell_len(lead)
+            text = (
+                lead + one_line(c.text(s, now), room) if room > 0 else truncate(lead, query_width)
+            )
         else:
-            text = c.text(s, now)
-        out.append(one_line(text, c.width or query_width))
+            text = one_line(c.text(s, now), c.width or query_width)
+        out.append(text)
     return tuple(out)
