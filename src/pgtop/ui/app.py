@@ -28,6 +28,7 @@ from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
 from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
+from pgtop.ui.lock_actions import LockActions
 from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
 from pgtop.ui.session_actions import SessionActions
@@ -61,6 +62,7 @@ MAIN_SCREEN_ONLY = {
     "toggle_idle",
     "toggle_waiting",
     "toggle_tree",
+    "jump_to_root_blocker",
     "toggle_system",
     "toggle_host",
     "cancel",
@@ -74,6 +76,7 @@ class PgTopApp(
     LiveData,
     HostFigures,
     KeysAndCommands,
+    LockActions,
     ReplayControls,
     SessionActions,
     ProfileActions,
@@ -98,6 +101,7 @@ class PgTopApp(
         Binding("i", "toggle_idle", "Hide idle", show=False, id="idle"),
         Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
         Binding("b", "toggle_tree", "Lock tree", id="tree"),
+        Binding("B", "jump_to_root_blocker", "Root blocker", show=False, id="root-blocker"),
         Binding("a", "toggle_system", "Background procs", show=False, id="system"),
         Binding("h", "toggle_host", "Host CPU/mem/IO", show=False, id="host"),
         Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),

@@ -135,6 +135,8 @@ class SessionActions(_Base):
             timeout=1.5,
         )
         self._rerender_sessions()
+        if self.blocking_tree:  # on the root that holds up the most sessions: k, y kills it
+            self.query_one(SessionsTable).action_first()
 
     # -- filter -------------------------------------------------------------------------
 
@@ -197,18 +199,23 @@ class SessionActions(_Base):
         self._rerender_sessions()
 
     def action_inspect(self) -> None:
+        session = self.query_one(SessionsTable).cursor_session
+        if session is not None:
+            self.open_inspect(session.pid)
+
+    def open_inspect(self, pid: int) -> None:
+        """Push an inspect screen for `pid` (also over another one: esc goes back to it)."""
         from pgtop.ui.screens.inspect import InspectScreen  # first use loads it: start-up
 
-        table = self.query_one(SessionsTable)
         snap = self.current_snapshot()
-        session = table.cursor_session
-        if session is None or snap is None:
+        if snap is None:
             return
-        self.postgres.inspect_pid = session.pid
+        under = self.postgres.inspect_pid  # the inspect screen below, if any, gets its locks
+        self.postgres.inspect_pid = pid
         self.pg_poller.poll_now()
         self.push_screen(
-            InspectScreen(session.pid, snap, read_only=self.target.read_only),
-            callback=lambda _: setattr(self.postgres, "inspect_pid", None),
+            InspectScreen(pid, snap, read_only=self.target.read_only),
+            callback=lambda _: setattr(self.postgres, "inspect_pid", under),
         )
 
     # -- cancel / terminate ---------------------------------------------------------------
