@@ -181,7 +181,7 @@ class SessionFactory:
 
     async def new_table(self, user: str = APP_USER.name, dbname: str = SHOP_DB) -> str:
         """A fresh, empty table for this factory's locks; its name needs no quoting."""
-        table = f"{LOCK_TABLE}_{self.tag.rsplit('-', 1)[-1]}_{next(_table_ids)}"
+        table = f"{LOCK_TABLE}_{self.tag.rsplit('-', 1)[-1]}_t{next(_table_ids)}"
         if (user, dbname) not in self._setup:
             self._setup[user, dbname] = await self.connect(user, dbname, f"{self.tag}-setup")
         await self._setup[user, dbname].execute(f"CREATE TABLE {table} (id int)")
