@@ -16,7 +16,7 @@ from pgtop.ui.app import PgTopApp
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.widgets.related_sessions import RelatedSessions
-from support import LockTree, PostgresServer, SessionFactory
+from support import PLAIN_USER, LockTree, PostgresServer, SessionFactory
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +156,16 @@ async def test_inspect_opens_blockers_and_waiters_by_key_and_by_click(
         await pilot.press("escape", "escape", "escape")
         assert not isinstance(app.screen, InspectScreen)
         assert app.postgres.inspect_pid is None
+
+
+async def test_inspect_says_blockers_are_unknown_when_the_server_hides_them(
+    primary_pg: PostgresServer, primary_workload: SessionFactory
+) -> None:
+    tree = await primary_workload.lock_tree()
+    app = PgTopApp(target_for(primary_pg, user=PLAIN_USER.name))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: shows_all(app, tree.middle), "the hidden waiter")
+        assert sessions_table(app).move_cursor_to_pid(tree.middle)
+        await pilot.press("enter")
+        assert isinstance(app.screen, InspectScreen)
+        assert "blocked by: unknown" in blocking_text(app.screen)

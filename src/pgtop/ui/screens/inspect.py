@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 
 from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
-from pgtop.model.locks import waiters_behind
+from pgtop.model.locks import blockers_unknown, waiters_behind
 from pgtop.model.records import PoolerLink, Session, Snapshot
 from pgtop.ui.widgets.related_sessions import RelatedSessions
 
@@ -198,7 +198,11 @@ class InspectScreen(Screen[None]):
         waiters = [o.pid for o in snap.sessions if s.pid in o.blocked_by]
         t = Text()
         t.append("blocked by: ", "bold")
-        t.append(", ".join(map(str, s.blocked_by)) or "nobody", "bold red" if s.blocked_by else "")
+        if blockers_unknown(s):
+            t.append("unknown: the server hides this session's wait from this role", "yellow")
+        else:
+            blockers = ", ".join(map(str, s.blocked_by))
+            t.append(blockers or "nobody", "bold red" if blockers else "")
         t.append("\nblocks:     ", "bold")
         t.append(", ".join(map(str, waiters)) or "nobody", "bold red" if waiters else "")
         behind = waiters_behind(snap.sessions).get(s.pid, 0)
