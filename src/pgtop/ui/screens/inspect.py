@@ -208,6 +208,8 @@ class InspectScreen(Screen[None]):
         behind = waiters_behind(snap.sessions).get(s.pid, 0)
         if behind > len(waiters):
             t.append(f" ({behind} sessions wait behind it in all)", "bold red")
+        if s.blocked_by or waiters:
+            t.append("\ntab, then enter or a click: inspect one of them", "dim")
         return t
 
     def on_related_sessions_chosen(self, message: RelatedSessions.Chosen) -> None:
