@@ -22,7 +22,7 @@ from .roles import (
     Role,
 )
 from .servers import PostgresServer
-from .workload import LockChain, PooledLoad, SessionFactory
+from .workload import LockChain, LockTree, PooledLoad, SessionFactory
 
 __all__ = [
     "APP_USER",
@@ -37,6 +37,7 @@ __all__ = [
     "SHOP_DB",
     "SUPERUSER",
     "LockChain",
+    "LockTree",
     "PgBouncerServer",
     "PgInstall",
     "PooledLoad",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .servers import PostgresServer
 
 _factory_ids = itertools.count(1)
+_table_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class LockChain:
     holder: int  # idle in transaction, holding the lock
     waiters: tuple[int, ...]  # each blocked (wait_event_type = 'Lock'); later ones also
     # wait behind earlier waiters in the lock queue
+
+
+@dataclass(frozen=True)
+class LockTree:
+    """Three levels: root blocks middle, middle blocks both leaves."""
+
+    root: int  # idle in transaction
+    middle: int  # active, waiting on root
+    leaves: tuple[int, int]  # active, waiting on middle
 
 
 @dataclass
@@ -55,6 +65,7 @@ class SessionFactory:
         self._tasks: list[asyncio.Task[Any]] = []
         self._pids: set[int] = set()
         self._admin: asyncpg.Connection | None = None
+        self._setup: dict[tuple[str, str], asyncpg.Connection] = {}  # creates tables
 
     # -- plumbing ------------------------------------------------------------------------
     async def admin(self) -> asyncpg.Connection:
@@ -168,6 +179,72 @@ class SessionFactory:
             waiter_pids.append(pid)
         return LockChain(table, holder, tuple(waiter_pids))
 
+    async def new_table(self, user: str = APP_USER.name, dbname: str = SHOP_DB) -> str:
+        """A fresh, empty table for this factory's locks; its name needs no quoting."""
+        table = f"{LOCK_TABLE}_{self.tag.rsplit('-', 1)[-1]}_t{next(_table_ids)}"
+        if (user, dbname) not in self._setup:
+            self._setup[user, dbname] = await self.connect(user, dbname, f"{self.tag}-setup")
+        await self._setup[user, dbname].execute(f"CREATE TABLE {table} (id int)")
+        return table
+
+    async def lock_holder(
+        self, *tables: str, user: str = APP_USER.name, dbname: str = SHOP_DB, name: str = "holder"
+    ) -> tuple[int, asyncpg.Connection]:
+        """A session idle in transaction holding ACCESS EXCLUSIVE on each of `tables`; its
+        connection, to COMMIT (and free the waiters) or to make it wait in turn."""
+        conn = await self.connect(user, dbname, f"{self.tag}-{name}")
+        pid = await self._pid(conn)
+        await conn.execute("BEGIN")
+        for table in tables:
+            await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        await self._wait_state(pid, "state = 'idle in transaction'")
+        return pid, conn
+
+    async def lock_waiter(
+        self,
+        *statements: str,
+        conn: asyncpg.Connection | None = None,
+        blocked_by: int | None = None,
+        name: str = "waiter",
+    ) -> int:
+        """Runs `statements` one after another in the background on `conn` (else a new
+        session); returns once the server shows it waiting on a lock (on `blocked_by`,
+        when given). A statement may hold several, `;`-separated: one simple query."""
+        if conn is None:
+            conn = await self.connect(application_name=f"{self.tag}-{name}")
+        pid = await self._pid(conn)
+
+        async def run() -> None:
+            for sql in statements:
+                await conn.execute(sql)
+
+        self._background(run())
+        await self.blocked(pid, blocked_by)
+        return pid
+
+    async def blocked(self, pid: int, by: int | None = None) -> None:
+        """Return once the server shows `pid` waiting on a lock (held up by `by`, if given)."""
+        await self._wait_state(pid, "wait_event_type = 'Lock'")
+        if by is not None:
+            await self.wait_for("SELECT $2::int = ANY(pg_blocking_pids($1))", pid, by)
+
+    async def lock_tree(self) -> LockTree:
+        """A blocks B, B blocks C and D: root idle in transaction, B waiting on it while
+        holding what C and D wait for."""
+        t1, t2 = await self.new_table(), await self.new_table()
+        root, _ = await self.lock_holder(t1, name="tree-root")
+        middle, middle_conn = await self.lock_holder(t2, name="tree-middle")
+        await self.lock_waiter(f"SELECT count(*) FROM {t1}", conn=middle_conn, blocked_by=root)
+        leaves = tuple(
+            [
+                await self.lock_waiter(
+                    f"SELECT count(*) FROM {t2}", blocked_by=middle, name=f"tree-leaf-{i}"
+                )
+                for i in (1, 2)
+            ]
+        )
+        return LockTree(root, middle, leaves)
+
     async def pooled_sleepers(
         self,
         bouncer: PgBouncerServer,
@@ -228,6 +305,7 @@ class SessionFactory:
             self._tasks.clear()
             self._conns.clear()
             self._pids.clear()
+            self._setup.clear()
             self._admin = None
 
     async def _terminate_ours(self) -> None:

@@ -1,3 +1,9 @@
+"""When a lock waiter's blockers from an earlier poll may be reused (collect/blockers.py).
+
+The server's side (a waiter in another wait is asked again) is covered against a real
+server in tests/integration/test_collect_postgres.py.
+"""
+
 from builders import ago, session
 
 from pgtop.collect.blockers import REUSE_FOR, BlockerCache
@@ -8,23 +14,51 @@ def _waiter(pid: int, blocked_by: tuple[int, ...] = (), since: float = 30):
                    state_change=ago(since), blocked_by=blocked_by)  # fmt: skip
 
 
-def test_a_waiter_keeps_its_blockers_while_it_waits_the_same_wait() -> None:
-    cache = BlockerCache()
-    holder = session(1, "idle in transaction")
-    first = cache.fill((holder, _waiter(2, (1,))), [], now=0.0)
-    assert first[1].blocked_by == (1,)
-    assert cache.reusable(now=1.0) == [2]
-    # The server skipped pid 2 this time: its row comes back without blockers.
-    again = cache.fill((holder, _waiter(2)), [2], now=1.0)
-    assert again[1].blocked_by == (1,)
-    assert cache.reusable(now=REUSE_FOR + 0.1) == []  # then the server is asked again
+HOLDER = session(1, "idle in transaction", xact_start=ago(100), state_change=ago(90))
 
 
-def test_blockers_that_ended_are_dropped_and_a_new_wait_is_not_guessed() -> None:
+def test_a_waiter_keeps_its_blockers_while_it_and_they_stay_put() -> None:
     cache = BlockerCache()
-    cache.fill((session(1, "idle in transaction"), session(3, "idle"), _waiter(2, (1, 3))), [], 0)
-    gone = cache.fill((session(3, "idle"), _waiter(2)), [2], now=1.0)
-    assert gone[1].blocked_by == (3,)
-    moved_on = cache.fill((session(3, "idle"), _waiter(2, since=0.5)), [2], now=2.0)
-    assert moved_on[1].blocked_by == ()  # a new wait: unknown until the server is asked
-    assert cache.reusable(now=2.5) == []
+    first, stale = cache.fill((HOLDER, _waiter(2, (1,))), asked={2}, now=0.0)
+    assert first[1].blocked_by == (1,) and stale == []
+    reuse = cache.reusable(now=1.0)
+    assert reuse.pids == [2] and reuse.wait_events == ["relation"]
+    # The server matched the wait and skipped pid 2: its row comes back without blockers.
+    again, stale = cache.fill((HOLDER, _waiter(2)), asked=set(), now=1.0)
+    assert again[1].blocked_by == (1,) and stale == []
+    assert cache.reusable(now=REUSE_FOR + 0.1).pids == []  # then the server is asked again
+
+
+def test_a_blocker_that_ended_or_moved_on_means_asking_again_in_the_same_poll() -> None:
+    cache = BlockerCache()
+    cache.fill((HOLDER, _waiter(2, (1,))), asked={2}, now=0.0)
+    ended = cache.fill((_waiter(2),), asked=set(), now=1.0)
+    assert ended[1] == [2]
+    cache.fill((HOLDER, _waiter(2, (1,))), asked={2}, now=2.0)
+    # The holder committed and began another transaction: its locks went with the first.
+    next_xact = session(1, "idle in transaction", xact_start=ago(1), state_change=ago(1))
+    other = session(5, "idle in transaction", xact_start=ago(2), state_change=ago(2))
+    sessions, stale = cache.fill((next_xact, other, _waiter(2)), asked=set(), now=3.0)
+    assert stale == [2]
+    answered = cache.answer(sessions, {2: (5,)}, now=3.0)
+    assert answered[2].blocked_by == (5,)
+    assert cache.reusable(now=3.5).pids == [2]  # the fresh answer is reused in turn
+
+
+def test_a_waiter_in_another_wait_is_never_left_without_blockers() -> None:
+    cache = BlockerCache()
+    cache.fill((HOLDER, _waiter(2, (1,))), asked={2}, now=0.0)
+    # The server did not match the wait (it moved on), but its answer was lost somehow:
+    # pgtop asks rather than guess or show none.
+    _, stale = cache.fill((HOLDER, _waiter(2, since=0.5)), asked=set(), now=1.0)
+    assert stale == [2]
+
+
+def test_empty_answers_and_unlisted_blockers_are_not_reused() -> None:
+    cache = BlockerCache()
+    # It got its lock between pg_stat_activity and pg_blocking_pids(): ask next time.
+    cache.fill((HOLDER, _waiter(2, ())), asked={2}, now=0.0)
+    assert cache.reusable(now=1.0).pids == []
+    # Blocked by a prepared transaction (pid 0): nothing to check it against.
+    cache.fill((_waiter(3, (0,)),), asked={3}, now=0.0)
+    assert cache.reusable(now=1.0).pids == []

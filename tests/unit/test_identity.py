@@ -7,7 +7,7 @@ from dataclasses import replace
 from builders import ago, session
 
 from pgtop.model.identity import same_session, split_marks
-from pgtop.model.waiting import waiting_behind
+from pgtop.model.locks import waiters_behind
 
 
 def test_a_mark_whose_pid_went_to_a_new_backend_ends() -> None:
@@ -41,9 +41,9 @@ def test_waiting_behind_counts_waiters_of_waiters_once() -> None:
         session(5, "active", blocked_by=(3,)),
         session(6, "idle"),
     ]
-    assert waiting_behind(sessions) == {1: 4, 2: 3, 3: 1}
+    assert waiters_behind(sessions) == {1: 4, 2: 3, 3: 1}
 
 
 def test_waiting_behind_survives_a_cycle() -> None:
     sessions = [session(1, "active", blocked_by=(2,)), session(2, "active", blocked_by=(1,))]
-    assert waiting_behind(sessions) == {1: 1, 2: 1}
+    assert waiters_behind(sessions) == {1: 1, 2: 1}

@@ -97,23 +97,6 @@ def test_bad_filter_is_one_clear_error() -> None:
     assert len(parse_filter("query:age>3 duration").terms) == 2  # not durations
 
 
-def test_blocking_tree_puts_the_root_blocker_first_with_waiters_under_it() -> None:
-    from pgtop.model.view import blocking_tree
-
-    rows = [
-        session(10, "active", blocked_by=(11,), wait_event_type="Lock"),
-        session(11, "active", blocked_by=(12,), wait_event_type="Lock"),
-        session(12, "idle in transaction", xact_start=ago(300)),
-        session(13, "active", blocked_by=(12,), wait_event_type="Lock"),
-        session(14, "idle"),
-    ]
-    tree = [(s.pid, depth) for s, depth in blocking_tree(rows)]
-    assert tree[0] == (12, 0)
-    assert set(tree[1:]) == {(11, 1), (10, 2), (13, 1)}
-    assert (11, 1) in tree and tree.index((10, 2)) == tree.index((11, 1)) + 1
-    assert 14 not in [p for p, _ in tree]
-
-
 def test_the_order_is_named_and_ages_read_largest_first() -> None:
     from pgtop.model.view import sort_label
 

@@ -1,11 +1,18 @@
 """Reusing a lock waiter's blockers for a few seconds instead of asking every tick.
 
 pg_blocking_pids() copies the lock manager's state on each call, once per waiter: in a
-lock pile-up (exactly when pgtop is opened) that is hundreds of copies a second. A
-waiter still waiting on the same wait since the same moment is blocked by the same
-sessions, minus those that ended, so its answer is reused for REUSE_FOR seconds and the
-server is asked again after that. A waiter that moved on in between shows no blockers
-for one poll, then fresh ones.
+lock pile-up (exactly when pgtop is opened) that is hundreds of copies a second. So an
+answer is reused for up to REUSE_FOR seconds, but only while nothing it rests on moved:
+
+- the waiter is in the same wait (same backend, state_change and wait event). The
+  server checks this itself (sessions.sql gets the waits of `reusable`): a waiter in a
+  new wait is asked in the same poll, never left without blockers;
+- every blocker is still there in the same transaction and state (a lock is held until
+  its transaction ends). When one ended or moved on, the waiter is asked again in the
+  same poll (`fill` names it, the collector asks with blockers.sql).
+
+An empty answer (the waiter got its lock between reading pg_stat_activity and asking),
+or one naming a blocker pgtop does not list (0, a prepared transaction), is never reused.
 """
 
 from __future__ import annotations
@@ -18,44 +25,108 @@ from pgtop.model.records import Session
 
 REUSE_FOR = 5.0
 
+WaitKey = tuple[datetime | None, datetime | None, str | None]
+# What a blocker looked like when it was named: its transaction and state began then.
+Fingerprint = tuple[datetime | None, datetime | None]
+
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    key: tuple[datetime | None, datetime | None, str | None]
+    wait: WaitKey
     blockers: tuple[int, ...]
+    fingerprints: tuple[Fingerprint, ...]
     asked_at: float
 
 
-def _key(s: Session) -> tuple[datetime | None, datetime | None, str | None]:
+@dataclass(frozen=True, slots=True)
+class Reusable:
+    """Waits whose blockers pgtop knows, as parallel lists for sessions.sql."""
+
+    pids: list[int]
+    backend_starts: list[datetime | None]
+    state_changes: list[datetime | None]
+    wait_events: list[str | None]
+
+
+def _wait(s: Session) -> WaitKey:
     return (s.backend_start, s.state_change, s.wait_event)
+
+
+def _fingerprint(s: Session | None) -> Fingerprint | None:
+    return None if s is None else (s.xact_start, s.state_change)
 
 
 class BlockerCache:
     def __init__(self) -> None:
         self._known: dict[int, _Known] = {}
 
-    def reusable(self, now: float) -> list[int]:
-        """Waiters the server need not be asked about in this poll."""
-        return [pid for pid, k in self._known.items() if now - k.asked_at < REUSE_FOR]
+    def reusable(self, now: float) -> Reusable:
+        """Waits the server need not ask pg_blocking_pids() about, if still the same."""
+        fresh = {pid: k for pid, k in self._known.items() if now - k.asked_at < REUSE_FOR}
+        return Reusable(
+            pids=list(fresh),
+            backend_starts=[k.wait[0] for k in fresh.values()],
+            state_changes=[k.wait[1] for k in fresh.values()],
+            wait_events=[k.wait[2] for k in fresh.values()],
+        )
 
     def fill(
-        self, sessions: tuple[Session, ...], skipped: list[int], now: float
-    ) -> tuple[Session, ...]:
-        """Sessions with blocked_by filled in for the waiters the server skipped."""
-        skip = set(skipped)
-        present = {s.pid for s in sessions}
+        self, sessions: tuple[Session, ...], asked: set[int], now: float
+    ) -> tuple[tuple[Session, ...], list[int]]:
+        """Sessions with blockers filled in for waiters the server was not asked about,
+        and the waiters whose known blockers no longer hold: ask about those now.
+
+        `asked`: pids whose blockers the server read in this poll.
+        """
+        by_pid = {s.pid: s for s in sessions}
         known: dict[int, _Known] = {}
+        stale: list[int] = []
         out = []
         for s in sessions:
             if s.waits_on_lock:
-                if s.pid not in skip:
-                    known[s.pid] = _Known(_key(s), s.blocked_by, now)
+                k = self._known.get(s.pid)
+                if s.pid in asked:
+                    self._remember(known, s, s.blocked_by, by_pid, now)
+                elif k is not None and k.wait == _wait(s) and self._still_hold(k, by_pid):
+                    s = dataclasses.replace(s, blocked_by=k.blockers)
+                    known[s.pid] = k  # keeps its age: asked again when it expires
                 else:
-                    k = self._known.get(s.pid)
-                    if k is not None and k.key == _key(s):
-                        blockers = tuple(p for p in k.blockers if p in present)
-                        s = dataclasses.replace(s, blocked_by=blockers)
-                        known[s.pid] = k  # keeps its age: asked again when it expires
+                    stale.append(s.pid)
             out.append(s)
         self._known = known
+        return tuple(out), stale
+
+    def answer(
+        self, sessions: tuple[Session, ...], answers: dict[int, tuple[int, ...]], now: float
+    ) -> tuple[Session, ...]:
+        """Sessions with the blockers just read for the waiters `fill` named."""
+        by_pid = {s.pid: s for s in sessions}
+        out = []
+        for s in sessions:
+            blockers = answers.get(s.pid)
+            if blockers is not None:
+                s = dataclasses.replace(s, blocked_by=blockers)
+                self._remember(self._known, s, blockers, by_pid, now)
+            out.append(s)
         return tuple(out)
+
+    @staticmethod
+    def _remember(
+        known: dict[int, _Known],
+        s: Session,
+        blockers: tuple[int, ...],
+        by_pid: dict[int, Session],
+        now: float,
+    ) -> None:
+        prints = tuple(_fingerprint(by_pid.get(p)) for p in blockers)
+        # Nothing to check an unlisted blocker against (pid 0 is a prepared transaction).
+        if blockers and None not in prints:
+            known[s.pid] = _Known(_wait(s), blockers, prints, now)
+
+    @staticmethod
+    def _still_hold(k: _Known, by_pid: dict[int, Session]) -> bool:
+        """Every blocker is still there, in the transaction and state it was in."""
+        return all(
+            f == _fingerprint(by_pid.get(p))
+            for p, f in zip(k.blockers, k.fingerprints, strict=True)
+        )

@@ -230,22 +230,25 @@ class PostgresCollector:
             self._sessions_sql = sessions_query_for(self._facts.version_num)
         facts = self._facts
         db_rows = await conn.fetch(load_query("databases"))
-        skipped = self._blockers.reusable(now_mono)
+        reuse = self._blockers.reusable(now_mono)
         # With the slow facts (every 30 s), all rows are read afresh: a cheap safety net.
         known = [] if slow_due else self._known_idle()
         rows = await conn.fetch(
             self._sessions_sql,
             list(self._own_pids),
-            skipped,
+            reuse.pids,
             [s.pid for s in known],
             [s.state_change for s in known],
+            reuse.backend_starts,
+            reuse.state_changes,
+            reuse.wait_events,
         )
         rows, kept = rows[:-1], set(rows[-1]["live_pids"] or ())
         kept.difference_update(r[0] for r in rows)  # sent again: they changed
         kept.difference_update(self._own_pids)  # hidden since the last poll (exclude_pid)
         unchanged = [s for s in known if s.pid in kept]
         sessions = self._sessions_from_rows(rows, unchanged)
-        sessions = self._blockers.fill(sessions, skipped, now_mono)
+        sessions = await self._fill_blockers(conn, rows, sessions, now_mono)
         snapshot = self._build_snapshot(facts, db_rows, sessions)
         pid = self.inspect_pid
         if pid is not None:
@@ -256,6 +259,20 @@ class PostgresCollector:
             )
             snapshot = dataclasses.replace(snapshot, inspected_pid=pid, inspected_locks=locks)
         return snapshot
+
+    async def _fill_blockers(
+        self, conn: asyncpg.Connection, rows: list[Any], sessions: tuple[Session, ...], now: float
+    ) -> tuple[Session, ...]:
+        """Every lock waiter with its blockers as of this poll: reused while they provably
+        still hold, else read now (a third round trip, only then)."""
+        asked = {r["pid"] for r in rows if r["blocked_by"] is not None}
+        sessions, stale = self._blockers.fill(sessions, asked, now)
+        if not stale:
+            return sessions
+        answers = await conn.fetch(load_query("blockers"), stale)
+        return self._blockers.answer(
+            sessions, {r["pid"]: tuple(r["blocked_by"] or ()) for r in answers}, now
+        )
 
     def _known_idle(self) -> list[Session]:
         """Idle sessions of the last poll: the server sends them again only if changed."""

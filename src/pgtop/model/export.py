@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pgtop.model.derive import Rates, session_ages
+from pgtop.model.locks import blockers_unknown
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import (
     ConnLimit,
@@ -72,7 +73,8 @@ def session_to_dict(s: Session, now: datetime) -> dict[str, Any]:
         "query": s.query,
         "query_id": s.query_id,
         "backend_xid": s.backend_xid,
-        "blocked_by": list(s.blocked_by),
+        # null: unknown (hidden from this role); []: nobody blocks it.
+        "blocked_by": None if blockers_unknown(s) else list(s.blocked_by),
         "pooler": pooler_link_to_dict(s.pooler) if s.pooler else None,
     }
 

@@ -21,11 +21,11 @@ from pgtop import gc_pause
 from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
+from pgtop.model.locks import waiters_behind
 from pgtop.model.pooler_join import LinkMemo
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.model.view import (
     SessionView,
-    blocking_tree,
     sort_descends,
     sort_label,
     visible_sessions,
@@ -35,10 +35,12 @@ from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
 from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
+from pgtop.ui.lock_actions import LockActions
 from pgtop.ui.profile_actions import ProfileActions
 from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
@@ -68,6 +70,7 @@ MAIN_SCREEN_ONLY = {
     "toggle_idle",
     "toggle_waiting",
     "toggle_tree",
+    "jump_to_root_blocker",
     "toggle_system",
     "toggle_host",
     "cancel",
@@ -88,6 +91,7 @@ class PgTopApp(
     LiveData,
     HostFigures,
     KeysAndCommands,
+    LockActions,
     ReplayControls,
     SessionActions,
     ProfileActions,
@@ -116,6 +120,7 @@ class PgTopApp(
         Binding("i", "toggle_idle", "Hide idle", show=False, id="idle"),
         Binding("w", "toggle_waiting", "Waiting/blocking", show=False, id="waiting"),
         Binding("b", "toggle_tree", "Lock tree", id="tree"),
+        Binding("B", "jump_to_root_blocker", "Root blocker", show=False, id="root-blocker"),
         Binding("a", "toggle_system", "Background procs", show=False, id="system"),
         Binding("h", "toggle_host", "Host CPU/mem/IO", show=False, id="host"),
         Binding("1", "show_pane('sessions')", "Sessions", show=False, id="pane-sessions"),
@@ -347,14 +352,12 @@ class PgTopApp(
         flt = self.session_filter
         matches = (lambda s: flt.matches(s, now)) if flt is not None else None
         rows = visible_sessions(snap.sessions, self.view, matches)
+        behind = waiters_behind(snap.sessions)
         if self.blocking_tree:
-            shown = {s.pid for s in rows}
-            tree = [(s, d) for s, d in blocking_tree(snap.sessions) if s.pid in shown]
-            rows = [s for s, _ in tree]
-            table.indent = {s.pid: d for s, d in tree}
+            rows, table.leads = lock_tree_rows(snap.sessions, rows, behind)
             table.empty_message = "no session waits on a lock"
         else:
-            table.indent = {}
+            table.leads = blocker_leads(behind)
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
         self._reconcile_marks(snap)  # before the header counts them

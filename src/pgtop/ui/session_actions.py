@@ -17,9 +17,9 @@ from textual.widgets import ContentSwitcher
 from pgtop.model.filter import FilterError, parse_filter
 from pgtop.model.format import one_line
 from pgtop.model.identity import split_marks
+from pgtop.model.locks import waiters_behind
 from pgtop.model.records import Session, Snapshot
 from pgtop.model.view import SORT_KEYS, sort_name
-from pgtop.model.waiting import waiting_behind
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
@@ -128,6 +128,8 @@ class SessionActions(_Base):
             timeout=1.5,
         )
         self._rerender_sessions()
+        if self.blocking_tree:  # on the root that holds up the most sessions: k, y kills it
+            self.query_one(SessionsTable).action_first()
 
     # -- filter -------------------------------------------------------------------------
 
@@ -200,18 +202,24 @@ class SessionActions(_Base):
             self.notify(ended_marks_text(ended), severity="warning", timeout=8)
 
     def action_inspect(self) -> None:
+        session = self.query_one(SessionsTable).cursor_session
+        if session is not None:
+            self.open_inspect(session.pid, session)
+
+    def open_inspect(self, pid: int, session: Session | None = None) -> None:
+        """Push an inspect screen for `pid` (also over another one: esc goes back to it);
+        `session` pins the backend chosen, else the one holding `pid` now."""
         from pgtop.ui.screens.inspect import InspectScreen  # first use loads it: start-up
 
-        table = self.query_one(SessionsTable)
         snap = self.current_snapshot()
-        session = table.cursor_session
-        if session is None or snap is None:
+        if snap is None:
             return
-        self.postgres.inspect_pid = session.pid
+        under = self.postgres.inspect_pid  # the inspect screen below, if any, gets its locks
+        self.postgres.inspect_pid = pid
         self.pg_poller.poll_now()
         self.push_screen(
-            InspectScreen(session.pid, snap, read_only=self.target.read_only, session=session),
-            callback=lambda _: setattr(self.postgres, "inspect_pid", None),
+            InspectScreen(pid, snap, read_only=self.target.read_only, session=session),
+            callback=lambda _: setattr(self.postgres, "inspect_pid", under),
         )
 
     # -- cancel / terminate ---------------------------------------------------------------
@@ -305,7 +313,7 @@ class SessionActions(_Base):
             self.notify(f"nothing to {kind}", severity="warning")
             return
         snap = self.current_snapshot()
-        blocks = waiting_behind(snap.sessions) if snap is not None else {}
+        blocks = waiters_behind(snap.sessions) if snap is not None else {}
         from pgtop.ui.confirm_text import describe_many, describe_one
         from pgtop.ui.screens.confirm import ConfirmScreen
 

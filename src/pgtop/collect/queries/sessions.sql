@@ -6,6 +6,10 @@
 -- and ~20 % of this statement's time); the last row lists every live backend's pid, so
 -- pgtop can tell which of them still exist. Both read the same activity snapshot: it is
 -- taken once per transaction.
+--
+-- $2/$5/$6/$7: waits whose blockers pgtop knows from a recent poll (collect/blockers.py):
+-- pid, backend_start, state_change, wait_event. A waiter still in that same wait is not
+-- asked again; one in any other wait is asked now.
 SELECT a.pid,
        a.backend_start,
        a.datname,
@@ -25,15 +29,18 @@ SELECT a.pid,
        a.query,
        a.query_id,
        a.backend_xid::text AS backend_xid,
-       -- $2: waiters whose blockers pgtop still knows from a recent poll (collect/blockers.py).
        -- pg_blocking_pids() is costly, so it runs only for sessions waiting on a lock.
-       CASE WHEN a.wait_event_type = 'Lock' AND a.pid <> ALL($2::int[])
+       CASE WHEN a.wait_event_type = 'Lock' AND reused.pid IS NULL
             THEN pg_blocking_pids(a.pid) END AS blocked_by,
        NULL::int[] AS live_pids
   FROM pg_stat_activity AS a
   LEFT JOIN unnest($3::int[], $4::timestamptz[]) AS known(pid, state_change)
          ON known.pid = a.pid AND known.state_change = a.state_change
         AND a.state LIKE 'idle%'
+  LEFT JOIN unnest($2::int[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+            AS reused(pid, backend_start, state_change, wait_event)
+         ON reused.pid = a.pid AND reused.backend_start = a.backend_start
+        AND reused.state_change = a.state_change AND reused.wait_event = a.wait_event
  WHERE a.pid <> ALL($1::int[])
    AND known.pid IS NULL
  UNION ALL

@@ -16,13 +16,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
 from pgtop.model.identity import same_session
+from pgtop.model.locks import blockers_unknown, waiters_behind
 from pgtop.model.records import PoolerLink, Session, Snapshot
+from pgtop.ui.widgets.related_sessions import RelatedSessions
 
 if TYPE_CHECKING:
     from pgtop.ui.app import PgTopApp
@@ -99,6 +102,13 @@ class InspectScreen(Screen[None]):
     InspectScreen.-ended #inspect-scroll Static { text-opacity: 55%; }
     """
 
+    class OpenSession(Message):
+        """Inspect this session (a blocker or waiter chosen here) on a screen of its own."""
+
+        def __init__(self, pid: int) -> None:
+            super().__init__()
+            self.pid = pid
+
     def __init__(
         self, pid: int, snapshot: Snapshot, *, read_only: bool, session: Session | None = None
     ) -> None:
@@ -118,6 +128,7 @@ class InspectScreen(Screen[None]):
             yield Static(id="inspect-query")
             yield Static(id="inspect-fields", classes="section")
             yield Static(id="inspect-blocking", classes="section")
+            yield RelatedSessions(id="inspect-related")
             yield Static(id="inspect-locks", classes="section")
         yield Footer()
 
@@ -159,6 +170,7 @@ class InspectScreen(Screen[None]):
         self.query_one("#inspect-query", Static).update(self._query_view(s, snap))
         self.query_one("#inspect-fields", Static).update(self._fields(s, snap))
         self.query_one("#inspect-blocking", Static).update(self._blocking(s, snap))
+        self.query_one(RelatedSessions).show(s, snap)
         self.query_one("#inspect-locks", Static).update(self._locks(snap))
 
     def _query_view(self, s: Session, snap: Snapshot) -> RenderableType:
@@ -214,10 +226,22 @@ class InspectScreen(Screen[None]):
         waiters = [o.pid for o in snap.sessions if s.pid in o.blocked_by]
         t = Text()
         t.append("blocked by: ", "bold")
-        t.append(", ".join(map(str, s.blocked_by)) or "nobody", "bold red" if s.blocked_by else "")
+        if blockers_unknown(s):
+            t.append("unknown: the server hides this session's wait from this role", "yellow")
+        else:
+            blockers = ", ".join(map(str, s.blocked_by))
+            t.append(blockers or "nobody", "bold red" if blockers else "")
         t.append("\nblocks:     ", "bold")
         t.append(", ".join(map(str, waiters)) or "nobody", "bold red" if waiters else "")
+        behind = waiters_behind(snap.sessions).get(s.pid, 0)
+        if behind > len(waiters):
+            t.append(f" ({behind} sessions wait behind it in all)", "bold red")
+        if s.blocked_by or waiters:
+            t.append("\ntab, then enter or a click: inspect one of them", "dim")
         return t
+
+    def on_related_sessions_chosen(self, message: RelatedSessions.Chosen) -> None:
+        self.post_message(self.OpenSession(message.pid))
 
     def _locks(self, snap: Snapshot) -> RenderableType:
         if snap.inspected_pid != self.pid:

@@ -240,19 +240,24 @@ def cell_texts(
     now: datetime,
     columns: tuple[Column, ...],
     width: int,
-    depth: int = 0,
+    lead: str = "",
     procs: Mapping[int, ProcessStats] | None = None,
 ) -> tuple[str, ...]:
-    """Each shown column's text, made safe and cut to fit; `depth` indents the query."""
+    """Each shown column's text, made safe and cut to fit; `lead` (our own text, kept
+    as is: its leading spaces are the tree's indentation) goes before the query."""
     fixed = sum(c.width + 1 for c in columns if c.width)
     query_width = max(1, width - fixed)
-    prefix = ("  " * (depth - 1) + "└ ") if depth else ""
     out = []
     for c in columns:
         if c.host is not None:
             text = c.host(procs.get(s.pid) if procs else None)
-        elif c.key == "query":
-            text = prefix + c.text(s, now)
+        elif c.key == "query" and lead:
+            # The lead (tree guides, "blocks N") keeps its spaces: it never goes through cut.
+            room = query_width - cell_len(lead)
+            out.append(
+                lead + c.cut(c.text(s, now), room) if room > 0 else truncate(lead, query_width)
+            )
+            continue
         else:
             text = c.text(s, now)
         out.append(c.cut(text, c.width or query_width))

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from pgtop.model.host import ProcessStats
 from pgtop.model.identity import same_session
 from pgtop.model.records import Session
+from pgtop.ui.widgets.lock_leads import LeadPart
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 
 HEADER_STYLE = Style(bold=True, reverse=True)
@@ -84,7 +85,8 @@ class SessionsTable(ScrollView, can_focus=True):
         self._drawn: dict[int, tuple[object, ...]] = {}  # screen line -> what it shows
         # Keys just computed for lines asked to redraw, so render_line need not again.
         self._fresh: dict[int, tuple[object, ...]] = {}
-        self.indent: dict[int, int] = {}  # pid -> depth in the blocking tree
+        # pid -> what goes before its query: lock tree guide, "blocks N" (lock_lead)
+        self.leads: dict[int, tuple[LeadPart, ...]] = {}
         self.stale = False  # the server stopped answering: rows are drawn dimmed
 
     # -- data ---------------------------------------------------------------------------
@@ -152,9 +154,8 @@ class SessionsTable(ScrollView, can_focus=True):
             return ("empty", width, i, bool(self.rows))
         s = self.rows[i]
         assert self.now is not None
-        texts = cell_texts(
-            s, self.now, self._columns_for(width), width, self.indent.get(s.pid, 0), self.procs
-        )
+        lead = "".join(text for text, _ in self.leads.get(s.pid, ()))
+        texts = cell_texts(s, self.now, self._columns_for(width), width, lead, self.procs)
         cursor = i == self._cursor_index
         return ("row", width, s.pid, cursor, self.is_marked(s), s.state, texts, self.stale)
 
@@ -261,13 +262,31 @@ class SessionsTable(ScrollView, can_focus=True):
         run_style = base
         for i, (col, text) in enumerate(zip(self._columns_for(width), texts, strict=True)):
             style = base + col.style(s) if col.style and not cursor else base
-            if style != run_style and run:
-                segments.append(Segment("".join(run), run_style))
-                run = []
-            run_style = style
-            run.append(self._pad(text, col, width) if i == 0 else " " + self._pad(text, col, width))
+            cell = self._pad(text, col, width) if i == 0 else " " + self._pad(text, col, width)
+            pieces = self._lead_pieces(s.pid, col, cell, 0 if i == 0 else 1, style, cursor)
+            for piece, piece_style in pieces:
+                if piece_style != run_style and run:
+                    segments.append(Segment("".join(run), run_style))
+                    run = []
+                run_style = piece_style
+                run.append(piece)
         segments.append(Segment("".join(run), run_style))
         return Strip(segments).adjust_cell_length(width, base)
+
+    def _lead_pieces(
+        self, pid: int, col: Column, cell: str, at: int, style: Style, cursor: bool
+    ) -> list[tuple[str, Style]]:
+        """The query cell split into its lead's parts, each in its own style, and the rest;
+        the lead starts at `at` (after the space between columns)."""
+        parts = self.leads.get(pid) if col.key == "query" and not cursor else None
+        if not parts:
+            return [(cell, style)]
+        pieces = [(cell[:at], style)]
+        for text, part_style in parts:
+            pieces.append((cell[at : at + len(text)], style + part_style))
+            at += len(text)
+        pieces.append((cell[at:], style))
+        return [p for p in pieces if p[0]]
 
     # -- scrolling and cursor -------------------------------------------------------------
 
