@@ -38,6 +38,7 @@ def run_once(target: Target, password: str | None, fmt: str) -> int:
 
 
 def warnings_for(snapshot: object) -> list[str]:
+    from pgtop.model.format import visible
     from pgtop.model.records import Snapshot
 
     assert isinstance(snapshot, Snapshot)
@@ -49,7 +50,7 @@ def warnings_for(snapshot: object) -> list[str]:
         )
     if snapshot.pooler_error:
         out.append(snapshot.pooler_error)
-    return out
+    return [visible(line) for line in out]  # role names come from the server: no escapes
 
 
 def run_replay(args: argparse.Namespace) -> int:
