@@ -20,10 +20,11 @@ from pgtop.model.records import Session
 from pgtop.private_file import PrivateFileError, append_whole, open_private_append
 
 QUERY_HEAD = 200
+STATE_ENV = "PGTOP_STATE_DIR"
 
 
 def audit_path() -> Path:
-    override = os.environ.get("PGTOP_STATE_DIR")
+    override = os.environ.get(STATE_ENV)
     if override:
         return Path(override) / "audit.log"
     import platformdirs
