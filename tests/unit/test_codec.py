@@ -348,6 +348,8 @@ def test_damaged_frames_are_codec_errors() -> None:
         "short row": lambda f: f["sessions"]["101"].pop(),
         "bad time": lambda f: f.__setitem__("t", "yesterday"),
         "time without zone": lambda f: f.__setitem__("t", "2026-11-25T12:00:00"),
+        "year 1": lambda f: f.__setitem__("t", "0001-01-01T00:00:00+00:00"),
+        "start in year 9999": set_field("backend_start", "9999-12-31T23:59:59-12:00"),
         "query a number": set_field("query", 42),
         "start without zone": set_field("backend_start", "2026-11-25T11:00:00"),
         "port a string": set_field("client_port", "5432"),

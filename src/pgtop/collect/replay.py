@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pgtop.collect.record import FORMAT, RecordingError
-from pgtop.model.codec import CodecError, Compact, apply, from_compact
+from pgtop.model.codec import CodecError, Compact, apply, from_compact, sane_time
 from pgtop.model.records import Snapshot
 
 # Frames are written with "t" first and "delta" second, compactly (see RecordingWriter).
@@ -102,7 +102,7 @@ def _frame_time(line: bytes) -> tuple[datetime, bool] | None:
         when = datetime.fromisoformat(t)
     except ValueError:  # bad JSON, bad UTF-8, a time that is not a time
         return None
-    return (when, is_delta) if when.tzinfo is not None else None
+    return (when, is_delta) if sane_time(when) else None
 
 
 class _Unreadable(Exception):

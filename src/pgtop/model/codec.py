@@ -141,6 +141,12 @@ def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ..
     return out
 
 
+def sane_time(when: datetime) -> bool:
+    """Aware, and far enough from datetime's limits that converting it to local time or
+    taking a difference cannot overflow (a hostile file may hold year 1 or 9999)."""
+    return when.tzinfo is not None and 1970 <= when.year < 9999
+
+
 def _validate(cls: type, kwargs: dict[str, Any]) -> None:
     """Raise CodecError unless every value has the type its field says: the UI computes
     with these (ages from datetimes, sums of ints) and must never meet a stray string."""
@@ -152,7 +158,7 @@ def _validate(cls: type, kwargs: dict[str, Any]) -> None:
             if not optional:
                 raise CodecError(f"{cls.__name__}.{name} is missing")
             continue
-        if not isinstance(value, types) or (isinstance(value, datetime) and value.tzinfo is None):
+        if not isinstance(value, types) or (isinstance(value, datetime) and not sane_time(value)):
             raise CodecError(f"{cls.__name__}.{name} has a value of the wrong type")
         if items and isinstance(value, tuple | dict):
             values = value.values() if isinstance(value, dict) else value
@@ -278,8 +284,8 @@ def _why(exc: Exception) -> str:
 def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
     snapshot_time = datetime.fromisoformat(d["t"])
     server = decode_record(ServerInfo, d["server"], names, snapshot_time=snapshot_time)
-    if snapshot_time.tzinfo is None:
-        raise CodecError("the frame's time has no time zone")
+    if not sane_time(snapshot_time):
+        raise CodecError("the frame's time is not a time pgtop records")
     kwargs: dict[str, Any] = {"server": server}
     for name, kind in _spec(Snapshot):
         if name == "sessions":
