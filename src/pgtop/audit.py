@@ -1,7 +1,9 @@
 """The audit log: every cancel and terminate, so a DBA can later say what was hit.
 
 One JSON object per line in `platformdirs.user_state_dir("pgtop")/audit.log` (or
-$PGTOP_STATE_DIR/audit.log), appended, mode 0600.
+$PGTOP_STATE_DIR/audit.log), appended, mode 0600. JSON with ensure_ascii: every control,
+C1 and bidi character from the server is stored as a \\u escape, so reading the log in a
+terminal cannot be hijacked. Each append is whole lines or nothing (see private_file).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pgtop.collect.actions import ActionResult
+from pgtop.model.format import visible
 from pgtop.model.records import Session
+from pgtop.private_file import PrivateFileError, append_whole, open_private_append
 
 QUERY_HEAD = 200
+STATE_ENV = "PGTOP_STATE_DIR"
 
 
 def audit_path() -> Path:
-    override = os.environ.get("PGTOP_STATE_DIR")
+    override = os.environ.get(STATE_ENV)
     if override:
         return Path(override) / "audit.log"
     import platformdirs
@@ -52,15 +57,19 @@ def record_actions(
                     "result": r.outcome,
                     "detail": r.detail,
                 },
-                ensure_ascii=False,
+                ensure_ascii=True,
             )
         )
     path = audit_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        fd = open_private_append(path)
+        try:
+            append_whole(fd, "".join(line + "\n" for line in lines).encode())
+        finally:
+            os.close(fd)
+    except PrivateFileError as exc:
+        return visible(f"not recorded in the audit log: {exc}")
     except OSError as exc:
-        return f"could not write the audit log {path}: {exc.strerror or exc}"
+        return visible(f"not recorded in the audit log {path}: {exc.strerror or exc}")
     return None

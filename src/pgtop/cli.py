@@ -229,8 +229,6 @@ def _manage_profiles(args: argparse.Namespace) -> int:
         read_only=bool(args.read_only),
         password_command=args.password_command,
     )
-    if args.save_password:
-        print("pgtop: warning: the password is stored in plain text", file=sys.stderr)
     for warning in profiles.save_profile(profile, allow_password=args.save_password):
         print(f"pgtop: warning: {warning}", file=sys.stderr)
     print(

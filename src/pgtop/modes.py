@@ -51,6 +51,7 @@ def run_once(target: Target, password: str | None, fmt: str) -> int:
 
 
 def warnings_for(snapshot: object) -> list[str]:
+    from pgtop.model.format import visible
     from pgtop.model.records import Snapshot
 
     assert isinstance(snapshot, Snapshot)
@@ -62,7 +63,7 @@ def warnings_for(snapshot: object) -> list[str]:
         )
     if snapshot.pooler_error:
         out.append(snapshot.pooler_error)
-    return out
+    return [visible(line) for line in out]  # role names come from the server: no escapes
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -71,15 +72,20 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from pgtop.collect.record import RecordingError
     from pgtop.collect.replay import load_recording
+    from pgtop.model.format import visible
 
     try:
         recording = load_recording(Path(args.replay))
+        damaged = recording.summary()
+        if damaged:
+            print(f"pgtop: warning: {visible(damaged)}", file=sys.stderr)
         if args.once:
             from pgtop.model.derive import compute_rates
             from pgtop.once import render
 
-            last = recording.snapshot(len(recording) - 1)
-            first = recording.snapshot(max(0, len(recording) - 2))
+            at, last, _ = recording.readable(len(recording) - 1, -1)
+            before, first, _ = recording.readable(max(0, at - 1), -1)
+            first = first if before < at else last  # no earlier frame: no rates
             sys.stdout.write(render(last, compute_rates(first, last), args.format))
             return EXIT_OK
     except RecordingError as exc:

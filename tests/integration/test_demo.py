@@ -8,11 +8,19 @@ leave nothing behind: no server process, no temp dir.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import asyncpg
+import psutil
 import pytest
 
 from pgtop.collect.monitor import Monitor
@@ -20,6 +28,11 @@ from pgtop.demo import DemoEnvironment
 from pgtop.demo.procs import find_pgbouncer, find_postgres_bindir
 from pgtop.demo.schema import DATABASES, ROLES
 from pgtop.model.records import Snapshot
+from pgtop.ui.app import PgTopApp
+from pgtop.ui.widgets.sessions_table import SessionsTable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))
+from live import notifications, until
 
 IN_CI = os.environ.get("CI") == "true"
 WATCH_FOR = 12.0  # seconds of polling before giving up on a sight
@@ -128,3 +141,139 @@ def test_demo_gives_every_pane_something_and_leaves_nothing_behind() -> None:
     left = [pid for pid in [*server_pids, *seen.backend_pids] if _alive(pid)]
     assert not left, f"processes left running: {left}"
     assert time.monotonic() - started < 30
+
+
+# -- safety: a password on every door, nothing left after SIGKILL, the user's state untouched
+
+
+def _refused(**kwargs: object) -> str:
+    async def attempt() -> str:
+        try:
+            conn = await asyncpg.connect(timeout=10, **kwargs)  # type: ignore[arg-type]
+        except Exception as exc:  # what the server answered
+            return str(exc)
+        await conn.close()
+        return ""
+
+    return asyncio.run(attempt())
+
+
+@pytest.mark.timeout(60)
+def test_the_demo_refuses_connections_without_its_password(tmp_path: Path) -> None:
+    _need("PostgreSQL", find_postgres_bindir())
+    _need("PgBouncer", find_pgbouncer())
+    with DemoEnvironment(workload=False, quiet=True) as env:
+        assert env.cluster is not None and env.bouncer is not None and env.root is not None
+        tcp = {"host": env.cluster.host, "port": env.cluster.port, "database": "postgres"}
+        # PgBouncer checks the password itself, before it opens a server connection.
+        bouncer = {"host": env.bouncer.host, "port": env.bouncer.port, "database": "shop"}
+        socket_dir = {"host": str(env.root), "port": env.cluster.port, "database": "postgres"}
+        for where in (tcp, bouncer, socket_dir):
+            for user in ("postgres", *ROLES):
+                for password in ("", "guess"):
+                    why = _refused(user=user, password=password, **where)
+                    assert "authentication failed" in why, (where, user, why)
+        # With the password, pgtop's own target works (a PostgreSQL and a PgBouncer poll).
+        snap = asyncio.run(_one_poll(env))
+        assert snap.pooler_error is None and snap.server.current_user == "postgres"
+
+
+async def _one_poll(env: DemoEnvironment) -> Snapshot:
+    monitor = Monitor(env.target())
+    await monitor.connect()
+    try:
+        return await monitor.poll()
+    finally:
+        await monitor.close()
+
+
+_START_AND_WAIT = """
+import sys, time
+from pgtop.demo import DemoEnvironment
+env = DemoEnvironment(workload=False, quiet=True).start()
+print(env.root, *env.server_pids(), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_sigkilled_demo_is_swept_at_the_next_start() -> None:
+    _need("PostgreSQL", find_postgres_bindir())
+    _need("PgBouncer", find_pgbouncer())
+    child = subprocess.Popen(
+        [sys.executable, "-c", _START_AND_WAIT], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    root_text, *pids = child.stdout.readline().split()
+    root = Path(root_text)
+    assert root.is_dir() and len(pids) == 2
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert root.is_dir()  # what a SIGKILL leaves behind
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), DemoEnvironment(pooler=False, workload=False):
+        assert not root.exists(), "the dead demo's directory is still there"
+    assert f"removed {root}" in err.getvalue()
+    assert not [pid for pid in map(int, pids) if _alive(pid)]
+
+
+@pytest.mark.timeout(90)
+def test_a_stale_demo_whose_servers_still_run_is_stopped_and_removed() -> None:
+    """The servers die with pgtop (PR_SET_PDEATHSIG), but not everywhere and not always:
+    a demo dir whose owner is gone while its servers run gets them stopped."""
+    _need("PostgreSQL", find_postgres_bindir())
+    _need("PgBouncer", find_pgbouncer())
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with DemoEnvironment(workload=False, quiet=True) as stale:
+        assert stale.root is not None
+        root, pids = stale.root, stale.server_pids()
+        (root / "pgtop.owner").write_text(f"{gone.pid} 1.0\n")  # as if its pgtop had died
+        with DemoEnvironment(pooler=False, workload=False, quiet=True):
+            assert not root.exists()
+            assert not [pid for pid in pids if _alive(pid) and not _zombie(pid)]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def test_the_demo_keeps_the_users_audit_log_and_profiles_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need("PostgreSQL", find_postgres_bindir())
+    real_state, real_config = tmp_path / "state", tmp_path / "config" / "profiles.toml"
+    monkeypatch.setenv("PGTOP_STATE_DIR", str(real_state))
+    monkeypatch.setenv("PGTOP_CONFIG", str(real_config))
+    env = DemoEnvironment(pooler=False, workload=False, quiet=True)
+    await asyncio.to_thread(env.start)
+    try:
+        assert env.cluster is not None and env.root is not None
+        victim = await asyncpg.connect(**env.cluster.dsn_kwargs())  # type: ignore[arg-type]
+        pid = victim.get_server_pid()
+        sleeping = asyncio.ensure_future(victim.execute("SELECT pg_sleep(60)"))
+        app = PgTopApp(env.target(refresh=0.5))
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.query_one(SessionsTable)
+            await until(pilot, lambda: table.move_cursor_to_pid(pid), "the sleeping session")
+            await pilot.press("c", "y")
+            demo_log = env.root / "state" / "audit.log"
+            await until(pilot, demo_log.exists, "the demo's audit entry")
+            await pilot.press("ctrl+p")
+            await pilot.press(*"Save current connection")
+            await pilot.press("enter")
+            await pilot.press(*"demo-ports", "enter")
+            await until(
+                pilot, lambda: any("saved profile" in n for n in notifications(app)), "save"
+            )
+        with contextlib.suppress(Exception):
+            await sleeping
+        await victim.close()
+        assert (env.root / "config.toml").exists()  # saved where the demo ends
+    finally:
+        await asyncio.to_thread(env.close)
+    assert not real_state.exists() and not real_config.exists()
+    assert os.environ["PGTOP_STATE_DIR"] == str(real_state)  # given back at the end

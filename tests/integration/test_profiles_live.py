@@ -328,3 +328,50 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
     finally:
         await first_sessions.close()
         await second_sessions.close()
+
+
+# -- a profiles file others could have written ---------------------------------------------
+
+
+@pytest.mark.parametrize("loosen", ["file mode", "directory mode", "file owner"])
+def test_password_command_from_a_file_others_can_write_is_refused(
+    primary_pg: PostgresServer, env: Env, tmp_path: Path, loosen: str
+) -> None:
+    ran = tmp_path / "the-command-ran"
+    save("p", primary_pg, "--password-command", f"touch {ran}; printf %s {MONITOR.password}")
+    fix = {"file mode": "chmod go-w", "directory mode": "chmod go-w", "file owner": "chown"}
+    if loosen == "file mode":
+        env.config.chmod(0o666)
+    elif loosen == "directory mode":
+        env.config.parent.chmod(0o777)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("giving the file to another user needs root")
+        os.chown(env.config, 65534, 65534)  # nobody
+    proc = run_pgtop("-P", "p", "--once", "--format", "json")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    *_, line = proc.stderr.splitlines()  # after the warning about the file's mode, if any
+    assert "refusing to run password_command" in line and fix[loosen] in line, line
+    assert "Traceback" not in proc.stderr
+    assert not ran.exists(), "the command ran"
+    # Fixed as the message says: it runs again.
+    os.chown(env.config, os.geteuid(), os.getegid())
+    env.config.chmod(0o600)
+    env.config.parent.chmod(0o700)
+    assert once_json("-P", "p")["server"]["current_user"] == MONITOR.name
+    assert ran.exists()
+
+
+def test_save_password_warns_only_when_a_password_was_stored(
+    primary_pg: PostgresServer, env: Env
+) -> None:
+    host, port = primary_pg.host, str(primary_pg.port)
+    proc = run_pgtop("--save-profile", "nopw", "-h", host, "-p", port, "--save-password")
+    ok(proc)
+    assert "plain text" not in proc.stderr and "none stored" in proc.stderr, proc.stderr
+    uri = f"postgresql://{MONITOR.name}:{MONITOR.password}@{host}:{port}/postgres"
+    proc = run_pgtop("--save-profile", "pw", uri, "--save-password")
+    ok(proc)
+    (warning,) = proc.stderr.splitlines()
+    assert "stored in plain text" in warning and MONITOR.password not in warning
+    assert MONITOR.password in env.config.read_text()

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import io
+import json
 import random
 import re
+import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -203,6 +207,146 @@ def test_bad_files_are_one_line_errors(tmp_path: Path, content: bytes | None, me
     with contextlib.redirect_stderr(err):
         assert cli.run(["--replay", str(path)]) == cli.EXIT_USAGE
     assert err.getvalue().count("\n") == 1 and message in err.getvalue()
+
+
+# -- hostile files: a gzip bomb, frames that cannot be read --------------------------------
+
+
+def _gzip_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(gzip.compress(b"".join(line + b"\n" for line in lines)))
+
+
+def _recorded_lines(tmp_path: Path, frames: int = 12) -> tuple[list[bytes], list[Snapshot]]:
+    """A recording's lines (header first), a full frame every 4 frames."""
+    path = tmp_path / "good.rec.gz"
+    snaps = list(synthetic_hour(frames, rows=20))
+    writer = RecordingWriter(path, full_every=4)
+    for snap in snaps:
+        writer.write(snap)
+    writer.close()
+    return gzip.decompress(path.read_bytes()).splitlines(), snaps
+
+
+def test_a_gzip_bomb_is_refused_without_taking_the_memory(tmp_path: Path) -> None:
+    """A ~1 MB file that inflates to 700 MiB: one frame line of zeros. Read in a child
+    process so its peak memory can be measured alone."""
+    path = tmp_path / "bomb.rec.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    header = b'{"format":"pgtop.recording/1","server":{}}\n{"t":"'
+    parts = [packer.compress(header)]
+    zeros = b"0" * (1 << 20)
+    parts += [packer.compress(zeros) for _ in range(700)]
+    parts.append(packer.flush())
+    path.write_bytes(b"".join(parts))
+    assert path.stat().st_size < 2 << 20
+    probe = (
+        "import resource, sys; from pathlib import Path\n"
+        "from pgtop.collect.replay import load_recording, RecordingError\n"
+        "try:\n    load_recording(Path(sys.argv[1]))\n"
+        "except RecordingError as exc:\n    print(exc)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
+    )
+    message, peak_mb = proc.stdout.splitlines()
+    assert "no readable frame" in message and "longer than 64 MiB" in message, message
+    assert "read only the first 512 MiB" in message
+    assert int(peak_mb) < 250, f"peak RSS {peak_mb} MB"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.run(["--replay", str(path)]) == cli.EXIT_USAGE
+    assert err.getvalue().count("\n") == 1 and "no readable frame" in err.getvalue()
+
+
+def _hostile_recording(tmp_path: Path) -> tuple[Path, list[Snapshot]]:
+    """12 frames (full ones at 0, 4, 8) with: frame 2's time not a time (3 leans on it),
+    a session row of frame 6 cut short (frame 7 repeats it whole), and the server record
+    missing from full frame 8 (so nothing from there on reads)."""
+    lines, snaps = _recorded_lines(tmp_path)
+    header, frames = lines[0], lines[1:]
+    frames[2] = re.sub(rb'^\{"t":"[^"]+"', b'{"t":"yesterday"', frames[2])
+    delta = json.loads(frames[6])
+    pid, row = next(iter(delta["sessions"].items()))
+    delta["sessions"][pid] = row[:5]
+    frames[6] = json.dumps(delta, separators=(",", ":")).encode()
+    after = json.loads(frames[7])  # frame 7 repeats the row whole: it reads again
+    after["sessions"].setdefault(pid, row)
+    frames[7] = json.dumps(after, separators=(",", ":")).encode()
+    full = json.loads(frames[8])
+    del full["server"]
+    frames[8] = json.dumps(full, separators=(",", ":")).encode()
+    path = tmp_path / "hostile.rec.gz"
+    _gzip_lines(path, [header, *frames])
+    return path, snaps
+
+
+def test_unreadable_frames_are_skipped_with_a_count(tmp_path: Path) -> None:
+    path, snaps = _hostile_recording(tmp_path)
+    rec = load_recording(path)
+    assert len(rec) == 10 and rec.skipped == 2  # frames 2 and 3 left out at load
+    assert rec.summary() == "hostile.rec.gz: skipped 2 unreadable frames"
+    assert rec.snapshot(0) == snaps[0] and rec.snapshot(3) == snaps[5]
+    with pytest.raises(RecordingError, match="frame 5 is unreadable"):
+        rec.snapshot(4)  # frame 6 of the file: its short row
+    # Stepping forward from there lands on the next frame that reads, and says how far.
+    index, snap, passed = rec.readable(4, 1)
+    assert (index, passed) == (5, 1) and snap == snaps[7]
+    # From the damaged full frame on nothing reads: the last readable one is behind.
+    index, snap, passed = rec.readable(len(rec) - 1, 1)
+    assert (index, passed) == (5, 4) and snap == snaps[7]
+
+
+def test_replay_once_of_a_hostile_file_prints_the_last_readable_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, snaps = _hostile_recording(tmp_path)
+    assert cli.run(["--replay", str(path), "--once", "--format", "json"]) == cli.EXIT_OK
+    out, err = capsys.readouterr()
+    assert f'"snapshot_time": "{snaps[7].server.snapshot_time.isoformat()}"' in out
+    assert err == "pgtop: warning: hostile.rec.gz: skipped 2 unreadable frames\n"
+
+
+def test_a_file_with_no_readable_frame_is_refused_in_one_line(tmp_path: Path) -> None:
+    lines, _ = _recorded_lines(tmp_path, frames=3)
+    bad = [re.sub(rb'^\{"t":"[^"]+"', b'{"t":"1999-99-99"', f) for f in lines[1:]]
+    path = tmp_path / "none.rec.gz"
+    _gzip_lines(path, [lines[0], *bad])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.run(["--replay", str(path)]) == cli.EXIT_USAGE
+    assert err.getvalue() == f"pgtop: {path}: no readable frame (3 unreadable)\n"
+
+
+async def test_stepping_through_a_hostile_file_in_the_app_never_shows_a_bad_frame(
+    tmp_path: Path,
+) -> None:
+    path, snaps = _hostile_recording(tmp_path)
+    rec = load_recording(path)
+    readable = {snaps[i].server.snapshot_time for i in (0, 1, 4, 5, 7)}
+    app = PgTopApp(Target(refresh=0.5, read_only=True), replay=rec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Playing at ×8 runs into the damaged end and stops there instead of looping.
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        await until(pilot, lambda: not app._replay_playing, "playback to stop", timeout=15)
+        assert app.header_state.last_good == snaps[7].server.snapshot_time
+        await pilot.press("circumflex_accent")
+        shown_times = []
+        for _ in range(12):
+            await pilot.press("full_stop")
+            shown_times.append(app.header_state.last_good)
+        await pilot.press("dollar_sign")
+        shown_times.append(app.header_state.last_good)
+        for _ in range(12):
+            await pilot.press("comma")
+            shown_times.append(app.header_state.last_good)
+        notes = [n.message for n in app._notifications]
+    assert set(shown_times) <= readable
+    assert shown_times[-1] == snaps[0].server.snapshot_time
+    assert snaps[7].server.snapshot_time in shown_times
+    assert "hostile.rec.gz: skipped 2 unreadable frames" in notes
+    assert any(n.startswith("skipped") and "unreadable frame" in n for n in notes)
+    assert "no readable frame after this one" in notes
 
 
 def test_a_write_error_stops_recording_once(tmp_path: Path) -> None:

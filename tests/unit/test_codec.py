@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from dataclasses import fields, replace
 from datetime import timedelta, timezone
 
+import pytest
 from builders import NOW, ago, session
 
 from pgtop.model import records
-from pgtop.model.codec import apply, delta, from_compact, is_delta, layout, to_compact
+from pgtop.model.codec import (
+    CodecError,
+    apply,
+    delta,
+    from_compact,
+    is_delta,
+    layout,
+    to_compact,
+)
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import (
     ConnLimit,
@@ -309,3 +319,56 @@ def test_a_frame_with_the_lists_inside_pooler_still_reads() -> None:
     names["PoolerSnapshot"] = [*names["PoolerSnapshot"], "client_list", "server_list"]
     d["pooler"] = [*d.pop("pooler"), d.pop("pooler_clients"), d.pop("pooler_servers")]
     assert from_compact(d, names) == snap
+
+
+# -- damaged or hostile frames: CodecError, never a record the UI cannot compute with ------
+
+
+def _damaged(change: object) -> Exception | None:
+    frame = to_compact(snapshot([session(101, "active"), session(102)]))
+    frame = copy.deepcopy(frame)
+    change(frame)  # type: ignore[operator]
+    try:
+        from_compact(frame)
+    except CodecError as exc:
+        return exc
+    return None
+
+
+def _at(name: str) -> int:
+    return layout()["Session"].index(name)
+
+
+def test_damaged_frames_are_codec_errors() -> None:
+    def set_field(field: str, value: object):  # type: ignore[no-untyped-def]
+        return lambda f: f["sessions"]["101"].__setitem__(_at(field), value)
+
+    cases = {
+        "missing server": lambda f: f.pop("server"),
+        "short row": lambda f: f["sessions"]["101"].pop(),
+        "bad time": lambda f: f.__setitem__("t", "yesterday"),
+        "time without zone": lambda f: f.__setitem__("t", "2026-11-25T12:00:00"),
+        "year 1": lambda f: f.__setitem__("t", "0001-01-01T00:00:00+00:00"),
+        "start in year 9999": set_field("backend_start", "9999-12-31T23:59:59-12:00"),
+        "query a number": set_field("query", 42),
+        "start without zone": set_field("backend_start", "2026-11-25T11:00:00"),
+        "port a string": set_field("client_port", "5432"),
+        "blocked_by of strings": set_field("blocked_by", ["7"]),
+        "pid not a number": lambda f: f["sessions"].__setitem__("x", f["sessions"].pop("101")),
+        "same pid twice": lambda f: f["sessions"].__setitem__("0101", f["sessions"]["101"]),
+        "sessions a list": lambda f: f.__setitem__("sessions", []),
+        "limits missing": lambda f: f.__setitem__("limits", None),
+    }
+    for what, change in cases.items():
+        assert _damaged(change) is not None, what
+    assert _damaged(lambda f: None) is None  # the undamaged frame reads
+
+
+def test_a_delta_that_does_not_fit_is_a_codec_error() -> None:
+    a = to_compact(snapshot([session(101), session(102)]))
+    b = to_compact(snapshot([session(101), session(103)], at=1))
+    d = delta(a, b)
+    with pytest.raises(CodecError):
+        apply(a, {**d, "order": ["101", "999"]})
+    with pytest.raises(CodecError):
+        apply(a, {**d, "gone": 5})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import IO, Any
 from pgtop import __version__
 from pgtop.model.codec import Compact, delta, layout, to_compact
 from pgtop.model.records import Snapshot
+from pgtop.private_file import PrivateFileError, create_private
 
 FORMAT = "pgtop.recording/1"
 FULL_EVERY = 300  # a full frame this often bounds how far back a seek must replay deltas
@@ -60,7 +62,10 @@ class RecordingWriter:
         self._prev: Compact | None = None
         self._rows: dict[Any, list[Any]] = {}  # encoded records of the last frame
         try:
-            self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
+            # Query texts are in here: 0600, a new file only, never through a symlink.
+            self._raw: IO[bytes] = os.fdopen(create_private(path), "wb")
+        except PrivateFileError as exc:
+            raise RecordingError(f"cannot record: {exc}") from None
         except OSError as exc:
             raise RecordingError(f"cannot write {path}: {exc.strerror or exc}") from None
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=COMPRESS_LEVEL)

@@ -14,57 +14,130 @@ import json
 import re
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pgtop.collect.record import FORMAT, RecordingError
-from pgtop.model.codec import Compact, apply, from_compact
+from pgtop.model.codec import CodecError, Compact, apply, from_compact, sane_time
 from pgtop.model.records import Snapshot
 
 # Frames are written with "t" first and "delta" second, compactly (see RecordingWriter).
 _PREFIX = re.compile(rb'^\{"t":"([^"]+)"(,"delta":1)?')
 _CHUNK = 1 << 20
 _SNAPSHOT_CACHE = 4
+# Caps on what a file may make us hold: a frame of 1,000 busy sessions is ~0.5 MB and an
+# hour of them ~130 MB uncompressed, so only a damaged or hostile file (a gzip bomb)
+# comes near these.
+MAX_LINE = 64 << 20
+MAX_TOTAL = 512 << 20
+MAX_FRAMES = 1_000_000  # 5.8 days at one poll every 0.5 s
 
 
-def _decompress(data: bytes) -> bytes:
-    """Everything readable: stops quietly at a truncated or damaged end."""
-    out: list[bytes] = []
+def _inflate(data: bytes) -> Iterator[bytes]:
+    """Decompressed chunks of at most _CHUNK bytes, gzip members one after another; stops
+    quietly at a truncated or damaged end (a file still being written, or cut short)."""
     while data:
         d = zlib.decompressobj(wbits=31)  # gzip framing
-        for i in range(0, len(data), _CHUNK):
+        pending = data
+        while True:
             try:
-                out.append(d.decompress(data[i : i + _CHUNK]))
+                out = d.decompress(pending, _CHUNK)
             except zlib.error:
-                return b"".join(out)
+                return
+            if out:
+                yield out
+            pending = d.unconsumed_tail
+            if d.eof or (not pending and len(out) < _CHUNK):
+                break
         if not d.eof:  # still being written (or cut short): what was flushed is all there is
-            break
+            return
         data = d.unused_data  # another gzip member follows
-    return b"".join(out)
+
+
+def _lines(data: bytes, problems: list[str]) -> Iterator[bytes | None]:
+    """The complete lines of the file (the unfinished last one left out); None for a line
+    longer than MAX_LINE. Stops, with a note in `problems`, past MAX_TOTAL bytes."""
+    pending: list[bytes] = []
+    size = 0  # of the pending line; -1 once it is too long
+    too_long = f"a line longer than {MAX_LINE >> 20} MiB"
+    total = 0
+    for chunk in _inflate(data):
+        total += len(chunk)
+        if total > MAX_TOTAL:
+            problems.append(f"read only the first {MAX_TOTAL >> 20} MiB (uncompressed)")
+            return
+        *complete, rest = chunk.split(b"\n")
+        for part in complete:
+            if size < 0 or size + len(part) > MAX_LINE:
+                if too_long not in problems:
+                    problems.append(too_long)
+                yield None
+            else:
+                yield b"".join(pending) + part if pending else part
+            pending, size = [], 0
+        if size >= 0 and size + len(rest) <= MAX_LINE:
+            if rest:
+                pending.append(rest)
+                size += len(rest)
+        else:
+            pending, size = [], -1
+            if too_long not in problems:
+                problems.append(too_long)
+
+
+def _frame_time(line: bytes) -> tuple[datetime, bool] | None:
+    """(time, is it a delta) of a frame line, None if unreadable. Our own lines are read
+    from their first bytes; anything else is parsed."""
+    m = _PREFIX.match(line)
+    try:
+        if m is not None:
+            t, is_delta = m.group(1).decode(), m.group(2) is not None
+        else:
+            frame = json.loads(line)
+            if not isinstance(frame, dict) or not isinstance(frame.get("t"), str):
+                return None
+            t, is_delta = frame["t"], bool(frame.get("delta"))
+        when = datetime.fromisoformat(t)
+    except ValueError:  # bad JSON, bad UTF-8, a time that is not a time
+        return None
+    return (when, is_delta) if sane_time(when) else None
+
+
+class _Unreadable(Exception):
+    def __init__(self, index: int, why: str, *, chain: bool) -> None:
+        super().__init__(why)
+        self.index = index  # the frame that could not be read
+        # True: the frame's delta is damaged, so every frame built on it (up to the next
+        # full frame) is too. False: only this frame's contents are.
+        self.chain = chain
 
 
 class Recording:
-    def __init__(self, path: Path, header: dict[str, Any], lines: list[bytes]) -> None:
+    """The readable frames of a recording. Frames that cannot be read when the file is
+    loaded (no time, bad JSON, too long, or a delta after such a frame) are left out and
+    counted in `skipped`; a frame found damaged only when rebuilt is stepped over by
+    `readable`, so the app is never handed one."""
+
+    def __init__(
+        self,
+        path: Path,
+        header: dict[str, Any],
+        frames: list[tuple[bytes, datetime, bool]],
+        skipped: int = 0,
+        problems: list[str] | None = None,
+    ) -> None:
         self.path = path
         self.header = header
-        self._lines = lines
-        self.times: list[datetime] = []
-        self._full: list[int] = []  # indices of full frames, ascending
-        for i, line in enumerate(lines):
-            m = _PREFIX.match(line)
-            if m is not None:
-                t, is_delta = m.group(1).decode(), m.group(2) is not None
-            else:  # not written by us byte for byte: fall back to parsing the line
-                frame = self._decode(i)
-                t, is_delta = frame["t"], bool(frame.get("delta"))
-            self.times.append(datetime.fromisoformat(t))
-            if not is_delta:
-                self._full.append(i)
+        self._lines = [line for line, _, _ in frames]
+        self.times: list[datetime] = [when for _, when, _ in frames]
+        self._full = [i for i, (_, _, is_delta) in enumerate(frames) if not is_delta]
+        self.skipped = skipped
+        self.problems = list(problems or [])
         if not self._full or self._full[0] != 0:
             raise RecordingError(f"{path}: damaged recording (first frame is not a full frame)")
-        names = header.get("fields")
-        self._names = names if isinstance(names, dict) else None
+        self._names = _field_names(header.get("fields"))
         self._at: tuple[int, Compact] | None = None  # the last frame rebuilt
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
 
@@ -73,39 +146,88 @@ class Recording:
 
     @property
     def server(self) -> dict[str, Any]:
-        return dict(self.header.get("server") or {})
+        server = self.header.get("server")
+        return dict(server) if isinstance(server, dict) else {}
+
+    def summary(self) -> str | None:
+        """One line on what could not be read, or None when everything could."""
+        parts = list(self.problems)
+        if self.skipped:
+            plural = "s" if self.skipped != 1 else ""
+            parts.insert(0, f"skipped {self.skipped} unreadable frame{plural}")
+        return f"{self.path.name}: {'; '.join(parts)}" if parts else None
 
     def _decode(self, i: int) -> Compact:
         try:
             frame = json.loads(self._lines[i])
         except ValueError:
-            raise RecordingError(f"{self.path}: frame {i + 1} is damaged") from None
+            raise _Unreadable(i, "bad JSON", chain=True) from None
         if not isinstance(frame, dict) or "t" not in frame:
-            raise RecordingError(f"{self.path}: frame {i + 1} is not a frame")
+            raise _Unreadable(i, "not a frame", chain=True)
         return frame
 
+    def _full_before(self, i: int) -> int:
+        return self._full[bisect.bisect_right(self._full, i) - 1]
+
     def frame(self, i: int) -> Compact:
-        """Frame `i` as a full compact dict."""
+        """Frame `i` as a full compact dict (_Unreadable if its chain is damaged)."""
         if not 0 <= i < len(self):
             raise IndexError(i)
-        full = self._full[bisect.bisect_right(self._full, i) - 1]
+        full = self._full_before(i)
         if self._at is not None and full <= self._at[0] <= i:
             start, state = self._at  # stepping forward: continue from here
         else:
             start, state = full, self._decode(full)
         for j in range(start + 1, i + 1):
-            state = apply(state, self._decode(j))
+            try:
+                state = apply(state, self._decode(j))
+            except CodecError as exc:
+                raise _Unreadable(j, str(exc), chain=True) from None
         self._at = (i, state)
         return state
 
-    def snapshot(self, i: int) -> Snapshot:
+    def _build(self, i: int) -> Snapshot:
         snap = self._snapshots.get(i)
         if snap is None:
-            snap = from_compact(self.frame(i), self._names)
+            try:
+                snap = from_compact(self.frame(i), self._names)
+            except CodecError as exc:
+                raise _Unreadable(i, str(exc), chain=False) from None
             self._snapshots[i] = snap
             if len(self._snapshots) > _SNAPSHOT_CACHE:
                 self._snapshots.popitem(last=False)
         return snap
+
+    def snapshot(self, i: int) -> Snapshot:
+        """Frame `i`; RecordingError (one line) if it cannot be rebuilt."""
+        try:
+            return self._build(i)
+        except _Unreadable as exc:
+            raise RecordingError(f"{self.path.name}: frame {i + 1} is unreadable ({exc})") from None
+
+    def readable(self, i: int, step: int = 1) -> tuple[int, Snapshot, int]:
+        """The first frame that can be rebuilt from `i` on, in the direction of `step`
+        (then the other way): (its index, its snapshot, how many were stepped over).
+        RecordingError if none can."""
+        for direction in (1 if step >= 0 else -1, -1 if step >= 0 else 1):
+            j, passed = min(len(self) - 1, max(0, i)), 0
+            while 0 <= j < len(self):
+                try:
+                    return j, self._build(j), passed
+                except _Unreadable as exc:
+                    if not exc.chain:
+                        nxt = j + direction
+                    elif direction > 0:  # every frame up to the next full one needs it
+                        nxt = (
+                            self._full[bisect.bisect_right(self._full, j)]
+                            if j < self._full[-1]
+                            else len(self)
+                        )
+                    else:
+                        nxt = exc.index - 1
+                    passed += abs(nxt - j)
+                    j = nxt
+        raise RecordingError(f"{self.path.name}: no frame can be read")
 
     def index_at(self, when: datetime) -> int:
         """The last frame taken at or before `when` (the first, if `when` is earlier)."""
@@ -118,8 +240,17 @@ class Recording:
         return gaps[len(gaps) // 2] if gaps else 0.0
 
 
+def _field_names(names: object) -> dict[str, list[str]] | None:
+    """The writer's layout from the header, if it is one (a hostile header may hold anything)."""
+    if not isinstance(names, dict):
+        return None
+    ok = all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in names.values())
+    return names if ok else None
+
+
 def load_recording(path: Path) -> Recording:
-    """Read a recording; RecordingError (one line) if it is missing or not a recording."""
+    """Read a recording; RecordingError (one line) if it is missing, not a recording, or
+    holds no readable frame. Unreadable frames are skipped (Recording.summary says so)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -128,16 +259,35 @@ def load_recording(path: Path) -> Recording:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not data.startswith(b"\x1f\x8b"):
         raise RecordingError(f"{path}: not a pgtop recording (not gzip-compressed)")
-    lines = _decompress(data).split(b"\n")
-    lines.pop()  # after the last newline: empty, or a frame still being written
-    if not lines:
+    problems: list[str] = []
+    lines = _lines(data, problems)
+    first = next(lines, b"")
+    if not first and not problems:
         raise RecordingError(f"{path}: empty recording (nothing recorded yet?)")
     try:
-        header = json.loads(lines[0])
+        header = json.loads(first) if first else None
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise RecordingError(f"{path}: not a pgtop recording (expected {FORMAT})")
-    if len(lines) < 2:
+        why = "; ".join(problems) or f"expected {FORMAT}"
+        raise RecordingError(f"{path}: not a pgtop recording ({why})")
+    frames: list[tuple[bytes, datetime, bool]] = []
+    skipped = 0
+    chain_ok = False  # a delta is readable only after a readable full frame or delta
+    for line in lines:
+        read = _frame_time(line) if line else None
+        if read is not None and (chain_ok or not read[1]):
+            frames.append((line, *read))  # type: ignore[arg-type]
+            chain_ok = True
+        else:
+            skipped += 1
+            chain_ok = False
+        if len(frames) + skipped >= MAX_FRAMES:
+            problems.append(f"read only the first {MAX_FRAMES:,} frames")
+            break
+    if not frames:
+        if skipped or problems:
+            why = "; ".join([f"{skipped} unreadable"] * bool(skipped) + problems)
+            raise RecordingError(f"{path}: no readable frame ({why})")
         raise RecordingError(f"{path}: the recording has no frames yet")
-    return Recording(path, header, lines[1:])
+    return Recording(path, header, frames, skipped, problems)

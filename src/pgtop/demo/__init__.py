@@ -1,6 +1,6 @@
 """`pgtop --demo`: a throwaway PostgreSQL (+ PgBouncer) under a lively workload, watched
 by pgtop. Nothing survives it: quitting, Ctrl-C, SIGTERM/SIGHUP and a crash all stop the
-servers and remove the temp dir.
+servers and remove the temp dir, and what a SIGKILL leaves the next demo sweeps away.
 """
 
 from __future__ import annotations

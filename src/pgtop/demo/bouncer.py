@@ -7,6 +7,7 @@ session, so both modes are on screen.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -65,7 +66,8 @@ class DemoBouncer:
 
     def admin_uri(self) -> str:
         """The admin console for pgtop: the superuser is an admin_users member."""
-        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/pgbouncer"
+        password = self.cluster.password  # generated: URL-safe characters only
+        return f"postgresql://{SUPERUSER}:{password}@{self.host}:{self.port}/pgbouncer"
 
     def _write_config(self) -> None:
         pg = self.cluster
@@ -77,8 +79,9 @@ class DemoBouncer:
             "listen_addr": self.host,
             "listen_port": self.port,
             "unix_socket_dir": str(self.root),
-            # trust still needs every user name in auth_file; passwords are not checked.
-            "auth_type": "trust",
+            # Clients prove the password (the cluster's, for every role); PgBouncer logs
+            # in to PostgreSQL with the same plain-text entry of auth_file.
+            "auth_type": "scram-sha-256",
             "auth_file": str(self.root / "userlist.txt"),
             "admin_users": SUPERUSER,
             "pool_mode": "transaction",
@@ -96,7 +99,10 @@ class DemoBouncer:
         lines += [f"{k} = {v}" for k, v in settings.items()]
         self.ini.write_text("\n".join(lines) + "\n")
         userlist = self.root / "userlist.txt"
-        userlist.write_text("".join(f'"{u}" ""\n' for u in [SUPERUSER, *self.users]))
+        password = self.cluster.password
+        fd = os.open(userlist, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f'"{u}" "{password}"\n' for u in [SUPERUSER, *self.users]))
         for path in (self.ini, userlist):
             self.run_as.hand_over(path)
 

@@ -1,11 +1,14 @@
 """A throwaway PostgreSQL cluster: initdb, start on a free loopback port, stop, forget.
 
-Everything lives under one temp dir (data, socket, log). Durability is off and auth is
-`trust`: the cluster listens on 127.0.0.1 only and dies with the demo.
+Everything lives under one temp dir (data, socket, log). Durability is off. Every role
+logs in with the demo's generated password (scram-sha-256, over TCP and the socket alike):
+loopback is shared with every local user, and a superuser reachable without a password
+would let any of them run programs as the servers' OS user (COPY ... TO PROGRAM).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -48,10 +51,11 @@ class DemoCluster:
 
     host = "127.0.0.1"
 
-    def __init__(self, bindir: Path, root: Path, run_as: RunAs) -> None:
+    def __init__(self, bindir: Path, root: Path, run_as: RunAs, password: str) -> None:
         self.bindir = bindir
         self.root = root
         self.run_as = run_as
+        self.password = password  # of every demo role; generated per demo
         self.port = 0
         self.version = ""
         self.process: subprocess.Popen[bytes] | None = None
@@ -87,22 +91,31 @@ class DemoCluster:
         )
 
     def initdb(self) -> None:
-        run(
-            [
-                self.bindir / "initdb",
-                "-D",
-                self.datadir,
-                "-U",
-                SUPERUSER,
-                "--auth=trust",  # loopback and socket only, see _SETTINGS/listen_addresses
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",  # skipping fsync saves most of initdb's time
-                "--no-instructions",
-            ],
-            run_as=self.run_as,
-            cwd=self.root,
-        )
+        pwfile = self.root / "superuser.pw"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.password + "\n")
+        self.run_as.hand_over(pwfile)
+        try:
+            run(
+                [
+                    self.bindir / "initdb",
+                    "-D",
+                    self.datadir,
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",  # TCP and socket: see the module's docstring
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",  # skipping fsync saves most of initdb's time
+                    "--no-instructions",
+                ],
+                run_as=self.run_as,
+                cwd=self.root,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     def _write_settings(self) -> None:
         settings = dict(_SETTINGS)
@@ -149,5 +162,11 @@ class DemoCluster:
         stop_process(proc, signal.SIGINT, timeout=10)
 
     def dsn_kwargs(self, user: str = SUPERUSER, database: str = "postgres") -> dict[str, object]:
-        """asyncpg.connect keywords for a TCP connection (trust: no password)."""
-        return {"host": self.host, "port": self.port, "user": user, "database": database}
+        """asyncpg.connect keywords for a TCP connection, with the demo's password."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": user,
+            "database": database,
+            "password": self.password,
+        }

@@ -2,7 +2,12 @@
 
 Used by `pgtop --demo` and by the integration test, which runs it without the TUI.
 Teardown is idempotent and also registered with atexit, so a path that skips the
-`finally` (an exception in an odd place) still stops the servers and removes the temp dir.
+`finally` (an exception in an odd place) still stops the servers and removes the temp dir;
+what a SIGKILL leaves is swept at the next start (leftovers.py).
+
+Every role logs in with one password generated per demo. While the demo runs, pgtop's
+audit log and profiles live in the temp dir too: the demo's cancels and any profile saved
+for its temporary ports never reach the user's real state.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -17,11 +24,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from pgtop.audit import STATE_ENV
+from pgtop.demo import leftovers
 from pgtop.demo.bouncer import DemoBouncer
 from pgtop.demo.cluster import SUPERUSER, DemoCluster
 from pgtop.demo.procs import DemoError, find_pgbouncer, find_postgres_bindir, say, server_user
 from pgtop.demo.schema import DATABASES, ROLES, create_roles
 from pgtop.demo.workload import Workload
+from pgtop.profiles.paths import CONFIG_ENV
 from pgtop.target import ConnSettings, Target
 
 NO_POSTGRES = (
@@ -42,6 +52,8 @@ class DemoEnvironment:
         self.bouncer: DemoBouncer | None = None
         self.workload: Workload | None = None
         self.started_in = 0.0
+        self.password = secrets.token_urlsafe(24)  # URL-safe: it goes into a URI as is
+        self._saved_env: dict[str, str | None] = {}
 
     def _say(self, message: str) -> None:
         if not self.quiet:
@@ -65,11 +77,14 @@ class DemoEnvironment:
         if found is None:
             raise DemoError(NO_POSTGRES)
         bindir, source = found
+        self._sweep({os.geteuid(), *([run_as.uid] if run_as.uid is not None else [])})
         # Short path under /tmp: a unix socket path must stay under ~107 bytes.
-        self.root = Path(tempfile.mkdtemp(prefix="pgtop-demo-"))
+        self.root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX))
         atexit.register(self.close)
+        leftovers.claim(self.root)
+        self._use_private_state(self.root)
         run_as.hand_over(self.root)
-        self.cluster = cluster = DemoCluster(bindir, self.root, run_as)
+        self.cluster = cluster = DemoCluster(bindir, self.root, run_as, self.password)
         who = f" as OS user {run_as.name}" if run_as.uid is not None else ""
         self._say(f"starting PostgreSQL {cluster.read_version()} ({source}) in {self.root}{who}")
         cluster.start()
@@ -81,12 +96,34 @@ class DemoEnvironment:
             self._start_bouncer()
         if self.want_workload:
             pooler_port = self.bouncer.port if self.bouncer else None
-            self.workload = Workload(cluster.host, cluster.port, pooler_port)
+            self.workload = Workload(
+                cluster.host, cluster.port, pooler_port, password=self.password
+            )
             self.workload.start()
             self._say(
                 f"workload: ~35 sessions of {len(ROLES)} roles on {', '.join(DATABASES)}"
                 + (", some through PgBouncer" if pooler_port else "")
             )
+
+    def _sweep(self, owners: set[int]) -> None:
+        for root, stopped in leftovers.sweep(owners):
+            servers = f", stopped {stopped} of its processes" if stopped else ""
+            self._say(f"removed {root}, left by a demo that could not clean up{servers}")
+
+    def _use_private_state(self, root: Path) -> None:
+        """Point pgtop's audit log and profiles into the demo's dir until close()."""
+        private = {STATE_ENV: str(root / "state"), CONFIG_ENV: str(root / "config.toml")}
+        for name, value in private.items():
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        saved, self._saved_env = self._saved_env, {}
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def _start_bouncer(self) -> None:
         assert self.root is not None and self.cluster is not None
@@ -110,6 +147,7 @@ class DemoEnvironment:
             "host": self.cluster.host,
             "port": str(self.cluster.port),
             "user": SUPERUSER,
+            "password": self.password,
             "dbname": "postgres",
             "sslmode": "disable",  # loopback only; saves the TLS probe
         }
@@ -145,6 +183,7 @@ class DemoEnvironment:
                 cluster.stop()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
+        self._restore_env()
         atexit.unregister(self.close)
 
     def __enter__(self) -> Self:

@@ -52,14 +52,19 @@ _GRANTS = [
 async def create_roles(connect_kwargs: dict[str, Any]) -> None:
     """The roles, with the connection limit. Done before pgtop's first poll: pgtop reads
     role limits only every 30 s, so a role created later would miss the limits pane.
-    `connect_kwargs` are asyncpg.connect's, for the superuser on the `postgres` database."""
+    `connect_kwargs` are asyncpg.connect's, for the superuser on the `postgres` database;
+    every role gets the superuser's (generated) password."""
     import asyncpg
 
     conn = await asyncpg.connect(**connect_kwargs)
     try:
+        # A utility statement takes no parameters: quote the password as a literal.
+        password = await conn.fetchval("SELECT quote_literal($1)", connect_kwargs["password"])
         for role in ROLES:
             limit = LIMITED_ROLE_LIMIT if role == LIMITED_ROLE else -1
-            await conn.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}")
+            await conn.execute(
+                f"CREATE ROLE {role} LOGIN PASSWORD {password} CONNECTION LIMIT {limit}"
+            )
     finally:
         await conn.close()
 

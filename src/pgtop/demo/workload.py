@@ -23,8 +23,11 @@ from pgtop.demo.schema import build_databases
 
 
 class Workload(Actors):
-    def __init__(self, host: str, port: int, pooler_port: int | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, pooler_port: int | None = None, *, password: str
+    ) -> None:
         self.host, self.port, self.pooler_port = host, port, pooler_port
+        self.password = password  # every demo role's
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -75,6 +78,7 @@ class Workload(Actors):
     async def _prepare(self) -> bool:
         """Build the databases first; give up quietly if stop() comes first."""
         dsn = {"host": self.host, "port": self.port, "user": "postgres", "timeout": 10}
+        dsn["password"] = self.password
         assert self._stop is not None
         build = asyncio.create_task(build_databases(dsn))
         stop = asyncio.create_task(self._stop.wait())
@@ -113,6 +117,7 @@ class Workload(Actors):
             host=self.host,
             port=self.pooler_port if pooled else self.port,
             user=user,
+            password=self.password,
             database=db,
             timeout=10,
             server_settings={"application_name": app},

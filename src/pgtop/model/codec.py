@@ -38,6 +38,13 @@ from pgtop.model.records import (
 )
 
 Compact = dict[str, Any]
+
+
+class CodecError(ValueError):
+    """A compact frame that does not hold what a snapshot needs (a damaged or hostile
+    file): a missing key, a short row, a value of the wrong type. One line, no traceback."""
+
+
 # Keys a delta treats specially; every other key is repeated only when its value changed.
 _DELTA_KEYS = ("t", "delta", "sessions", "gone", "order", "at")
 # Top-level keys holding the pooler's lists (PoolerSnapshot field -> key); always present
@@ -93,6 +100,70 @@ def _spec(cls: type) -> tuple[tuple[str, str], ...]:
 def _all_kinds(cls: type) -> dict[str, str]:
     """field -> kind for every field, skipped ones too: an older writer may have them."""
     return {f.name: _kind(f.type) for f in dataclasses.fields(cls)}
+
+
+# The Python types a decoded field may hold, from its annotation's base name.
+_PLAIN: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "datetime": (datetime,),
+    "object": (object,),
+}
+
+
+def _types_of(text: str) -> tuple[type, ...]:
+    base = text.split("[", 1)[0]
+    if base in _PLAIN:
+        return _PLAIN[base]
+    if base in ("tuple", "dict"):
+        return (tuple,) if base == "tuple" else (dict,)
+    return (_RECORDS[base],) if base in _RECORDS else (object,)
+
+
+@functools.cache
+def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ...]]]:
+    """field -> (types the value may have, whether None is allowed, types of its items)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        text = str(f.type)
+        optional = text.endswith(" | None")
+        text = text.removesuffix(" | None")
+        args = text[text.index("[") + 1 : -1].split(",") if "[" in text else []
+        if text.startswith("tuple[") and args[-1].strip() == "...":  # tuple[X, ...]
+            items = _types_of(args[0].strip())
+        elif text.startswith("dict[") and len(args) == 2:  # dict[str, V]
+            items = _types_of(args[1].strip())
+        else:
+            items = ()
+        out[f.name] = (_types_of(text), optional, items)
+    return out
+
+
+def sane_time(when: datetime) -> bool:
+    """Aware, and far enough from datetime's limits that converting it to local time or
+    taking a difference cannot overflow (a hostile file may hold year 1 or 9999)."""
+    return when.tzinfo is not None and 1970 <= when.year < 9999
+
+
+def _validate(cls: type, kwargs: dict[str, Any]) -> None:
+    """Raise CodecError unless every value has the type its field says: the UI computes
+    with these (ages from datetimes, sums of ints) and must never meet a stray string."""
+    for name, (types, optional, items) in _checks(cls).items():
+        if name not in kwargs:
+            continue
+        value = kwargs[name]
+        if value is None:
+            if not optional:
+                raise CodecError(f"{cls.__name__}.{name} is missing")
+            continue
+        if not isinstance(value, types) or (isinstance(value, datetime) and not sane_time(value)):
+            raise CodecError(f"{cls.__name__}.{name} has a value of the wrong type")
+        if items and isinstance(value, tuple | dict):
+            values = value.values() if isinstance(value, dict) else value
+            if not all(isinstance(v, items) for v in values):
+                raise CodecError(f"{cls.__name__}.{name} holds a value of the wrong type")
 
 
 def layout() -> dict[str, list[str]]:
@@ -151,6 +222,7 @@ def decode_record(
             for n, v in zip(recorded, row, strict=False)
             if n in kinds and n not in extra
         }
+    _validate(cls, kwargs)
     return cls(**kwargs, **extra)
 
 
@@ -190,10 +262,30 @@ def to_compact(snap: Snapshot, rows: dict[Any, list[Any]] | None = None) -> Comp
 
 
 def from_compact(d: Compact, names: dict[str, list[str]] | None = None) -> Snapshot:
-    """The Snapshot of a full compact dict; `names` as for decode_record."""
-    server = decode_record(
-        ServerInfo, d["server"], names, snapshot_time=datetime.fromisoformat(d["t"])
-    )
+    """The Snapshot of a full compact dict; `names` as for decode_record. CodecError if it
+    does not hold a whole, well-typed snapshot."""
+    try:
+        return _from_compact(d, names)
+    except CodecError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise CodecError(_why(exc)) from None
+
+
+def _why(exc: Exception) -> str:
+    """A damaged frame in a few words; never the data (a hostile file could put anything)."""
+    if isinstance(exc, KeyError):
+        return "a part is missing"
+    if isinstance(exc, TypeError | ValueError) and "zip()" in str(exc):
+        return "a row is too short or too long"
+    return "a value of the wrong kind"
+
+
+def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
+    snapshot_time = datetime.fromisoformat(d["t"])
+    server = decode_record(ServerInfo, d["server"], names, snapshot_time=snapshot_time)
+    if not sane_time(snapshot_time):
+        raise CodecError("the frame's time is not a time pgtop records")
     kwargs: dict[str, Any] = {"server": server}
     for name, kind in _spec(Snapshot):
         if name == "sessions":
@@ -214,6 +306,9 @@ def from_compact(d: Compact, names: dict[str, list[str]] | None = None) -> Snaps
             if key in d
         }
         kwargs["pooler"] = dataclasses.replace(pooler, **lists) if lists else pooler
+    _validate(Snapshot, kwargs)
+    if len({s.pid for s in kwargs["sessions"]}) != len(kwargs["sessions"]):
+        raise CodecError("two sessions with the same pid")
     return Snapshot(**kwargs)
 
 
@@ -319,7 +414,15 @@ def _list_apply(prev: list[Any], patch: list[Any]) -> list[Any]:
 
 
 def apply(prev: Compact, d: Compact) -> Compact:
-    """The full compact dict `d` leads to from `prev`; `prev` is left untouched."""
+    """The full compact dict `d` leads to from `prev`; `prev` is left untouched. CodecError
+    if `d` does not fit `prev` (a damaged file)."""
+    try:
+        return _apply(prev, d)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise CodecError(_why(exc)) from None
+
+
+def _apply(prev: Compact, d: Compact) -> Compact:
     if not is_delta(d):
         return d
     out = dict(prev)

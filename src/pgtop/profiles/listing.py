@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pgtop.model.format import visible
 from pgtop.profiles.paths import profiles_path
 from pgtop.profiles.record import Profile, ProfileError, parse_conninfo, strip_password
 from pgtop.target import ConnSettings
@@ -27,7 +28,8 @@ def format_profile_list(profiles: Mapping[str, Profile], path: Path | None = Non
             flags.append("password_command")
         if profile.password is not None or any(map(_has_password, (profile.uri, profile.pooler))):
             flags.append("saved-password")
-        rows.append((name, _describe_profile(profile), ", ".join(flags)))
+        # A hand-edited file may hold escape characters: never send them to the terminal.
+        rows.append((visible(name), visible(_describe_profile(profile)), visible(", ".join(flags))))
     width_name = max(len(row[0]) for row in rows)
     width_target = max(len(row[1]) for row in rows)
     lines = [f"{n:<{width_name}}  {t:<{width_target}}  {f}".rstrip() for n, t, f in rows]

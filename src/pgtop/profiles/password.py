@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
+from pathlib import Path
 
+from pgtop.profiles.paths import profiles_path
 from pgtop.profiles.record import ProfileError
 from pgtop.target import Target
+
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
 def run_password_command(command: str, timeout: float = 10.0) -> str:
@@ -45,11 +51,42 @@ def run_password_command(command: str, timeout: float = 10.0) -> str:
     return text
 
 
+def check_profiles_file_is_ours(path: Path) -> None:
+    """Refuse (`ProfileError`, one line with the fix) a profiles file that someone else could
+    have written: not owned by us (or root), writable by group/others, or in a directory
+    others may write to. As ssh does for its config: whoever can edit it runs commands as us,
+    or sends the password a command prints to a server of their choosing."""
+    if os.name != "posix":
+        return
+    real = Path(os.path.realpath(path))
+    try:
+        file_info, dir_info = real.stat(), real.parent.stat()
+    except OSError:
+        return  # no file: the command did not come from one
+    refuse = f"refusing to run password_command from {path}:"
+    owners = {os.geteuid(), 0}
+    if file_info.st_uid not in owners:
+        raise ProfileError(f"{refuse} it belongs to another user — fix: chown $USER {real}")
+    if file_info.st_mode & _OTHERS_WRITE:
+        raise ProfileError(f"{refuse} others may write to it — fix: chmod go-w {real}")
+    if dir_info.st_uid not in owners:
+        raise ProfileError(
+            f"{refuse} its directory belongs to another user — fix: move it to a directory of yours"
+        )
+    if dir_info.st_mode & _OTHERS_WRITE and not dir_info.st_mode & stat.S_ISVTX:
+        raise ProfileError(
+            f"{refuse} others may write to its directory — fix: chmod go-w {real.parent}"
+        )
+
+
 def apply_password_command(target: Target, timeout: float = 10.0) -> Target:
-    """``target`` with the password from its password_command, unless it already has one."""
+    """``target`` with the password from its password_command, unless it already has one.
+    With a profile, the profiles file must be safe (check_profiles_file_is_ours) first."""
     if not target.password_command or target.postgres.get("password") is not None:
         return target
     try:
+        if target.profile_name is not None:
+            check_profiles_file_is_ours(profiles_path())
         password = run_password_command(target.password_command, timeout)
     except ProfileError as exc:
         where = f"profile {target.profile_name!r}: " if target.profile_name else ""

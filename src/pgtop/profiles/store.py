@@ -70,13 +70,21 @@ def save_profile(
     if unknown:
         raise ProfileError(f"profile {profile.name!r}: unknown connection keyword(s) {unknown}")
     warnings: list[str] = []
+    password_free, has_password = without_passwords(profile)
     if not allow_password:
-        profile, dropped = without_passwords(profile)
-        if dropped:
+        profile = password_free
+        if has_password:
             warnings.append(
                 f"password not saved in profile {profile.name!r}: pgtop will use .pgpass,"
                 " PGPASSWORD, the service file or a password_command"
             )
+    elif has_password:
+        warnings.append(f"the password of profile {profile.name!r} is stored in plain text")
+    else:  # say so: a "stored" warning here would make the user think it was
+        warnings.append(
+            f"no password given, so none stored in profile {profile.name!r}"
+            " (--save-password keeps one given in the URI or conninfo)"
+        )
     values = values_for_file(profile)
     profile_from_values(profile.name, values, path, [])  # refuse what loading would refuse
 

@@ -169,6 +169,9 @@ class ReplayControls(_Base):
         # The status carries the frame's time and line 1 says read-only: name the file.
         self.header_state.notes[:] = [f"replay of {self.recording.path.name}"]
         self.header_state.replaying = True
+        damaged = self.recording.summary()
+        if damaged:
+            self.notify(damaged, severity="warning", timeout=10, markup=False)
         self.run_worker(self._playback(), group="replay", exit_on_error=False)
 
     def replay_status(self) -> str:
@@ -209,15 +212,25 @@ class ReplayControls(_Base):
         rec = self.recording
         index = min(len(rec) - 1, max(0, index))
         try:
+            # A damaged frame is stepped over in the direction of travel, never shown.
+            wanted, step = index, -1 if index < self._replay_index else 1
+            index, snap, skipped = rec.readable(wanted, step)
             if index != self._replay_index + 1 or self.pg_snapshot is None:
                 # A jump: rates come from the frame before, not the one shown last.
-                self.pg_snapshot = rec.snapshot(index - 1) if index > 0 else None
+                before, prev, _ = rec.readable(index - 1, -1) if index > 0 else (index, None, 0)
+                self.pg_snapshot = prev if before < index else None
                 self.rates = None
-            snap = rec.snapshot(index)
         except RecordingError as exc:
             self._replay_playing = False
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
+        if (index - wanted) * step < 0:  # nothing readable that way: as at the end
+            self._replay_playing = False
+            where = "after" if step > 0 else "before"
+            self.notify(f"no readable frame {where} this one", severity="warning")
+        elif skipped:
+            plural = "s" if skipped != 1 else ""
+            self.notify(f"skipped {skipped} unreadable frame{plural}", severity="warning")
         self._replay_index = index
         self._replay_shown_at = asyncio.get_running_loop().time()
         self.on_postgres_ready(PostgresReady(snap))
