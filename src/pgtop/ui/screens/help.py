@@ -17,7 +17,8 @@ FILTER_HELP = (
     ("", 'state:idle  state:idle-tx  state:"idle in transaction"  -user:app excludes'),
     ("", "dur>30s (xact, else query) xact>5m age<2s conn>1h · ⏎ keeps · esc clears"),
 )
-TWO_COLUMNS_FROM = 70  # screen width from which the keys are listed in two columns
+TWO_COLUMNS_FROM = 70  # screen width from which the keys are listed side by side
+MOST_COLUMNS = 3
 
 
 class HelpScreen(ModalScreen[None]):
@@ -55,12 +56,21 @@ class HelpScreen(ModalScreen[None]):
             yield Static(title)
             if self.move:
                 yield Static(Text.assemble((self.move, "bold cyan"), "  move, scroll"))
-            yield Static(self._keys_table(two=self.app.size.width >= TWO_COLUMNS_FROM))
+            yield Static(self._keys_table(pairs=self._pairs()))
             if self.with_filter:
                 yield Static(self._filter_table())
 
-    def _keys_table(self, *, two: bool) -> Table:
-        pairs = 2 if two and len(self.keys) > 8 else 1
+    def _pairs(self) -> int:
+        """How many key lists side by side: two when wide enough, three when two would
+        need a scrollbar (which takes the filter lines' last cells at 80 columns)."""
+        width, height = self.app.size
+        if width < TWO_COLUMNS_FROM or len(self.keys) <= 8:
+            return 1
+        # Border, title, the move line and the filter lines take the rest of the height.
+        room = height - 3 - bool(self.move) - (len(FILTER_HELP) if self.with_filter else 0)
+        return min(MOST_COLUMNS, max(2, -(-len(self.keys) // max(1, room))))
+
+    def _keys_table(self, *, pairs: int) -> Table:
         table = Table.grid(padding=(0, 1))
         for pair in range(pairs):
             # Text cells, never markup: keys such as [ and ] are shown as they are.
