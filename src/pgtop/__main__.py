@@ -1,4 +1,5 @@
-"""Entry point for `pgtop` and `python -m pgtop`."""
+"""Entry point for `pgtop` and `python -m pgtop`: pause the garbage collector for the
+start-up (gc_pause), hand argv to pgtop.cli and exit with its code. No state of its own."""
 
 import sys
 

@@ -4,6 +4,8 @@ One JSON object per line in `platformdirs.user_state_dir("pgtop")/audit.log` (or
 $PGTOP_STATE_DIR/audit.log), appended, mode 0600. JSON with ensure_ascii: every control,
 C1 and bidi character from the server is stored as a \\u escape, so reading the log in a
 terminal cannot be hijacked. Each append is whole lines or nothing (see private_file).
+The file is the only state: `record_actions` is its one writer (called by the acting code
+after each signal), and nothing in pgtop rewrites or truncates it.
 """
 
 from __future__ import annotations

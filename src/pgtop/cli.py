@@ -1,8 +1,10 @@
-"""Command line: turn argv into a Target, then run the app or a one-shot report.
+"""Command line: turn argv into an `Invocation` (what to run, on which Target, with which
+options) and hand it to the runners in `pgtop.modes`. Nothing here connects or draws.
 
 Connection arguments follow psql: `pgtop [DBNAME | URI | "key=value ..."]`, -h -p -U -d -W,
 and every PG* variable, .pgpass and the service file work as libpq would.
-Exit codes: 0 success, 1 connection or permission failure, 2 bad usage.
+Exit codes (pgtop.exit_codes): 0 success, 1 connection or permission failure, 2 bad usage.
+This module holds no state: each call parses afresh.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from pgtop import __version__
+from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from pgtop.invocation import Invocation, Mode
 from pgtop.target import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REFRESH,
@@ -22,7 +27,7 @@ from pgtop.target import (
     redact,
 )
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "parse", "run"]
 
 
 class UsageError(Exception):
@@ -205,23 +210,15 @@ def _connect_timeout(args: argparse.Namespace, target: Target) -> float:
     return max(2.0, seconds) if seconds > 0 else DEFAULT_CONNECT_TIMEOUT
 
 
-def _manage_profiles(args: argparse.Namespace) -> int:
-    """--list-profiles, --delete-profile and --save-profile: print, exit, never connect."""
-    from pgtop import profiles
+def _profile_invocation(args: argparse.Namespace) -> Invocation:
+    """--list-profiles, --delete-profile or --save-profile: these never connect."""
+    from pgtop.profiles import Profile
 
     if args.list_profiles:
-        saved, warnings = profiles.load_profiles()
-        for warning in warnings:
-            print(f"pgtop: warning: {warning}", file=sys.stderr)
-        print(profiles.format_profile_list(saved))
-        return EXIT_OK
+        return Invocation("list-profiles")
     if args.delete_profile:
-        if not profiles.delete_profile(args.delete_profile):
-            print(f"pgtop: no profile named {args.delete_profile!r}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"deleted profile {args.delete_profile!r} from {profiles.profiles_path()}")
-        return EXIT_OK
-    profile = profiles.Profile(
+        return Invocation("delete-profile", profile_name=args.delete_profile)
+    profile = Profile(
         name=args.save_profile,
         conn=conn_settings_from_args(args).params,
         pooler=args.pooler,
@@ -229,61 +226,48 @@ def _manage_profiles(args: argparse.Namespace) -> int:
         read_only=bool(args.read_only),
         password_command=args.password_command,
     )
-    for warning in profiles.save_profile(profile, allow_password=args.save_password):
-        print(f"pgtop: warning: {warning}", file=sys.stderr)
-    print(
-        f"saved profile {args.save_profile!r} ({profile.describe()}) to {profiles.profiles_path()}"
+    return Invocation("save-profile", profile=profile, save_password=args.save_password)
+
+
+def parse(argv: list[str]) -> Invocation:
+    """The Invocation argv asks for. Raises UsageError (or ProfileError) on bad input;
+    argparse itself exits 2 with a one-line message on unknown or malformed options."""
+    args = build_parser().parse_args(argv)
+    mouse, fmt = not args.no_mouse, args.format
+    if args.demo:
+        from pgtop.demo import DEMO_REFRESH
+
+        demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))
+        return Invocation("demo", target=demo, mouse=mouse)
+    if args.replay:  # connection arguments are ignored: no server is involved
+        replay_mode: Mode = "once" if args.once else "replay"
+        return Invocation(replay_mode, mouse=mouse, output_format=fmt, replay=Path(args.replay))
+    _check_pooler(args.pooler)
+    if args.list_profiles or args.delete_profile or args.save_profile:
+        return _profile_invocation(args)
+    target = build_target(args)
+    if args.once and args.record:
+        raise UsageError("--record records the interactive view, not --once")
+    record = Path(args.record) if args.record else None
+    server_mode: Mode = "once" if args.once else "live"
+    return Invocation(
+        server_mode,
+        target=target,
+        ask_password=args.password,
+        mouse=mouse,
+        output_format=fmt,
+        record=record,
     )
-    return EXIT_OK
-
-
-def _prompt_password(target: Target) -> str:
-    from pgtop.password_prompt import NoPassword, ask_password
-
-    try:
-        return ask_password(target.postgres.describe())
-    except NoPassword as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _wants_full_screen(args: argparse.Namespace) -> bool:
-    managing = args.list_profiles or args.delete_profile or args.save_profile
-    return not args.once and not managing
 
 
 def run(argv: list[str]) -> int:
-    from pgtop.modes import run_app, run_once, run_replay
-    from pgtop.profiles import ProfileError, apply_password_command
+    """`pgtop ARGS`: parse, then run; returns the exit code."""
+    from pgtop.modes import run_invocation
+    from pgtop.profiles import ProfileError
 
-    args = build_parser().parse_args(argv)
-    if _wants_full_screen(args) and os.environ.get("TERM") == "dumb":
-        # As top does: a dumb terminal cannot place the cursor or draw colour.
-        print("pgtop: TERM=dumb cannot show the full-screen view; use --once", file=sys.stderr)
-        return EXIT_USAGE
-    if args.demo:
-        from pgtop.demo import run_demo
-
-        return run_demo(args)
-    if args.replay:
-        return run_replay(args)
     try:
-        _check_pooler(args.pooler)
-        if args.list_profiles or args.delete_profile or args.save_profile:
-            return _manage_profiles(args)
-        target = build_target(args)
+        invocation = parse(argv)
     except (UsageError, ProfileError) as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        password = _prompt_password(target) if args.password else None
-        if password is None and target.password_command:
-            target = apply_password_command(target)
-    except (UsageError, ProfileError) as exc:
-        print(f"pgtop: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    if args.once:
-        if args.record:
-            print("pgtop: --record records the interactive view, not --once", file=sys.stderr)
-            return EXIT_USAGE
-        return run_once(target, password, args.format)
-    return run_app(target, password, mouse=not args.no_mouse, record=args.record)
+    return run_invocation(invocation)

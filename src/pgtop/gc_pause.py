@@ -6,6 +6,10 @@ measured with benchmarks/run.py. None of them is garbage. So pgtop starts with t
 collector off and, once the first screen is drawn, moves everything alive into the
 permanent generation (`gc.freeze`), where later collections do not rescan it, and turns
 the collector back on.
+
+`_paused` is the only state: `pause` sets it (__main__, before the heavy imports) and
+`resume` clears it (the app after its first frame, or the --once runner); both are
+idempotent, so whichever comes first does the work.
 """
 
 from __future__ import annotations

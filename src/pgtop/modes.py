@@ -1,4 +1,9 @@
-"""The three ways pgtop runs once the target is known: the app, --once, and --replay."""
+"""The runners: what pgtop does with the `Invocation` the command line made — the app on a
+server, --once, --replay, the demo and the profile commands. They never see argv.
+
+No state lives here: each runner builds what it runs (a collector, a recorder, the app)
+and that object owns its state.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from pgtop.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from pgtop.invocation import PROFILE_MODES, Invocation
 from pgtop.target import DEFAULT_REFRESH, MIN_REFRESH, Target
 
 if TYPE_CHECKING:
@@ -18,6 +24,61 @@ if TYPE_CHECKING:
     from pgtop.model.derive import Rates
     from pgtop.model.records import Snapshot
     from pgtop.ui.app import PgTopApp
+
+
+def run_invocation(invocation: Invocation) -> int:
+    """Run what the command line asked for; returns the exit code."""
+    if invocation.full_screen and os.environ.get("TERM") == "dumb":
+        # As top does: a dumb terminal cannot place the cursor or draw colour.
+        print("pgtop: TERM=dumb cannot show the full-screen view; use --once", file=sys.stderr)
+        return EXIT_USAGE
+    if invocation.mode == "demo":
+        return _run_demo(invocation)
+    if invocation.replay is not None:
+        return run_replay(invocation)
+    if invocation.mode in PROFILE_MODES:
+        from pgtop.profile_commands import run_profile_command
+
+        return run_profile_command(invocation)
+    from pgtop.password_prompt import NoPassword
+    from pgtop.profiles import ProfileError
+
+    try:
+        target, password = _with_password(invocation)
+    except (NoPassword, ProfileError) as exc:
+        print(f"pgtop: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if invocation.mode == "once":
+        return run_once(target, password, invocation.output_format)
+    record = str(invocation.record) if invocation.record else None
+    return run_app(target, password, mouse=invocation.mouse, record=record)
+
+
+def _with_password(invocation: Invocation) -> tuple[Target, str | None]:
+    """-W asks now; otherwise a profile's password_command runs (its password goes into the
+    Target's settings). Raises NoPassword or ProfileError."""
+    from pgtop.password_prompt import ask_password
+    from pgtop.profiles import apply_password_command
+
+    target = invocation.target
+    if invocation.ask_password:
+        return target, ask_password(target.postgres.describe())
+    if target.password_command:
+        return apply_password_command(target), None
+    return target, None
+
+
+def _run_demo(invocation: Invocation) -> int:
+    from pgtop.demo import run_demo
+
+    # run_demo still takes argparse-style options (pgtop.demo is being reworked apart from
+    # this): the three it reads, built here so that it never needs the command line.
+    options = argparse.Namespace(
+        refresh=invocation.target.refresh,
+        read_only=invocation.target.read_only,
+        no_mouse=not invocation.mouse,
+    )
+    return run_demo(options)
 
 
 def run_once(target: Target, password: str | None, fmt: str) -> int:
@@ -66,33 +127,32 @@ def warnings_for(snapshot: object) -> list[str]:
     return [visible(line) for line in out]  # role names come from the server: no escapes
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    """--replay FILE: connection arguments are ignored; --once prints the last frame."""
-    from pathlib import Path
-
+def run_replay(invocation: Invocation) -> int:
+    """--replay FILE: the full-screen view of a recording; with --once, its last frame."""
     from pgtop.collect.record import RecordingError
     from pgtop.collect.replay import load_recording
     from pgtop.model.format import visible
 
     try:
-        recording = load_recording(Path(args.replay))
+        assert invocation.replay is not None  # pgtop.cli sets it for a replay
+        recording = load_recording(invocation.replay)
         damaged = recording.summary()
         if damaged:
             print(f"pgtop: warning: {visible(damaged)}", file=sys.stderr)
-        if args.once:
+        if invocation.mode == "once":
             from pgtop.model.derive import compute_rates
             from pgtop.once import render
 
             at, last, _ = recording.readable(len(recording) - 1, -1)
             before, first, _ = recording.readable(max(0, at - 1), -1)
             first = first if before < at else last  # no earlier frame: no rates
-            sys.stdout.write(render(last, compute_rates(first, last), args.format))
+            sys.stdout.write(render(last, compute_rates(first, last), invocation.output_format))
             return EXIT_OK
     except RecordingError as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     refresh = max(MIN_REFRESH, recording.median_interval() or DEFAULT_REFRESH)
-    return run_app(Target(refresh=refresh, read_only=True), None, mouse=not args.no_mouse,
+    return run_app(Target(refresh=refresh, read_only=True), None, mouse=invocation.mouse,
                     replay=recording)  # fmt: skip
 
 

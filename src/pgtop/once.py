@@ -1,4 +1,7 @@
-"""`pgtop --once`: two polls one refresh apart (rates need two), printed as JSON or text."""
+"""`pgtop --once`: two polls one refresh apart (rates need two), printed as JSON or text.
+
+No state: `collect_once` makes its own Monitor and closes it; `render` is pure.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Asking for a password as psql does: only on a terminal, only when the server asked."""
+"""Asking for a password as psql does: only on a terminal, only when the server asked.
+
+No state: the password that worked goes back to the caller, which keeps it for reconnects.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Files only their owner may read (recordings, the audit log), opened without following
 a symlink someone else may have planted, and appends that leave whole lines or nothing.
+No state of its own: each file belongs to the caller that opened it (collect/record.py,
+audit.py).
 """
 
 from __future__ import annotations

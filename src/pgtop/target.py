@@ -3,6 +3,9 @@
 A `Target` is built from the command line or a profile and handed to the collectors.
 It holds libpq-style keywords (host, port, user, dbname, sslmode, service, ...), never
 resolving environment variables itself: collect/conninfo.py does that when connecting.
+Both records are immutable. pgtop.cli, profiles/target.py and the demo build them; a
+changed target (a profile switch, a password from password_command) is a new one, made
+with `Target.replace`.
 """
 
 from __future__ import annotations

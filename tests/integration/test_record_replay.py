@@ -58,7 +58,7 @@ QUERIES = [
 STATES = ["idle"] * 6 + ["active", "active", "idle in transaction"]
 
 
-# -- a synthetic hour (shared/reference/textual-table-cost.md's model) ---------------------
+# -- a synthetic hour (docs/reference/textual-table-cost.md's model) -----------------------
 
 
 def _session(pid: int, now: datetime, rnd: random.Random) -> Session:

@@ -2,7 +2,7 @@
 
 The admin console speaks only the simple query protocol, which asyncpg cannot read, so
 this uses psycopg 3's `AsyncClientCursor`. Columns are read by name: they differ between
-PgBouncer versions (see shared/reference/pgbouncer-console.md), unknown ones are kept in
+PgBouncer versions (see docs/reference/pgbouncer-console.md), unknown ones are kept in
 `extra`, missing ones become None.
 """
 

@@ -1,6 +1,6 @@
 """PgBouncer admin console rows, mapped by column name into records.
 
-Columns differ between PgBouncer versions (shared/reference/pgbouncer-console.md):
+Columns differ between PgBouncer versions (docs/reference/pgbouncer-console.md):
 unknown ones are kept in `extra`, missing ones become None and are named, so the UI can
 say "this PgBouncer lacks X" instead of guessing.
 """
@@ -38,7 +38,7 @@ _POOL_FIELDS = {
 Row = dict[str, Any]
 
 # Columns of SHOW CLIENTS / SHOW SERVERS that the pooler join and its display need, with
-# the version that brought the newest of them (reference/pgbouncer-console.md). `id` (1.24)
+# the version that brought the newest of them (docs/reference/pgbouncer-console.md). `id` (1.24)
 # is not listed: without it pgtop falls back to ptr and loses nothing it shows.
 SOCKET_COLUMNS = {
     "CLIENTS": ("addr", "port", "ptr", "link", "application_name"),

@@ -1,4 +1,8 @@
-"""Short histories of header figures and their sparklines."""
+"""Short histories of header figures and their sparklines.
+
+A `History` is the one mutable thing in model/: the object that holds it is its only
+writer, and adds one value per poll.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 pg_stat_activity shows PgBouncer as the client of every backend it opened. SHOW SERVERS
 gives each server connection's `remote_pid`, and SHOW CLIENTS links clients to the server
 connection they hold (`link` = the other side's `ptr`). Joining the three tells the DBA
-which application is really behind a backend (shared/reference/pgbouncer-console.md,
+which application is really behind a backend (docs/reference/pgbouncer-console.md,
 "Matching a server connection to its pg_stat_activity row").
 
 Nothing here guesses: a backend is joined only when the evidence agrees, otherwise it is

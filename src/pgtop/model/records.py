@@ -1,6 +1,7 @@
 """Immutable records of one poll: what PostgreSQL and PgBouncer said, typed.
 
-Collectors build these; the UI and the JSON output read them. Nothing here does I/O.
+Collectors build these (or the replay reads them back from a recording); the UI and the
+JSON output only read them. Nothing here does I/O, and nothing here changes once built.
 """
 
 from __future__ import annotations

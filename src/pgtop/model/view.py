@@ -1,7 +1,8 @@
 """Which sessions the sessions pane lists, and in what order: pure, unit-tested.
 
-The UI keeps a `SessionView` (sort column, direction, filter, toggles) and calls
-`visible_sessions` on each snapshot.
+A `SessionView` (sort column, direction, filter, toggles) is immutable: the UI holds the
+current one, replaces it when a key changes the order or the filter, and calls
+`visible_sessions` with it on each snapshot.
 """
 
 from __future__ import annotations

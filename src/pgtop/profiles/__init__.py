@@ -36,6 +36,9 @@ when pgtop rewrites the file, as are comments, key order and other tables.
 Writes are atomic (temporary file in the same directory, then ``os.replace``) with mode
 0600. A file that cannot be read or parsed is reported with its line and column and is
 never written over. Nothing here prints: warnings are returned as strings for the CLI.
+The file is the only state: `store.save_profile` and `store.delete_profile` are its only
+writers (called by `pgtop --save-profile/--delete-profile` and the app's save-profile
+key); everything else reads it or works on immutable `Profile` records.
 
 Modules: `record` (the `Profile` and password-free conninfo helpers), `schema` (what a
 profile table may hold), `store` (reading and rewriting the file), `comments` (keeping

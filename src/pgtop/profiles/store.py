@@ -3,6 +3,7 @@
 Writes go through tomlkit so comments, key order, unknown keys and other tables survive.
 A file that cannot be read or parsed is reported with its line and column and is never
 written over. Nothing here prints: warnings are returned as strings for the CLI.
+`save_profile` and `delete_profile` are the only writers of the file in pgtop.
 """
 
 from __future__ import annotations

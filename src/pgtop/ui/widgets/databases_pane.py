@@ -1,6 +1,6 @@
 """Connections per database, user, application or client host, by state.
 
-A stock DataTable is enough here: tens of rows, not thousands (see DESIGN.md).
+A stock DataTable is enough here: tens of rows, not thousands (see docs/design.md).
 """
 
 from __future__ import annotations

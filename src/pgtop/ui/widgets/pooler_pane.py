@@ -1,6 +1,6 @@
 """PgBouncer pools: who waits for a server connection, and for how long.
 
-SHOW POOLS' cl_active counts idle linked clients too (reference/pgbouncer-console.md), so
+SHOW POOLS' cl_active counts idle linked clients too (docs/reference/pgbouncer-console.md), so
 the columns keep PgBouncer's own meaning instead of pretending to know who is busy.
 """
 

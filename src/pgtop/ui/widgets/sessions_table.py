@@ -1,6 +1,6 @@
 """The sessions table: a Line-API widget that draws only visible rows.
 
-Measured (shared/reference/textual-table-cost.md) at 1,000 rows, this costs a fraction of
+Measured (docs/reference/textual-table-cost.md) at 1,000 rows, this costs a fraction of
 DataTable: rows are formatted lazily in `render_line`, and on each refresh only the screen
 lines whose text changed are redrawn. The cursor follows a session (pid), not a line.
 """

@@ -1,0 +1,50 @@
+"""What the command line asks pgtop to do: one `Invocation`, made by `pgtop.cli` from argv
+and taken by the runners in `pgtop.modes`, which never see argparse.
+
+An `Invocation` is immutable: `pgtop.cli.parse` builds it once and nobody changes it.
+It holds no secret that was not on the command line: `-W` and ``password_command`` are
+resolved by the runner, just before connecting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pgtop.profiles.record import Profile
+from pgtop.target import Target
+
+# live: the full-screen view of a server; once: one report on stdout (of a server, or of
+# the last frame of a recording); replay: the full-screen view of a recording; demo: a
+# throwaway server under load; the rest manage saved profiles without connecting.
+Mode = Literal["live", "once", "replay", "demo", "list-profiles", "delete-profile", "save-profile"]
+OutputFormat = Literal["text", "json"]
+
+FULL_SCREEN_MODES: frozenset[Mode] = frozenset({"live", "replay", "demo"})
+PROFILE_MODES: frozenset[Mode] = frozenset({"list-profiles", "delete-profile", "save-profile"})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of pgtop: what to run (`mode`) and with what.
+
+    Fields a mode does not use keep their defaults.
+    """
+
+    mode: Mode
+    # live, once: the server (from a profile and arguments); demo: refresh and read-only.
+    target: Target = field(default_factory=Target)
+    ask_password: bool = False  # -W: prompt before connecting, as psql does
+    mouse: bool = True
+    output_format: OutputFormat = "text"  # of --once
+    record: Path | None = None  # live: also write every snapshot here
+    replay: Path | None = None  # replay, once: read this recording instead of a server
+    profile: Profile | None = None  # save-profile: what to save
+    save_password: bool = False  # save-profile: keep the password in the file
+    profile_name: str | None = None  # delete-profile: which one
+
+    @property
+    def full_screen(self) -> bool:
+        """This run takes over the terminal (and so needs one that can draw)."""
+        return self.mode in FULL_SCREEN_MODES
