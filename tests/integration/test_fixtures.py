@@ -9,6 +9,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from pgtop.sandbox import read_version_num
 from support import (
     APP_USER,
     LIMITED_DB,
@@ -22,7 +23,6 @@ from support import (
     SessionFactory,
     pgbouncer_show,
 )
-from support.servers import read_version_num
 
 
 async def test_server_version_matches_bindir(pg_server: PostgresServer) -> None:
