@@ -1,6 +1,8 @@
 """`pgtop --demo`: a throwaway PostgreSQL (+ PgBouncer) under a lively workload, watched
 by pgtop. Nothing survives it: quitting, Ctrl-C, SIGTERM/SIGHUP and a crash all stop the
 servers and remove the temp dir, and what a SIGKILL leaves the next demo sweeps away.
+run_demo owns the DemoEnvironment (servers, workload, temp dir) and the signal handlers
+(_Signals) for the demo's lifetime; the servers come from pgtop.sandbox.
 """
 
 from __future__ import annotations

@@ -14,14 +14,12 @@ import os
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Self
 from urllib.parse import quote
 
 from pgtop.sandbox.binaries import find_pgbouncer
 from pgtop.sandbox.postgres import PostgresServer
 from pgtop.sandbox.procs import (
     SandboxError,
-    on_free_port,
     port_accepts,
     run,
     spawn,
@@ -32,15 +30,12 @@ from pgtop.sandbox.procs import (
 from pgtop.sandbox.server import SandboxServer
 
 
-def _quoted(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
-
-
 class PgBouncerServer(SandboxServer):
     """PgBouncer with `[databases]` pointing at `postgres`; runs as postgres.run_as."""
 
     kind = "PgBouncer"
     version_pattern = r"PgBouncer\s+(\S+)"
+    port_taken_message = "Address already in use"
 
     def __init__(
         self,
@@ -138,23 +133,8 @@ class PgBouncerServer(SandboxServer):
             self.run_as.hand_over(path)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def setup(self) -> Self:
-        try:
-            self.make_root()
-            on_free_port(
-                self._start_on,
-                host=self.host,
-                errors=SandboxError,
-                port_taken=lambda: "Address already in use" in tail(self.logfile, 20),
-            )
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
-
-    def _start_on(self, port: int) -> None:
-        self.port = port
-        self.start()
+    def prepare(self) -> None:
+        self.make_root()
 
     def start(self) -> None:
         """Start on self.port and wait until it accepts connections."""
@@ -202,3 +182,7 @@ class PgBouncerServer(SandboxServer):
                 raise SandboxError("this PgBouncer has no admin_users")
             user = self.admin_users[0]
         return self.uri(user, "pgbouncer")
+
+
+def _quoted(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'

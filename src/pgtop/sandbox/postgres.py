@@ -17,14 +17,12 @@ import os
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Self
 from urllib.parse import quote
 
 from pgtop.sandbox.binaries import parse_version_num, postgres_version
 from pgtop.sandbox.procs import (
     RunAs,
     SandboxError,
-    on_free_port,
     run,
     server_user,
     spawn,
@@ -130,22 +128,8 @@ class PostgresServer(SandboxServer):
         return f"<PostgresServer {self.version_num} {self.host}:{self.port} {self.root}>"
 
     # -- lifecycle ---------------------------------------------------------------------
-    def setup(self) -> Self:
-        """initdb + start on a free port; on any failure everything created so far is
-        removed."""
-        try:
-            self.init()
-            # Someone may take the port between our probe and the server's bind: retry.
-            on_free_port(
-                self._start_on,
-                host=self.host,
-                errors=SandboxError,
-                port_taken=lambda: "could not bind" in tail(self.logfile, 20),
-            )
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
+    def prepare(self) -> None:
+        self.init()
 
     def init(self) -> None:
         root = self.make_root()
@@ -198,10 +182,6 @@ class PostgresServer(SandboxServer):
         path = self.datadir / SETTINGS_FILE
         path.write_text("".join(f"{k} = {_conf_value(v)}\n" for k, v in self.settings().items()))
         self.run_as.hand_over(path)
-
-    def _start_on(self, port: int) -> None:
-        self.port = port
-        self.start()
 
     def start(self) -> None:
         """Start the initdb'd cluster on self.port and wait until it accepts connections."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from pgtop.sandbox.procs import RunAs, SandboxError
+from pgtop.sandbox.procs import RunAs, SandboxError, on_free_port, tail
 
 HOST = "127.0.0.1"
 
@@ -34,6 +34,9 @@ class SandboxServer(ABC):
     # The version number in the first line of `<binary> --version` / `postgres -V`.
     version_pattern = r"\S+\s+(\S+)"
     version_text = ""
+    # What the server logs when someone else took its port before it could bind
+    # (PostgreSQL's words; PgBouncer says its own).
+    port_taken_message = "could not bind"
 
     def __init__(self, run_as: RunAs, root: Path | None, temp_prefix: str) -> None:
         self.run_as = run_as
@@ -48,11 +51,36 @@ class SandboxServer(ABC):
     def logfile(self) -> Path: ...
 
     @abstractmethod
-    def setup(self) -> Self:
-        """Create and start; on any failure everything created so far is removed."""
+    def prepare(self) -> None:
+        """Everything before the first start (make_root(), initdb)."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start on self.port; raise SandboxError if the server does not come up."""
 
     @abstractmethod
     def stop(self) -> None: ...
+
+    def setup(self) -> Self:
+        """Prepare and start on a free port; on any failure everything created so far is
+        removed."""
+        try:
+            self.prepare()
+            # Someone may take the port between our probe and the server's bind: retry.
+            on_free_port(
+                self._start_on,
+                host=self.host,
+                errors=SandboxError,
+                port_taken=lambda: self.port_taken_message in tail(self.logfile, 20),
+            )
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
+        self.start()
 
     @property
     def version(self) -> str:
