@@ -27,7 +27,9 @@ HOST = "127.0.0.1"
 
 
 class SandboxServer(ABC):
-    """A server in a directory of its own; use as a context manager, or setup()/cleanup()."""
+    """A server in a directory of its own; use as a context manager, or setup()/cleanup().
+    The object owns its process, port and (if it made it) its dir: setup(), start(),
+    stop() and cleanup() are their only writers."""
 
     kind = "server"  # for error messages
     host = HOST
