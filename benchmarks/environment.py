@@ -26,8 +26,9 @@ from pgtop.sandbox import PgBouncerServer, PostgresServer, server_user, stop_pro
 PG_BINDIR = Path(os.environ.get("PGTOP_BENCH_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 # $PGTOP_BENCH_PGBOUNCER, else the sandbox's search (PATH, then Debian's /usr/sbin).
 PGBOUNCER = os.environ.get("PGTOP_BENCH_PGBOUNCER")
-# As root the servers run as this OS user (both refuse to run as root).
-SERVER_USER = os.environ.get("PGTOP_BENCH_SERVER_USER", "postgres")
+# As root the servers run as this OS user (both refuse to run as root); unset, the
+# sandbox's choice: $PGTOP_TEST_SERVER_USER, else `postgres`.
+SERVER_USER = os.environ.get("PGTOP_BENCH_SERVER_USER")
 MONITOR_ROLES = ("bench_pgtop", "bench_pgactivity")
 # The benchmark's PostgreSQL, beside the sandbox's fast settings.
 PG_SETTINGS = {
