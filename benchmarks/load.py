@@ -12,7 +12,8 @@ through PgBouncer (transaction pooling, pool size 20): each sleeps 1-9 s, then r
 
 Once everything is open it writes the direct sessions' backend pids to --pids-file and
 prints READY. It stops when stdin closes (the harness died or finished), on SIGTERM/SIGINT,
-or after --seconds. Every loop is bounded by that deadline.
+or after --seconds. Every loop is bounded by that deadline. The process owns all its
+sessions; the harness (environment.py) owns the process.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ The master side is read continuously by a thread; every chunk is counted (bytes 
 the terminal) and fed into a pyte screen. Watchers are predicates over that screen that the
 reader thread evaluates right after each chunk, so the time a watcher fires is the time the
 bytes that made it true were read, not when some other thread got round to looking.
+A PtyMonitor owns its child process, the pty and the screen; its reader thread is the
+screen's and the byte count's only writer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fixtures for tests against real PostgreSQL and PgBouncer servers (no mocks).
 
 Servers start lazily, once per session and PostgreSQL installation, and are stopped (temp
-dirs removed) at session end; an atexit hook in support.procs catches anything a crashed
+dirs removed) at session end; an atexit hook in pgtop.sandbox.server catches anything a crashed
 session leaves behind.
 
 - pg_server        session, parametrized over every discovered PostgreSQL (ids pg15, pg18)

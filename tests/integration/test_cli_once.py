@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pgtop import __version__
+from pgtop.sandbox import free_port
 from support import (
     APP_USER,
     LIMITED_DB,
@@ -32,7 +33,6 @@ from support import (
     PostgresServer,
     SessionFactory,
 )
-from support.procs import free_port
 
 WRONG_PASSWORD = "Wr0ng-Cli-Secret-93817"
 

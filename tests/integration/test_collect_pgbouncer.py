@@ -14,6 +14,7 @@ import pytest
 from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.model.records import Pool, PoolerSnapshot
+from pgtop.sandbox import free_port
 from support import (
     APP_USER,
     MONITOR,
@@ -24,7 +25,6 @@ from support import (
     PostgresServer,
     SessionFactory,
 )
-from support.procs import free_port
 
 
 @asynccontextmanager

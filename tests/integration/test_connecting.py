@@ -36,6 +36,7 @@ from test_cli_once import (
 from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.postgres import PostgresCollector
+from pgtop.sandbox import free_port
 from pgtop.target import ConnSettings
 from support import (
     APP_USER,
@@ -44,7 +45,6 @@ from support import (
     PgBouncerServer,
     PostgresServer,
 )
-from support.procs import free_port
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ import pytest
 
 from pgtop.collect.monitor import Monitor
 from pgtop.demo import DemoEnvironment
-from pgtop.demo.procs import find_pgbouncer, find_postgres_bindir
 from pgtop.demo.schema import DATABASES, ROLES
 from pgtop.model.records import Snapshot
+from pgtop.sandbox import find_pgbouncer, find_postgres_bindir
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.widgets.sessions_table import SessionsTable
 

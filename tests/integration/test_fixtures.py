@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 
 import asyncpg
 import psycopg
 import pytest
 
+from pgtop.sandbox import read_version_num
 from support import (
     APP_USER,
     LIMITED_DB,
@@ -22,7 +24,6 @@ from support import (
     SessionFactory,
     pgbouncer_show,
 )
-from support.servers import read_version_num
 
 
 async def test_server_version_matches_bindir(pg_server: PostgresServer) -> None:
@@ -158,3 +159,20 @@ async def test_restart_keeps_port(
     bouncer = make_pgbouncer(server)
     bouncer.restart()
     assert (await bouncer.show("VERSION"))[0]
+
+
+def test_start_after_the_server_was_killed(make_postgres: Callable[..., PostgresServer]) -> None:
+    """A postmaster killed outright leaves its postmaster.pid saying `ready`: the next
+    start() must wait for the new postmaster, not trust the dead one's file."""
+    server = make_postgres(provisioned=False)
+    assert server.pid is not None
+    old_pid = server.pid
+    os.killpg(server.pid, signal.SIGKILL)  # the postmaster and every backend, at once
+    assert server.process is not None
+    server.process.wait(timeout=10)
+    assert not server.running
+    assert (server.datadir / "postmaster.pid").read_text().split()[0] == str(old_pid)
+    server.start()
+    assert server.running and server.pid != old_pid
+    with psycopg.connect(server.dsn(), connect_timeout=5) as conn:
+        assert conn.execute("SELECT pg_backend_pid()").fetchone()

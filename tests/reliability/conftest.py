@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from rel_helpers import QUERY_SIZE
 
+from pgtop.sandbox import discover_postgres
 from support import PgBouncerServer, PostgresServer, find_pgbouncer, provision
-from support.discovery import discover_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,11 +1,11 @@
-"""Real-server test support: throwaway PostgreSQL/PgBouncer servers and workloads.
+"""Real-server test support: the tests' roles, servers (pgtop.sandbox's, configured for the
+tests) and workloads.
 
 No mocks: integration tests run against every PostgreSQL that discovery finds.
 """
 
-from .discovery import PgInstall, discover_postgres
-from .pgbouncer import PgBouncerServer, find_pgbouncer, pgbouncer_show
-from .procs import ServerError
+from pgtop.sandbox import PgInstall, SandboxError, discover_postgres
+
 from .provision import provision
 from .roles import (
     APP_USER,
@@ -21,7 +21,7 @@ from .roles import (
     SUPERUSER,
     Role,
 )
-from .servers import PostgresServer
+from .servers import PgBouncerServer, PostgresServer, find_pgbouncer, pgbouncer_show
 from .workload import LockChain, LockTree, PooledLoad, SessionFactory
 
 __all__ = [
@@ -43,7 +43,7 @@ __all__ = [
     "PooledLoad",
     "PostgresServer",
     "Role",
-    "ServerError",
+    "SandboxError",
     "SessionFactory",
     "discover_postgres",
     "find_pgbouncer",

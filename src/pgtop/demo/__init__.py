@@ -1,6 +1,8 @@
 """`pgtop --demo`: a throwaway PostgreSQL (+ PgBouncer) under a lively workload, watched
 by pgtop. Nothing survives it: quitting, Ctrl-C, SIGTERM/SIGHUP and a crash all stop the
 servers and remove the temp dir, and what a SIGKILL leaves the next demo sweeps away.
+run_demo owns the DemoEnvironment (servers, workload, temp dir) and the signal handlers
+(_Signals) for the demo's lifetime; the servers come from pgtop.sandbox.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pgtop.demo.environment import DemoEnvironment
-from pgtop.demo.procs import DemoError, say
+from pgtop.demo.environment import DemoEnvironment, say
+from pgtop.sandbox import SandboxError
 
-__all__ = ["DemoEnvironment", "DemoError", "run_demo"]
+__all__ = ["DemoEnvironment", "run_demo"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEMO_REFRESH = 1.0
@@ -112,7 +114,7 @@ def run_demo(args: argparse.Namespace) -> int:
             code = EXIT_FAILURE
         elif app.return_code:  # Textual printed the crash itself
             code = EXIT_FAILURE
-    except DemoError as exc:
+    except SandboxError as exc:
         say(f"error: {exc}")
         code = EXIT_FAILURE
     except KeyboardInterrupt:

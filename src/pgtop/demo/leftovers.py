@@ -7,7 +7,7 @@ being created right now) is stale only if it is older than GRACE seconds and no 
 it still has a live parent outside it (the demo runs its servers as its own children).
 Only dirs and processes of the given OS users are touched, and a process only if its
 working directory is inside the stale dir (the postmaster, its backends and PgBouncer run
-there), so a reused pid is never hit.
+there), so a reused pid is never hit. Stateless: the owner file on disk is the state.
 """
 
 from __future__ import annotations

@@ -1,24 +1,17 @@
-"""Process plumbing for the demo: finding binaries, which OS user runs the servers,
-starting them in their own process group, and stopping them for sure.
+"""Process plumbing for throwaway servers: which OS user runs them, short commands run as
+that user, starting a server in its own process group, and stopping it for sure. Stateless.
 
 The servers are our direct children (no daemonising), each the leader of its own process
 group: a Ctrl-C typed in the terminal does not reach them before we are ready, and at the
 end we can signal the whole group.
-
-The generic helpers here (everything but DemoError, say, run and spawn, which speak the
-demo's one-line errors) are also what the test fixtures (tests/support) and the benchmark
-(benchmarks/cluster.py) start their throwaway servers with.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib.util
 import os
 import pwd
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,14 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# Names the unprivileged OS user the servers run as when we are root.
+SERVER_USER_ENV = "PGTOP_TEST_SERVER_USER"
 
-class DemoError(Exception):
-    """A demo step failed; the message is one line for the user."""
 
-
-def say(message: str) -> None:
-    """One line of progress on stderr, before the TUI takes the terminal."""
-    print(f"pgtop demo: {message}", file=sys.stderr, flush=True)
+class SandboxError(Exception):
+    """A server could not be set up, started or stopped; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -76,54 +67,17 @@ def pick_server_user(root_fallback: str = "postgres") -> RunAs | None:
     return RunAs(root_fallback, entry.pw_uid, entry.pw_gid)
 
 
-def server_user() -> RunAs:
-    """PostgreSQL and PgBouncer refuse to run as root: as root, drop to `postgres`."""
-    run_as = pick_server_user("postgres")
+def server_user(name: str | None = None) -> RunAs:
+    """PostgreSQL and PgBouncer refuse to run as root: as root, drop to `name`, else to
+    $PGTOP_TEST_SERVER_USER, else to `postgres`."""
+    name = name or os.environ.get(SERVER_USER_ENV) or "postgres"
+    run_as = pick_server_user(name)
     if run_as is None:
-        raise DemoError(
-            "running as root and there is no 'postgres' OS user: the demo needs a non-root "
-            "user to run PostgreSQL (create one, or run pgtop --demo as a normal user)"
+        raise SandboxError(
+            f"running as root and there is no OS user {name!r} to run PostgreSQL as (it "
+            f"refuses to run as root): create it, set {SERVER_USER_ENV}, or run as a normal user"
         )
     return run_as
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", path.parent.name)) or (0,)
-
-
-def find_postgres_bindir() -> tuple[Path, str] | None:
-    """(bindir, where it came from): Debian's newest, then PATH, then the pgserver wheel."""
-    candidates: list[tuple[Path, str]] = [
-        (d, "system")
-        for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-    ]
-    pg_ctl = shutil.which("pg_ctl")
-    if pg_ctl:
-        # /usr/local/bin/pg_ctl is often a symlink into a real bin dir that has initdb too.
-        candidates.append((Path(pg_ctl).resolve().parent, "PATH"))
-    with contextlib.suppress(ImportError, ValueError):
-        # find_spec does not import pgserver, so its own start-up code never runs.
-        spec = importlib.util.find_spec("pgserver")
-        if spec is not None and spec.origin:
-            candidates.append((Path(spec.origin).parent / "pginstall" / "bin", "pgserver wheel"))
-    for bindir, source in candidates:
-        if all(os.access(bindir / name, os.X_OK) for name in ("initdb", "postgres")):
-            return bindir, source
-    return None
-
-
-def find_pgbouncer(*preferred: str | None) -> Path | None:
-    """`preferred` paths (None/empty ones skipped), then PATH, then Debian's /usr/sbin,
-    which is not on a normal user's PATH. The first executable one wins."""
-    for candidate in (
-        *preferred,
-        shutil.which("pgbouncer"),
-        "/usr/sbin/pgbouncer",
-        "/usr/local/sbin/pgbouncer",
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
 
 
 def server_env(home: Path) -> dict[str, str]:
@@ -155,16 +109,18 @@ def run_captured(
     )
 
 
-def run(cmd: Sequence[str | os.PathLike[str]], *, run_as: RunAs, cwd: Path) -> str:
-    """Run a short command as the server user; a failure becomes a one-line DemoError."""
+def run(
+    cmd: Sequence[str | os.PathLike[str]], *, run_as: RunAs, cwd: Path, timeout: float = 60.0
+) -> str:
+    """Run a short command as the server user; a failure becomes a one-line SandboxError."""
     try:
-        proc = run_captured(cmd, run_as=run_as, cwd=cwd, timeout=60)
+        proc = run_captured(cmd, run_as=run_as, cwd=cwd, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DemoError(f"cannot run {Path(cmd[0]).name}: {exc}") from None
+        raise SandboxError(f"cannot run {Path(cmd[0]).name}: {exc}") from None
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         why = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise DemoError(f"{Path(cmd[0]).name} failed as OS user {run_as.name}: {why}")
+        raise SandboxError(f"{Path(cmd[0]).name} failed as OS user {run_as.name}: {why}")
     return proc.stdout
 
 
@@ -193,7 +149,7 @@ def _die_with_parent(sig: int) -> Callable[[], None] | None:
     return preexec
 
 
-def start_child(
+def spawn(
     cmd: Sequence[str | os.PathLike[str]],
     *,
     run_as: RunAs,
@@ -203,34 +159,23 @@ def start_child(
 ) -> subprocess.Popen[bytes]:
     """Start a server in the foreground as our child and as `run_as`, in a new session
     (its own process group), stdout and stderr appended to `log`. With `death_signal`,
-    the kernel sends it that signal if we die first (Linux). OSError propagates."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [os.fspath(c) for c in cmd],
-            cwd=cwd,
-            env=server_env(cwd),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(death_signal) if death_signal is not None else None,
-            **run_as.popen_kwargs(),  # type: ignore[arg-type]
-        )
-
-
-def spawn(
-    cmd: Sequence[str | os.PathLike[str]],
-    *,
-    run_as: RunAs,
-    cwd: Path,
-    log: Path,
-    death_signal: int,
-) -> subprocess.Popen[bytes]:
-    """Start a server in the foreground as our child, in a new session (process group)."""
+    the kernel sends it that signal if the thread that started it dies (Linux): use it
+    only from a thread that outlives the server (a test's worker thread may not)."""
     try:
-        return start_child(cmd, run_as=run_as, cwd=cwd, log=log, death_signal=death_signal)
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                [os.fspath(c) for c in cmd],
+                cwd=cwd,
+                env=server_env(cwd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(death_signal) if death_signal is not None else None,
+                **run_as.popen_kwargs(),  # type: ignore[arg-type]
+            )
     except OSError as exc:
-        raise DemoError(f"cannot start {Path(cmd[0]).name}: {exc}") from None
+        raise SandboxError(f"cannot start {Path(cmd[0]).name}: {exc}") from None
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 5.0) -> None:

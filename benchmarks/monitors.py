@@ -1,0 +1,107 @@
+"""The two monitors under test: how to start each (command line, environment), which key
+changes its screen and how to see that it did, and installing pg_activity into its own
+venv. Stateless."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyte
+from common import COLS, HOST, PGA, PGA_VENV, PGTOP, ROWS, log
+from screens import contains
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    name: str
+    role: str
+    cmd: Callable[[int, int], list[str]]  # (pg port, bouncer port) -> argv
+    open_key: bytes
+    open_key_doc: str
+    opened: Callable[[pyte.Screen], bool]
+    run_as_nobody: bool = False
+
+
+def pgtop_cmd(port: int, bport: int, pooler: bool) -> list[str]:
+    cmd = [str(PGTOP), "-h", HOST, "-p", str(port), "-U", "bench_pgtop", "-d", "postgres"]
+    cmd += ["--refresh", "1"]
+    if pooler:
+        cmd += ["--pooler", f"postgresql://bench_pgtop@{HOST}:{bport}/pgbouncer"]
+    return cmd
+
+
+def pga_cmd(port: int, bport: int) -> list[str]:
+    return [
+        str(PGA),
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-U",
+        "bench_pgactivity",
+        "-d",
+        "postgres",
+        "--refresh",
+        "1",
+        "--no-db-size",  # its default re-reads pg_database_size() for every db each tick
+    ]
+
+
+# The filter prompt draws its hint in the header while it is open.
+PGTOP_OPENED = contains("esc: clear")
+MONITORS = {
+    "pgtop": MonitorSpec(
+        "pgtop",
+        "bench_pgtop",
+        lambda p, b: pgtop_cmd(p, b, pooler=False),
+        b"/",
+        "/ (filter prompt)",
+        PGTOP_OPENED,
+    ),
+    "pg_activity": MonitorSpec(
+        "pg_activity",
+        "bench_pgactivity",
+        pga_cmd,
+        b"h",
+        "h (help screen)",
+        contains("Press any key to exit"),
+        run_as_nobody=True,
+    ),
+    "pgtop+pooler": MonitorSpec(
+        "pgtop+pooler",
+        "bench_pgtop",
+        lambda p, b: pgtop_cmd(p, b, pooler=True),
+        b"/",
+        "/ (filter prompt)",
+        PGTOP_OPENED,
+    ),
+}
+
+
+def monitor_env(home: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TERM": "xterm-256color",
+        "COLUMNS": str(COLS),
+        "LINES": str(ROWS),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+def ensure_pg_activity() -> None:
+    """pg_activity (latest from PyPI) in its own venv, never in the project venv. The venv
+    is built from the system Python so the unprivileged user we run it as can execute it."""
+    if PGA.exists():
+        return
+    base = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    log(f"creating {PGA_VENV} with {base} and installing pg_activity from PyPI")
+    subprocess.run([base, "-m", "venv", str(PGA_VENV)], check=True)
+    pip = [str(PGA_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--upgrade", "pg_activity[psycopg]"], check=True)
