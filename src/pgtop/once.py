@@ -11,7 +11,7 @@ import json
 from pgtop.collect.monitor import Monitor
 from pgtop.model.derive import Rates, compute_rates, count_states, session_ages, uptime
 from pgtop.model.export import snapshot_to_dict
-from pgtop.model.format import age, one_line
+from pgtop.model.format import age, one_line, plural
 from pgtop.model.records import Snapshot
 from pgtop.target import Target
 
@@ -81,7 +81,8 @@ def render_text(snap: Snapshot, rates: Rates) -> str:
         p = snap.pooler
         lines += [
             "",
-            f"PgBouncer {p.version} at {p.address}: {p.clients} clients, {p.servers} servers",
+            f"PgBouncer {p.version} at {p.address}: {plural(p.clients, 'client')}, "
+            f"{plural(p.servers, 'server')}",
             f"{'pool':<28} {'cl_act':>6} {'cl_wait':>7} {'sv_act':>6} {'sv_idle':>7} maxwait",
         ]
         for pool in p.pools:
