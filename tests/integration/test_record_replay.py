@@ -412,7 +412,7 @@ async def test_record_then_replay_shows_the_same_rows(
     seen: dict[datetime, list[tuple[int, str | None]]] = {}
     app = PgTopApp(target_for(primary_pg), recorder=Recorder(path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.pg_snapshot is not None, "the first poll")
+        await until(pilot, lambda: app.state.pg_snapshot is not None, "the first poll")
         conns = []
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:

@@ -203,7 +203,7 @@ def _needs_pid_reuse() -> None:
 
 
 def _holds(app: PgTopApp, pid: int, application: str) -> bool:
-    snap = app.pg_snapshot
+    snap = app.state.pg_snapshot
     return snap is not None and any(
         s.pid == pid and s.application == application for s in snap.sessions
     )
@@ -498,7 +498,7 @@ async def _switch_to(pilot: Pilot[None], app: PgTopApp, name: str, names: list[s
     await pilot.press(*(["down"] * step if step > 0 else ["up"] * -step), "enter")
     await until(
         pilot,
-        lambda: app.target.profile_name == name and app.pg_snapshot is not None,
+        lambda: app.target.profile_name == name and app.state.pg_snapshot is not None,
         f"data from profile {name}",
     )
 

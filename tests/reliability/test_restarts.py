@@ -111,12 +111,16 @@ async def test_pgbouncer_stop_and_start(
     async with running(app, SIZE) as pilot:
         await until(
             pilot,
-            lambda: app.pooler_snapshot is not None and app.pooler_error is None and is_live(app),
+            lambda: (
+                app.state.pooler_snapshot is not None
+                and app.state.pooler_error is None
+                and is_live(app)
+            ),
             "PostgreSQL and PgBouncer data",
         )
         await asyncio.to_thread(rel_bouncer.stop)
-        await until(pilot, lambda: app.pooler_error is not None, "a pooler error")
-        error = app.pooler_error
+        await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error")
+        error = app.state.pooler_error
         assert error and "\n" not in error and "pooler" in error
         await until(pilot, lambda: "Pooler !" in tab_line(app), "the ! badge on the Pooler tab")
         # PostgreSQL is unaffected: still live, still getting new snapshots.
@@ -129,9 +133,9 @@ async def test_pgbouncer_stop_and_start(
         took = await until(
             pilot,
             lambda: (
-                app.pooler_error is None
-                and app.pooler_snapshot is not None
-                and app.pooler_snapshot.polled_at > since
+                app.state.pooler_error is None
+                and app.state.pooler_snapshot is not None
+                and app.state.pooler_snapshot.polled_at > since
             ),
             "pooler data after PgBouncer restarted",
         )
@@ -145,10 +149,10 @@ async def test_pooler_pane_and_header_say_pgbouncer_is_down(
 ) -> None:
     app = PgTopApp(target_for(rel_pg, pooler=rel_bouncer.admin_dsn()))
     async with running(app, SIZE) as pilot:
-        await until(pilot, lambda: app.pooler_snapshot is not None and is_live(app), "data")
+        await until(pilot, lambda: app.state.pooler_snapshot is not None and is_live(app), "data")
         await pilot.press("4")
         await asyncio.to_thread(rel_bouncer.stop)
-        await until(pilot, lambda: app.pooler_error is not None, "a pooler error")
+        await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error")
         await pilot.pause(2 * 0.5)  # let both panes redraw from the error
         message = pooler_message(app)
         shown = "\n".join(screen_lines(app))

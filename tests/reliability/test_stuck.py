@@ -126,14 +126,14 @@ async def test_silent_pooler_does_not_delay_postgres(rel_pg: PostgresServer) -> 
         app = PgTopApp(target)
         async with running(app, SIZE) as pilot:
             await until(pilot, lambda: is_live(app), "live")
-            await until(pilot, lambda: app.pooler_error is not None, "a pooler error", 6)
-            error = app.pooler_error or ""
+            await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error", 6)
+            error = app.state.pooler_error or ""
             assert any(w in error for w in ("timed out", "timeout", "no answer")), error
             # PostgreSQL snapshots keep arriving every refresh while the pooler hangs.
             seen: list[object] = []
             start = time.monotonic()
             while time.monotonic() - start < 2.0:
-                snap = app.pg_snapshot
+                snap = app.state.pg_snapshot
                 if snap is not None and (not seen or seen[-1] is not snap):
                     seen.append(snap)
                 await pilot.pause(0.05)

@@ -22,14 +22,14 @@ from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.locks import waiters_behind
-from pgtop.model.pooler_join import LinkMemo
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.model.view import (
     SessionView,
     sort_descends,
     sort_label,
     visible_sessions,
 )
+from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
@@ -164,23 +164,15 @@ class PgTopApp(
         self.exit_message: str | None = None
         self.header_state = HeaderState.for_target(target)
         self.view = SessionView()
-        self.pg_snapshot: Snapshot | None = None
-        self.pooler_snapshot: PoolerSnapshot | None = None
-        self.pooler_error: str | None = None
-        self.rates: Rates | None = None
-        self._pooler_rates: tuple[float | None, float | None, float | None] = (None, None, None)
-        self._had_data = False
         self.session_filter: SessionFilter | None = None
         self.filter_prompt = FilterPrompt()
         self.listing_keys_of: Screen[object] | None = None  # see keys_screen
         self.blocking_tree = False
-        # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
-        self._linked: tuple[tuple[object, ...], Snapshot] | None = None
-        self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
         self.head_start = head_start
         self.panes_ready = False  # the non-session panes mount after the first data
         self._panes_mounting = False
         self._panes_mounted = asyncio.Event()
+        self.state: MonitorState  # this server's data: its one writer is the feed
         self._make_pollers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -8,7 +8,6 @@ the app to redraw. No handler awaits the network.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, TypeVar
@@ -20,9 +19,9 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
 from pgtop.collect.postgres import PostgresCollector
-from pgtop.model.derive import Rates, compute_rates, pooler_rates
-from pgtop.model.pooler_join import link_sessions
+from pgtop.model.derive import Rates
 from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.monitor.state import MonitorState
 from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
@@ -96,31 +95,33 @@ class LiveData(_Base):
                 on_result=lambda p: self.post_message(PoolerReady(p)),
                 on_error=lambda e: self.post_message(PoolerFailed(e)),
             )
+        self.state = MonitorState(separate_pooler=self.pooler_poller is not None)
+        self.header_state.connections = self.state.connections  # the header draws its trends
+        self.header_state.tps = self.state.tps
 
     @_unless_closing
     def on_postgres_ready(self, message: PostgresReady) -> None:
-        new = message.snapshot
-        if self.pg_snapshot is not None:
-            self.rates = compute_rates(self.pg_snapshot, new)
-        self.pg_snapshot = new
-        first_data, self._had_data = not self._had_data, True
+        if self.replay is not None:
+            status = self.replay_status()
+        else:
+            status = "paused" if self.pg_poller.paused else "live"
+        first_data = self.state.take_postgres(message.snapshot, status)
         if self.recorder is not None:
             self.record_snapshot()
         self.query_one(SessionsTable).set_stale(False)
-        hs = self.header_state
-        if self.replay is not None:
-            hs.status = self.replay_status()
-        else:
-            hs.status = "paused" if self.pg_poller.paused else "live"
-        hs.reason = ""
-        hs.last_good = new.server.snapshot_time  # what the data is as of, by the server
-        hs.connections.add(float(new.limits.client_connections))
-        hs.tps.add(self.rates.transactions if self.rates else None)
+        self._show_status(refresh=False)  # _render_all refreshes the header
         self._render_all()
         if first_data:
             self.call_after_refresh(self._after_first_frame)
         else:
             self.sample_host()
+
+    def _show_status(self, *, refresh: bool = True) -> None:
+        """The state's status into the header."""
+        hs, st = self.header_state, self.state
+        hs.status, hs.reason, hs.last_good = st.status, st.reason, st.last_good
+        if refresh:
+            self.query_one(StatusHeader).refresh()
 
     def _after_first_frame(self) -> None:
         gc_pause.resume()
@@ -130,22 +131,17 @@ class LiveData(_Base):
     @_unless_closing
     def on_postgres_failed(self, message: PostgresFailed) -> None:
         error: CollectError = message.error
-        if not self._had_data and error.kind in FATAL_AT_START:
+        if not self.state.had_data and error.kind in FATAL_AT_START:
             self.exit_message = error.message
             self.exit()
             return
-        hs = self.header_state
-        hs.status = "reconnecting"
-        hs.reason = error.message
+        self.state.postgres_failed(error.message)
         self.query_one(SessionsTable).set_stale(True)
-        self.query_one(StatusHeader).refresh()
+        self._show_status()
 
     @_unless_closing
     def on_pooler_ready(self, message: PoolerReady) -> None:
-        if self.pooler_snapshot is not None:
-            self._pooler_rates = pooler_rates(self.pooler_snapshot, message.snapshot)
-        self.pooler_snapshot = message.snapshot
-        self.pooler_error = None
+        self.state.take_pooler(message.snapshot)
         # The sessions table takes the new links at the next PostgreSQL poll, one refresh
         # at most: re-sorting and redrawing it on both ticks was a tenth of pgtop --pooler's
         # CPU. The header, the badges and the pooler panes follow now.
@@ -153,36 +149,14 @@ class LiveData(_Base):
 
     @_unless_closing
     def on_pooler_failed(self, message: PoolerFailed) -> None:
-        self.pooler_error = message.error.message
-        # Old pools would read as current; the pane keeps its last table dimmed itself.
-        self.pooler_snapshot = None
-        self._pooler_rates = (None, None, None)
+        self.state.pooler_failed(message.error.message)
         self._render_all()
 
     def current_snapshot(self) -> Snapshot | None:
-        if self.pg_snapshot is None:
-            return None
-        inputs = (self.pg_snapshot, self.pooler_snapshot, self.pooler_error)
-        if self._linked is not None and all(
-            a is b for a, b in zip(self._linked[0], inputs, strict=True)
-        ):
-            return self._linked[1]
-        snap = self.pg_snapshot
-        if self.pooler_poller is not None:  # else no pooler, or a source that brings its own
-            snap = dataclasses.replace(
-                snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
-            )
-        # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
-        self._linked = (inputs, link_sessions(snap, self._link_memo))
-        return self._linked[1]
+        return self.state.snapshot()
 
     def current_rates(self) -> Rates | None:
-        if self.rates is None or self.pooler_poller is None:  # else compute_rates has them
-            return self.rates
-        pt, pq, pw = self._pooler_rates
-        return dataclasses.replace(
-            self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
-        )
+        return self.state.current_rates()
 
     def action_toggle_pause(self) -> None:
         if self.replay is not None:
@@ -192,8 +166,8 @@ class LiveData(_Base):
         pause = not self.pg_poller.paused
         for poller in pollers:
             poller.pause() if pause else poller.resume()
-        self.header_state.status = "paused" if pause else "live"
-        self.query_one(StatusHeader).refresh()
+        self.state.set_status("paused" if pause else "live")
+        self._show_status()
 
     def _set_interval(self, seconds: float) -> None:
         value = self.pg_poller.set_interval(seconds)

@@ -63,10 +63,6 @@ class ProfileActions(_Base):
         await self._stop_polling()
         self.target = target
         self.password = None
-        self.pg_snapshot = self.pooler_snapshot = None
-        self.pooler_error = None
-        self.rates = None
-        self._pooler_rates = (None, None, None)
         self.header_state = HeaderState.for_target(target, filter_text=self.filter_text)
         self.query_one(StatusHeader).state = self.header_state
         table = self.query_one(SessionsTable)

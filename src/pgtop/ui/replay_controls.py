@@ -22,7 +22,6 @@ from textual.widgets import Input, Static
 
 from pgtop.collect.record import RecordingError
 from pgtop.ui.messages import PostgresReady
-from pgtop.ui.widgets.header import StatusHeader
 
 if TYPE_CHECKING:
     from pgtop.collect.replay import Recording
@@ -215,11 +214,10 @@ class ReplayControls(_Base):
             # A damaged frame is stepped over in the direction of travel, never shown.
             wanted, step = index, -1 if index < self._replay_index else 1
             index, snap, skipped = rec.readable(wanted, step)
-            if index != self._replay_index + 1 or self.pg_snapshot is None:
+            if index != self._replay_index + 1 or self.state.pg_snapshot is None:
                 # A jump: rates come from the frame before, not the one shown last.
                 before, prev, _ = rec.readable(index - 1, -1) if index > 0 else (index, None, 0)
-                self.pg_snapshot = prev if before < index else None
-                self.rates = None
+                self.state.restart_from(prev if before < index else None)
         except RecordingError as exc:
             self._replay_playing = False
             self.notify(str(exc), severity="error", markup=False)
@@ -236,8 +234,8 @@ class ReplayControls(_Base):
         self.on_postgres_ready(PostgresReady(snap))
 
     def _replay_update_status(self) -> None:
-        self.header_state.status = self.replay_status()
-        self.query_one(StatusHeader).refresh()
+        self.state.set_status(self.replay_status())
+        self._show_status()
 
     def _replay_poke(self) -> None:
         self._replay_update_status()
