@@ -38,9 +38,9 @@ from pgtop.model.records import (
     Session,
     Snapshot,
 )
+from pgtop.monitor.replay import parse_jump
 from pgtop.target import Target
 from pgtop.ui.app import PgTopApp
-from pgtop.ui.replay_controls import parse_jump
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.widgets.header import StatusHeader
 
@@ -328,7 +328,7 @@ async def test_stepping_through_a_hostile_file_in_the_app_never_shows_a_bad_fram
     async with app.run_test(size=(120, 40)) as pilot:
         # Playing at ×8 runs into the damaged end and stops there instead of looping.
         await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
-        await until(pilot, lambda: not app._replay_playing, "playback to stop", timeout=15)
+        await until(pilot, lambda: not app.feed.playing, "playback to stop", timeout=15)
         assert app.header_state.last_good == snaps[7].server.snapshot_time
         await pilot.press("circumflex_accent")
         shown_times = []

@@ -80,12 +80,12 @@ async def test_no_busy_loop_while_postgres_is_down(rel_pg: PostgresServer) -> No
         await until(pilot, lambda: is_live(app), "live")
         await asyncio.to_thread(rel_pg.stop, "fast")
         await until(pilot, lambda: app.header_state.status == "reconnecting", "reconnecting")
-        failures_before = app.pg_poller.failures
+        failures_before = app.feed.pg_poller.failures
         cpu0, wall0 = time.process_time(), time.monotonic()
         while time.monotonic() - wall0 < 3.0:  # a measurement window, not a wait
             await pilot.pause(0.1)
         cpu = time.process_time() - cpu0
-        retries = app.pg_poller.failures - failures_before
+        retries = app.feed.pg_poller.failures - failures_before
         assert cpu < 1.0, f"{cpu:.2f} s CPU in 3 s while the server was down: a busy loop"
         # Retries once per refresh (0.5 s): about 6 in 3 s, never a tight loop.
         assert 2 <= retries <= 9, f"{retries} connection attempts in 3 s"
@@ -165,7 +165,7 @@ async def test_own_backend_terminated_recovers(rel_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        old = app.postgres.own_pids
+        old = app.feed.postgres.own_pids
         admin = await rel_pg.admin_connect()
         try:
             killed = await admin.fetchval(
@@ -177,7 +177,7 @@ async def test_own_backend_terminated_recovers(rel_pg: PostgresServer) -> None:
         since = utcnow()
         took = await until(
             pilot,
-            lambda: live_since(app, since) and app.postgres.own_pids[0] != old[0],
+            lambda: live_since(app, since) and app.feed.postgres.own_pids[0] != old[0],
             "live on a new backend",
         )
         assert took <= RECOVERY_BUDGET + 2 * 0.5, f"took {took:.2f} s"

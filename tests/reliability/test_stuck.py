@@ -30,7 +30,7 @@ from pgtop.ui.app import PgTopApp
 from support import PostgresServer
 
 SIZE = (100, 30)
-POLL_TIMEOUT = max(5.0, 3 * REFRESH)  # as PgTopApp._make_pollers sets it
+POLL_TIMEOUT = max(5.0, 3 * REFRESH)  # as collect/monitor.poll_timeout sets it
 
 
 def _can_signal(pid: int) -> bool:
@@ -45,7 +45,7 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        (pid,) = app.postgres.own_pids
+        (pid,) = app.feed.postgres.own_pids
         if not _can_signal(pid):
             pytest.skip("cannot signal the server's processes (tests not run as root/owner)")
         stopped_at = time.monotonic()
@@ -68,7 +68,7 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
             os.kill(pid, signal.SIGCONT)
         since = utcnow()
         await until(pilot, lambda: live_since(app, since), "live again after SIGCONT")
-        assert app.postgres.own_pids and app.postgres.own_pids[0] != pid
+        assert app.feed.postgres.own_pids and app.feed.postgres.own_pids[0] != pid
         assert_healthy(app)
 
 
@@ -77,7 +77,7 @@ async def test_keys_answer_during_a_stuck_poll(rel_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        (pid,) = app.postgres.own_pids
+        (pid,) = app.feed.postgres.own_pids
         if not _can_signal(pid):
             pytest.skip("cannot signal the server's processes")
         os.kill(pid, signal.SIGSTOP)

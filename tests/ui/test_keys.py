@@ -198,7 +198,7 @@ async def test_terminate_all_sessions_of_a_database(
         )
         assert await alive(admin, *shop) == set()
         assert await alive(admin, *elsewhere) == set(elsewhere)
-        own = set(app.postgres.own_pids)
+        own = set(app.feed.postgres.own_pids)
         assert len(own) == 2  # the poller's connection and the one that sent the signals
         pgtop_pids = {
             r["pid"]
@@ -436,7 +436,7 @@ async def test_leaving_inspect_stops_polling_its_locks(
             ),
             "a poll after leaving the inspect screen",
         )
-        assert app.postgres.inspect_pid is None
+        assert app.feed.postgres.inspect_pid is None
         assert app.state.pg_snapshot.inspected_pid is None
 
 

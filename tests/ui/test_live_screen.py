@@ -74,7 +74,7 @@ async def test_sessions_pane_lists_workload_with_states(
         assert " idle-tx " in line_of(table, in_tx)
         assert str(chain.holder) in line_of(table, waiter)  # BLOCKED BY column
         # pgtop's own connection is not listed.
-        own = set(app.postgres.own_pids)
+        own = set(app.feed.postgres.own_pids)
         assert own and not own & set(rows)
         assert all(s.application != "pgtop" for s in rows.values())
 

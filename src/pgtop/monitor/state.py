@@ -23,10 +23,11 @@ NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, 
 class MonitorState:
     """One server: its latest snapshots, rates, trends and status."""
 
-    def __init__(self, *, separate_pooler: bool = False) -> None:
+    def __init__(self, *, separate_pooler: bool = False, refresh: float = 2.0) -> None:
         """`separate_pooler`: the pooler is polled on its own, and its snapshot is joined
         to PostgreSQL's here (else the PostgreSQL snapshot brings its own pooler data)."""
         self.separate_pooler = separate_pooler
+        self.refresh = refresh  # seconds between polls (a recording's median interval)
         self.pg_snapshot: Snapshot | None = None
         self.pooler_snapshot: PoolerSnapshot | None = None
         self.pooler_error: str | None = None
@@ -77,6 +78,9 @@ class MonitorState:
     def set_status(self, status: str) -> None:
         """Paused or live again, or where a replay stands."""
         self.status = status
+
+    def set_refresh(self, seconds: float) -> None:
+        self.refresh = seconds
 
     def restart_from(self, before: Snapshot | None) -> None:
         """A jump (replay): the next snapshot's rates come from `before`, not the last."""

@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop import gc_pause
-from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.locks import waiters_behind
@@ -29,6 +28,7 @@ from pgtop.model.view import (
     sort_label,
     visible_sessions,
 )
+from pgtop.monitor.feed import Feed
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
@@ -37,7 +37,7 @@ from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
 from pgtop.ui.lock_actions import LockActions
 from pgtop.ui.profile_actions import ProfileActions
-from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
+from pgtop.ui.replay_controls import REPLAY_BINDINGS, ReplayControls
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
 from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
@@ -45,6 +45,7 @@ from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
+    from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
     from pgtop.ui.widgets.pooler_pane import PoolerPane
@@ -55,6 +56,8 @@ WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 # Both sets are bound; check_action keeps exactly one alive, so a read-only target has
 # no path to a signal, and its keys say "read-only" instead of doing nothing.
 ACTING = {"cancel", "terminate", "terminate_database", "cancel_inspected", "terminate_inspected"}
+# Keys that need a live server to act on or leave (a recording has none).
+NEEDS_SERVER = ACTING | {"read_only_notice", "switch_profile"}
 MAIN_SCREEN_ONLY = {
     "show_pane",
     "next_pane",
@@ -129,10 +132,10 @@ class PgTopApp(
         Binding("4", "show_pane('pooler')", "Pooler", show=False, id="pane-pooler"),
         Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next-pane"),
         Binding("shift+tab", "previous_pane", "Prev pane", show=False, priority=True),
-        Binding("p", "toggle_pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "slower", "Poll less often", show=False, id="slower"),
-        Binding("minus", "faster", "Poll more often", show=False, id="faster"),
-        Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
+        Binding("p", "feed('toggle_pause')", "Pause", id="pause"),
+        Binding("plus,equals_sign", "feed('slower')", "Poll less often", show=False, id="slower"),
+        Binding("minus", "feed('faster')", "Poll more often", show=False, id="faster"),
+        Binding("ctrl+r", "feed('refresh_now')", "Refresh now", show=False, id="refresh-now"),
         Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("k", "terminate", "Terminate", id="terminate"),
@@ -172,18 +175,21 @@ class PgTopApp(
         self.panes_ready = False  # the non-session panes mount after the first data
         self._panes_mounting = False
         self._panes_mounted = asyncio.Event()
-        self.state: MonitorState  # this server's data: its one writer is the feed
-        self._make_pollers()
+        self.feed: Feed  # writes `state`, this server's data (its one writer)
+        self.state: MonitorState
+        self._make_feed()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MAIN_SCREEN_ONLY and self.keys_screen is not self.default_screen:
             return False  # e.g. on the inspect screen, "/" or "s" would act unseen
         if not self._pane_allows(action):
             return False
-        if self.replay is not None and action in REPLAY_ABSENT:
+        if action in NEEDS_SERVER and not self.feed.has_server:
             return False
-        if action in REPLAY_ONLY:
-            return self.replay is not None
+        if action == "feed":  # a control of the feed: pause, interval, playback
+            return parameters[0] in self.feed.controls
+        if action == "replay_jump":
+            return "jump" in self.feed.controls
         if action in ACTING:
             return not self.target.read_only
         if action == "read_only_notice":
@@ -260,7 +266,7 @@ class PgTopApp(
         # then comes sooner (each mount restyles the screen and rebuilds the footer).
         self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
-        self._start_polling()
+        self._start_feed()
 
     def on_resize(self, event: events.Resize) -> None:
         # Runs before App._on_resize updates self.size: use the event's size.
@@ -434,6 +440,4 @@ class PgTopApp(
         await self.stop_recording()
         if self._runner is not None:
             await self._runner.close()
-        await self.postgres.close()
-        if self.pooler is not None:
-            await self.pooler.close()
+        await self.feed.close()

@@ -46,10 +46,11 @@ class HostFigures(_Base):
 
     def sample_host(self) -> None:
         """After each poll: check locality once, then sample in a thread."""
-        if self.replay is not None or self.snapshot_source is not None:
+        postgres = self.feed.postgres
+        if not self.feed.samples_host or postgres is None:
             return
         if not self.host_checked:
-            own = self.postgres.own_backend
+            own = postgres.own_backend
             if own is None:
                 return
             self.host_checked = True
@@ -88,7 +89,7 @@ class HostFigures(_Base):
 
     def action_toggle_host(self) -> None:
         if self.host is None:
-            where = self.postgres.address
+            where = self.feed.address
             self.notify(
                 f"host figures need pgtop on the database host; {where} is not this machine",
                 severity="warning",

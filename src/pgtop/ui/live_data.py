@@ -1,28 +1,25 @@
-"""Live data for PgTopApp: the polling workers, their messages, and pause/interval keys.
+"""The server's feed in PgTopApp: built, started, stopped, and its updates drawn.
 
-One Poller per server (collect/poller.py) runs as a Textual worker and posts each
-result as a message; these handlers keep the latest snapshots, compute rates and ask
-the app to redraw. No handler awaits the network.
+The feed (monitor/live.py polls, monitor/replay.py plays a recording) is the one writer
+of the server's MonitorState, from its own workers; each change comes here as a
+`FeedUpdated` message and is drawn from the state. No handler awaits the network.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, TypeVar
 
 from textual.css.query import NoMatches
 
 from pgtop import gc_pause
-from pgtop.collect.errors import CollectError
-from pgtop.collect.pgbouncer import PgBouncerCollector
-from pgtop.collect.poller import Poller
-from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
-from pgtop.model.records import PoolerSnapshot, Snapshot
-from pgtop.monitor.state import MonitorState
-from pgtop.ui.messages import PoolerFailed, PoolerReady, PostgresFailed, PostgresReady
+from pgtop.model.records import Snapshot
+from pgtop.monitor.feed import FEED_GROUPS, Feed, Update
+from pgtop.monitor.live import LiveFeed
+from pgtop.ui.messages import FeedUpdated
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
@@ -54,58 +51,62 @@ def _unless_closing(handler: Callable[[_Base, M], None]) -> Callable[[_Base, M],
 class LiveData(_Base):
     """Mixed into PgTopApp."""
 
-    def _start_polling(self) -> None:
-        if self.replay is not None:
-            self.start_replay()
-            return
-        self.run_worker(self.pg_poller.run(), group="poll-postgres", exit_on_error=False)
-        if self.pooler_poller is not None:
-            self.run_worker(self.pooler_poller.run(), group="poll-pooler", exit_on_error=False)
-
-    def _make_pollers(self) -> None:
-        t = self.target
-        poll_timeout = max(5.0, t.refresh * 3)
+    def _make_feed(self) -> None:
         head_start, self.head_start = self.head_start, None  # only for the first target
-        first: Awaitable[Snapshot] | None = None
-        if head_start is not None:
-            self.postgres, first = head_start
+
+        def post(update: Update) -> None:
+            self.post_message(FeedUpdated(update))
+
+        feed: Feed
+        if self.replay is not None:
+            from pgtop.monitor.replay import ReplayFeed  # only when replaying
+
+            address = self.target.postgres.describe()
+            feed = ReplayFeed(self.replay, address, self.target.refresh, post, self._feed_notice)
+            # The status carries the frame's time and line 1 says read-only: name the file.
+            self.header_state.notes[:] = [f"replay of {self.replay.path.name}"]
+            self.header_state.replaying = True
         else:
-            self.postgres = PostgresCollector(
-                t.postgres,
-                connect_timeout=t.connect_timeout,
-                poll_timeout=poll_timeout,
+            feed = LiveFeed(
+                self.target,
+                post,
                 password=self.password,
+                source=self.snapshot_source,
+                head_start=head_start,
             )
-        self.pg_poller: Poller[Snapshot] = Poller(
-            self.snapshot_source or self.postgres.poll,
-            first=first,
-            interval=t.refresh,
-            on_result=lambda s: self.post_message(PostgresReady(s)),
-            on_error=lambda e: self.post_message(PostgresFailed(e)),
-        )
-        self.pooler: PgBouncerCollector | None = None
-        self.pooler_poller: Poller[PoolerSnapshot] | None = None
-        if t.pooler and self.snapshot_source is None:
-            self.pooler = PgBouncerCollector(
-                t.pooler, connect_timeout=t.connect_timeout, poll_timeout=poll_timeout
-            )
-            self.pooler_poller = Poller(
-                self.pooler.poll,
-                interval=t.refresh,
-                on_result=lambda p: self.post_message(PoolerReady(p)),
-                on_error=lambda e: self.post_message(PoolerFailed(e)),
-            )
-        self.state = MonitorState(separate_pooler=self.pooler_poller is not None)
+        self.feed = feed
+        self.state = feed.state
         self.header_state.connections = self.state.connections  # the header draws its trends
         self.header_state.tps = self.state.tps
 
+    def _feed_notice(self, text: str, severity: str, timeout: float | None) -> None:
+        self.notify(text, severity=severity, timeout=timeout)  # type: ignore[arg-type]
+
+    def _start_feed(self) -> None:
+        self.feed.start(lambda work, group: self.run_worker(work, group=group, exit_on_error=False))
+
+    async def _stop_feed(self) -> None:
+        for group in FEED_GROUPS:
+            self.workers.cancel_group(self, group)
+        await self.feed.close()
+
     @_unless_closing
-    def on_postgres_ready(self, message: PostgresReady) -> None:
-        if self.replay is not None:
-            status = self.replay_status()
+    def on_feed_updated(self, message: FeedUpdated) -> None:
+        update = message.update
+        if update.source == "status":
+            self._show_status()
+        elif update.source == "pooler":
+            # The sessions table takes the new links at the next PostgreSQL poll, one
+            # refresh at most: re-sorting and redrawing it on both ticks was a tenth of
+            # pgtop --pooler's CPU. The header, badges and pooler panes follow now; after
+            # a failure everything does (old pools would read as current).
+            self._render_all(sessions=update.error is not None)
+        elif update.error is None:
+            self._took_postgres(first_data=update.first)
         else:
-            status = "paused" if self.pg_poller.paused else "live"
-        first_data = self.state.take_postgres(message.snapshot, status)
+            self._postgres_failed(update)
+
+    def _took_postgres(self, *, first_data: bool) -> None:
         if self.recorder is not None:
             self.record_snapshot()
         self.query_one(SessionsTable).set_stale(False)
@@ -117,9 +118,10 @@ class LiveData(_Base):
             self.sample_host()
 
     def _show_status(self, *, refresh: bool = True) -> None:
-        """The state's status into the header."""
+        """The state's status and interval into the header."""
         hs, st = self.header_state, self.state
         hs.status, hs.reason, hs.last_good = st.status, st.reason, st.last_good
+        hs.refresh = st.refresh
         if refresh:
             self.query_one(StatusHeader).refresh()
 
@@ -128,29 +130,15 @@ class LiveData(_Base):
         with contextlib.suppress(NoMatches):  # the app may be closing already
             self.sample_host()  # its locality check (psutil, a thread) would delay the frame
 
-    @_unless_closing
-    def on_postgres_failed(self, message: PostgresFailed) -> None:
-        error: CollectError = message.error
+    def _postgres_failed(self, update: Update) -> None:
+        error = update.error
+        assert error is not None
         if not self.state.had_data and error.kind in FATAL_AT_START:
             self.exit_message = error.message
             self.exit()
             return
-        self.state.postgres_failed(error.message)
         self.query_one(SessionsTable).set_stale(True)
         self._show_status()
-
-    @_unless_closing
-    def on_pooler_ready(self, message: PoolerReady) -> None:
-        self.state.take_pooler(message.snapshot)
-        # The sessions table takes the new links at the next PostgreSQL poll, one refresh
-        # at most: re-sorting and redrawing it on both ticks was a tenth of pgtop --pooler's
-        # CPU. The header, the badges and the pooler panes follow now.
-        self._render_all(sessions=False)
-
-    @_unless_closing
-    def on_pooler_failed(self, message: PoolerFailed) -> None:
-        self.state.pooler_failed(message.error.message)
-        self._render_all()
 
     def current_snapshot(self) -> Snapshot | None:
         return self.state.snapshot()
@@ -158,31 +146,8 @@ class LiveData(_Base):
     def current_rates(self) -> Rates | None:
         return self.state.current_rates()
 
-    def action_toggle_pause(self) -> None:
-        if self.replay is not None:
-            self.replay_toggle_pause()
-            return
-        pollers = [p for p in (self.pg_poller, self.pooler_poller) if p is not None]
-        pause = not self.pg_poller.paused
-        for poller in pollers:
-            poller.pause() if pause else poller.resume()
-        self.state.set_status("paused" if pause else "live")
+    def action_feed(self, control: str, *args: object) -> None:
+        """A key for the feed itself (pause, interval, playback): the feed offers it or
+        check_action leaves it out."""
+        getattr(self.feed, control)(*args)
         self._show_status()
-
-    def _set_interval(self, seconds: float) -> None:
-        value = self.pg_poller.set_interval(seconds)
-        if self.pooler_poller is not None:
-            self.pooler_poller.set_interval(value)
-        self.header_state.refresh = value
-        self.query_one(StatusHeader).refresh()
-
-    def action_slower(self) -> None:
-        self._set_interval(self.pg_poller.interval + (0.5 if self.pg_poller.interval < 2 else 1))
-
-    def action_faster(self) -> None:
-        self._set_interval(self.pg_poller.interval - (0.5 if self.pg_poller.interval <= 2 else 1))
-
-    def action_refresh_now(self) -> None:
-        self.pg_poller.poll_now()
-        if self.pooler_poller is not None:
-            self.pooler_poller.poll_now()

@@ -69,8 +69,8 @@ class ProfileActions(_Base):
         table.marked.clear()  # marks name sessions of the old server
         table.set_rows([], datetime.now(UTC))
         self.reset_host()
-        self._make_pollers()
-        self._start_polling()
+        self._make_feed()
+        self._start_feed()
         self.refresh_bindings()  # read-only may differ between profiles
         read_only = " (read-only)" if target.read_only else ""
         self.notify(f"switched to profile {profile.name!r} ({profile.describe()}){read_only}")
@@ -87,14 +87,10 @@ class ProfileActions(_Base):
             return apply_password_command(target)
 
     async def _stop_polling(self) -> None:
-        self.workers.cancel_group(self, "poll-postgres")
-        self.workers.cancel_group(self, "poll-pooler")
         if self._runner is not None:
             await self._runner.close()
             self._runner = None
-        await self.postgres.close()
-        if self.pooler is not None:
-            await self.pooler.close()
+        await self._stop_feed()
 
     def action_save_profile(self) -> None:
         from pgtop.ui.screens.profiles import SaveProfileScreen
