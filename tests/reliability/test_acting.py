@@ -347,7 +347,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         table = app.query_one(SessionsTable)
         await until(pilot, lambda: all(table.move_cursor_to_pid(p) for p in sleepers), "both")
         await pilot.press("p")
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
         for count, pid in enumerate(sleepers, start=1):
             assert table.move_cursor_to_pid(pid)
             await pilot.press("space")
@@ -362,7 +362,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         assert not table.marked
         assert "marked" not in header_text(app)  # still paused: redrawn without a poll
         assert not any(table.is_marked(s) for s in table.rows)
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
 
 
 # -- a signal the server does not answer -------------------------------------------------

@@ -56,8 +56,8 @@ async def test_postgres_restart_shows_reconnecting_then_recovers(
         await until(pilot, lambda: any(s.pid == idle_pid for s in table.rows), "the idle session")
 
         await asyncio.to_thread(rel_pg.stop, mode)
-        await until(pilot, lambda: app.header_state.status == "reconnecting", "reconnecting")
-        reason = app.header_state.reason
+        await until(pilot, lambda: app.header_state.frame.status == "reconnecting", "reconnecting")
+        reason = app.header_state.frame.reason
         assert reason and "\n" not in reason, f"reason must be one non-empty line: {reason!r}"
         assert table.rows, "the last data must stay visible while reconnecting"
         assert table.stale, "the last data must be marked stale"
@@ -70,7 +70,7 @@ async def test_postgres_restart_shows_reconnecting_then_recovers(
         took = await until(pilot, lambda: live_since(app, since), "live data after the restart")
         assert took <= RECOVERY_BUDGET, f"live again {took:.2f} s after start (> {RECOVERY_BUDGET})"
         assert not table.stale
-        assert app.header_state.reason == ""
+        assert app.header_state.frame.reason == ""
         assert_healthy(app)
 
 
@@ -79,7 +79,7 @@ async def test_no_busy_loop_while_postgres_is_down(rel_pg: PostgresServer) -> No
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
         await asyncio.to_thread(rel_pg.stop, "fast")
-        await until(pilot, lambda: app.header_state.status == "reconnecting", "reconnecting")
+        await until(pilot, lambda: app.header_state.frame.status == "reconnecting", "reconnecting")
         failures_before = app.feed.pg_poller.failures
         cpu0, wall0 = time.process_time(), time.monotonic()
         while time.monotonic() - wall0 < 3.0:  # a measurement window, not a wait
@@ -89,7 +89,7 @@ async def test_no_busy_loop_while_postgres_is_down(rel_pg: PostgresServer) -> No
         assert cpu < 1.0, f"{cpu:.2f} s CPU in 3 s while the server was down: a busy loop"
         # Retries once per refresh (0.5 s): about 6 in 3 s, never a tight loop.
         assert 2 <= retries <= 9, f"{retries} connection attempts in 3 s"
-        assert app.header_state.status == "reconnecting"
+        assert app.header_state.frame.status == "reconnecting"
         assert_healthy(app)
         await asyncio.to_thread(rel_pg.start)
         since = utcnow()

@@ -53,13 +53,13 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
         try:
             took = await until(
                 pilot,
-                lambda: app.header_state.status == "reconnecting",
+                lambda: app.header_state.frame.status == "reconnecting",
                 "the poll to time out",
                 timeout=POLL_TIMEOUT + 2 * REFRESH + 3,
             )
             # Stopping happens between polls or mid-poll: either way, one poll timeout at most.
             assert time.monotonic() - stopped_at <= POLL_TIMEOUT + REFRESH + 1.5, took
-            reason = app.header_state.reason
+            reason = app.header_state.frame.reason
             assert f"no answer in {POLL_TIMEOUT:g} s" in reason, reason
             assert "\n" not in reason
             await assert_keys_answer(pilot, app)
@@ -83,9 +83,9 @@ async def test_keys_answer_during_a_stuck_poll(rel_pg: PostgresServer) -> None:
         os.kill(pid, signal.SIGSTOP)
         try:
             await pilot.pause(2 * REFRESH)  # a poll is now waiting on the stopped backend
-            assert app.header_state.status == "live"  # not timed out yet (5 s)
+            assert app.header_state.frame.status == "live"  # not timed out yet (5 s)
             await assert_keys_answer(pilot, app)
-            assert app.header_state.status == "live"  # all of that while the poll hung
+            assert app.header_state.frame.status == "live"  # all of that while the poll hung
         finally:
             os.kill(pid, signal.SIGCONT)
         since = utcnow()

@@ -216,7 +216,7 @@ async def test_terminate_all_sessions_of_a_database(
             "the shop sessions leaving the list",
         )
         assert set(elsewhere) <= set(shown(app))
-        assert app.header_state.status == "live"
+        assert app.header_state.frame.status == "live"
     entries = audit_lines(state_dir)
     assert {e["pid"] for e in entries} >= set(shop)
     assert {e["result"] for e in entries} == {"done"}

@@ -179,20 +179,20 @@ async def test_cursor_stays_on_its_session_when_rows_appear_above(
 async def test_header_status_live_and_pause(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.header_state.status == "live", "status live")
+        await until(pilot, lambda: app.header_state.frame.status == "live", "status live")
         assert "● live" in screen_text(app)
         await pilot.press("p")
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
         # A poll already under way may still land: settle, then watch for 1.5 s.
         await pilot.pause(0.3)
         assert app.state.pg_snapshot is not None
         frozen = app.state.pg_snapshot.server.snapshot_time
         await pilot.pause(1.5)
         assert app.state.pg_snapshot.server.snapshot_time == frozen
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
         assert "● paused" in screen_text(app)
         await pilot.press("p")
-        assert app.header_state.status == "live"
+        assert app.header_state.frame.status == "live"
         await until(
             pilot,
             lambda: (

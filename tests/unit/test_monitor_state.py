@@ -1,5 +1,8 @@
 """One server's state, fed poll results by hand: what its screen would show."""
 
+import dataclasses
+
+import pytest
 from builders import NOW, ago
 
 from pgtop.model.records import (
@@ -81,3 +84,23 @@ def test_a_replay_jump_takes_rates_from_the_frame_before_it() -> None:
     state.restart_from(None)  # the first frame has none before it
     state.take_postgres(_snap(0, 100), "replay")
     assert state.current_rates() is None
+
+
+def test_each_change_leaves_one_new_frozen_frame_with_the_header_status() -> None:
+    state = MonitorState(refresh=1.5)
+    assert (state.frame.status, state.frame.snapshot, state.frame.refresh) == (
+        "connecting",
+        None,
+        1.5,
+    )
+    state.take_postgres(_snap(0, 100), "live")
+    first = state.frame
+    assert first.snapshot is state.snapshot() and first.status == "live"
+    state.postgres_failed("connection refused")
+    assert state.frame is not first and first.status == "live"  # the old frame stays as it was
+    assert (state.frame.status, state.frame.reason) == ("reconnecting", "connection refused")
+    assert state.frame.snapshot is first.snapshot  # the last data, shown stale
+    state.set_refresh(3.0)
+    assert state.frame.refresh == 3.0 and state.frame.last_good == first.last_good
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a frame never changes once made
+        state.frame.status = "live"  # type: ignore[misc]

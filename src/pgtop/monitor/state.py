@@ -1,10 +1,11 @@
 """What one server's screen shows, kept without a terminal: one `MonitorState` per server.
 
-Its one writer is that server's feed: the poll results and failures it delivers (and
-its pause or replay position) come in through the `take_*`, `*_failed` and `set_status`
-methods below; everything else only reads. The pooler joins, rates and histories are
-derived here once per change, so a screen (or a fleet line, or a headless recorder)
-reads the same figures.
+Its one writer is that server's feed (monitor/live.py or monitor/replay.py): the poll
+results and failures it delivers (and its pause or replay position) come in through
+the `take_*`, `*_failed` and `set_*` methods below, and each such change leaves a new
+frozen `Frame` in `frame` for the screen; everything else only reads. The pooler join,
+rates and histories are derived here once per change, so a screen (or a fleet line,
+or a headless recorder) reads the same figures.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pgtop.model.derive import Rates, compute_rates, pooler_rates
 from pgtop.model.history import History
 from pgtop.model.pooler_join import LinkMemo, link_sessions
 from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.monitor.frame import Frame
 
 NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, None)
 
@@ -42,6 +44,18 @@ class MonitorState:
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
         self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
+        self.frame = Frame(refresh=refresh)  # what the screen shows now
+
+    def _changed(self) -> None:
+        """One new frame per change: the screen draws from it alone."""
+        self.frame = Frame(
+            self.snapshot(),
+            self.current_rates(),
+            self.status,
+            self.reason,
+            self.last_good,
+            self.refresh,
+        )
 
     # -- writes (the feed) --------------------------------------------------------------
 
@@ -56,34 +70,41 @@ class MonitorState:
         self.last_good = snap.server.snapshot_time
         self.connections.add(float(snap.limits.client_connections))
         self.tps.add(self.rates.transactions if self.rates else None)
+        self._changed()
         return first
 
     def postgres_failed(self, reason: str) -> None:
         """The last poll failed: the data shown is stale until the next good one."""
         self.status = "reconnecting"
         self.reason = reason
+        self._changed()
 
     def take_pooler(self, snap: PoolerSnapshot) -> None:
         if self.pooler_snapshot is not None:
             self.pooler_rates = pooler_rates(self.pooler_snapshot, snap)
         self.pooler_snapshot = snap
         self.pooler_error = None
+        self._changed()
 
     def pooler_failed(self, reason: str) -> None:
         # Old pools would read as current: drop them (the pane dims its last table itself).
         self.pooler_error = reason
         self.pooler_snapshot = None
         self.pooler_rates = NO_POOLER_RATES
+        self._changed()
 
     def set_status(self, status: str) -> None:
         """Paused or live again, or where a replay stands."""
         self.status = status
+        self._changed()
 
     def set_refresh(self, seconds: float) -> None:
         self.refresh = seconds
+        self._changed()
 
     def restart_from(self, before: Snapshot | None) -> None:
-        """A jump (replay): the next snapshot's rates come from `before`, not the last."""
+        """A jump (replay): the next snapshot's rates come from `before`, not the last.
+        No frame of its own: the snapshot jumped to follows at once."""
         self.pg_snapshot = before
         self.rates = None
 

@@ -15,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop import gc_pause
@@ -29,6 +30,7 @@ from pgtop.model.view import (
     visible_sessions,
 )
 from pgtop.monitor.feed import Feed
+from pgtop.monitor.frame import Frame
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
@@ -166,6 +168,7 @@ class PgTopApp(
         self.password = password
         self.exit_message: str | None = None
         self.header_state = HeaderState.for_target(target)
+        self.frames: Signal[Frame] = Signal(self, "frame")  # the server's, as they come
         self.view = SessionView()
         self.session_filter: SessionFilter | None = None
         self.filter_prompt = FilterPrompt()
@@ -252,7 +255,7 @@ class PgTopApp(
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(self.header_state, id="header")
+        yield StatusHeader(self.header_state, self.frames, id="header")
         yield PaneTabs(id="tabs")
         with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
             yield SessionsTable(id="sessions-table", key_handler=self.filter_key)
@@ -286,9 +289,7 @@ class PgTopApp(
         if snap is None:
             return
         rates = self.current_rates()
-        self.header_state.snapshot = snap
-        self.header_state.rates = rates
-        self.query_one(StatusHeader).refresh()
+        self._publish()
         self._update_tab_badges(snap)
         if self.screen is not self.default_screen:
             from pgtop.ui.screens.inspect import InspectScreen  # loaded on first use

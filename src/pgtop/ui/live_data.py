@@ -20,7 +20,6 @@ from pgtop.model.records import Snapshot
 from pgtop.monitor.feed import FEED_GROUPS, Feed, Update
 from pgtop.monitor.live import LiveFeed
 from pgtop.ui.messages import FeedUpdated
-from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class LiveData(_Base):
     def on_feed_updated(self, message: FeedUpdated) -> None:
         update = message.update
         if update.source == "status":
-            self._show_status()
+            self._publish()
         elif update.source == "pooler":
             # The sessions table takes the new links at the next PostgreSQL poll, one
             # refresh at most: re-sorting and redrawing it on both ticks was a tenth of
@@ -110,20 +109,15 @@ class LiveData(_Base):
         if self.recorder is not None:
             self.record_snapshot()
         self.query_one(SessionsTable).set_stale(False)
-        self._show_status(refresh=False)  # _render_all refreshes the header
-        self._render_all()
+        self._render_all()  # the frame with it
         if first_data:
             self.call_after_refresh(self._after_first_frame)
         else:
             self.sample_host()
 
-    def _show_status(self, *, refresh: bool = True) -> None:
-        """The state's status and interval into the header."""
-        hs, st = self.header_state, self.state
-        hs.status, hs.reason, hs.last_good = st.status, st.reason, st.last_good
-        hs.refresh = st.refresh
-        if refresh:
-            self.query_one(StatusHeader).refresh()
+    def _publish(self) -> None:
+        """The state's latest frame to what draws it (the header subscribes)."""
+        self.frames.publish(self.state.frame)
 
     def _after_first_frame(self) -> None:
         gc_pause.resume()
@@ -138,7 +132,7 @@ class LiveData(_Base):
             self.exit()
             return
         self.query_one(SessionsTable).set_stale(True)
-        self._show_status()
+        self._publish()
 
     def current_snapshot(self) -> Snapshot | None:
         return self.state.snapshot()
@@ -150,4 +144,4 @@ class LiveData(_Base):
         """A key for the feed itself (pause, interval, playback): the feed offers it or
         check_action leaves it out."""
         getattr(self.feed, control)(*args)
-        self._show_status()
+        self._publish()
