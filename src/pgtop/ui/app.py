@@ -1,4 +1,10 @@
-"""The pgtop Textual app: panes fed by one polling worker per server."""
+"""The pgtop Textual app: one server's screen, fed by that server's feed.
+
+Who owns what: the server's data is its MonitorState (pgtop/monitor/), written only by
+its feed; each change is a frozen Frame that the app publishes once on `frames` (the
+header subscribes). The view, filter, lock-tree toggle and the header's HeaderState
+are the app's own, written by its key handlers; marks live in the sessions table.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Host figures for PgTopApp: load, memory and disk in the header; per-backend CPU,
 memory and I/O columns on `h` — only when pgtop runs on the database host.
 
-Whether it does is decided once per connection (collect/host.is_local_backend). Remotely
-the columns are absent, not zero. Sampling reads /proc of the visible rows only, in a
-thread, after each poll.
+Its state (host, host_checked, host_columns, host_stats) is this mixin's alone.
+Whether pgtop runs there is decided once per connection (collect/host.is_local_backend).
+Remotely the columns are absent, not zero. Sampling reads /proc of the visible rows
+only, in a thread, after each poll.
 """
 
 from __future__ import annotations

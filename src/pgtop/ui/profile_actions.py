@@ -1,7 +1,8 @@
 """Switching to a saved profile, and saving the current connection as one.
 
-A mixin for PgTopApp: switching stops both polling workers, closes every connection,
-and starts again on the profile's server; nothing of the old target is kept.
+A mixin for PgTopApp: switching stops the feed (its workers and connections) and builds
+a new one, with a new MonitorState, for the profile's server; nothing of the old target
+is kept.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 A mixin for PgTopApp so app.py stays about layout and polling. Signals go through
 collect.actions (guarded by backend_start) after a ConfirmScreen; results are reported
-in a notification and appended to the audit log.
+in a notification and appended to the audit log. The view and filter it changes are
+the app's; the marks are the sessions table's (SessionsTable.marked), reconciled here
+against each snapshot.
 """
 
 from __future__ import annotations

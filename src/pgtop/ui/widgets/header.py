@@ -1,7 +1,8 @@
 """The header: server facts, connection use against the limit, states, rates, trends.
 
-It is a fixed-height widget whose `render` reads the app's state: refreshing it repaints
-four lines without a layout pass. Text from the server goes in as `Text`, never markup.
+It is a fixed-height widget whose `render` reads its HeaderState: the server's latest
+Frame (drawn as it is published) and the app's view of it. Refreshing it repaints four
+lines without a layout pass. Text from the server goes in as `Text`, never markup.
 Each line is fitted to the width by dropping its least important items whole
 (header_parts.py), so a number is never cut.
 """
