@@ -209,16 +209,12 @@ def run_app(
         return app
 
     async def _connected_collector(pw: str | None) -> PostgresCollector:
-        collector = PostgresCollector(
-            target.postgres,
-            connect_timeout=target.connect_timeout,
-            poll_timeout=max(5.0, target.refresh * 3),
-            password=pw,
-        )
+        collector = postgres_collector(target, pw)
         await collector.connect()
         return collector
 
     from pgtop.collect.errors import CollectError
+    from pgtop.collect.monitor import postgres_collector
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.password_prompt import NoPassword, with_password_prompt
 

@@ -72,7 +72,7 @@ async def test_host_columns_are_absent_when_not_local(primary_pg: PostgresServer
     app.host_checked = True  # as if the check had failed: the server is elsewhere
     async with app.run_test(size=(160, 40)) as pilot:
         for _ in range(50):
-            if app.pg_snapshot is not None:
+            if app.state.pg_snapshot is not None:
                 break
             await pilot.pause(0.1)
         await pilot.press("h")

@@ -312,7 +312,7 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
             await pilot.press("down", "enter")
 
             def on_second() -> bool:
-                snapshot = app.header_state.snapshot
+                snapshot = app.header_state.frame.snapshot
                 return (
                     second_app in applications(app)
                     and snapshot is not None

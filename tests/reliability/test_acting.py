@@ -203,7 +203,7 @@ def _needs_pid_reuse() -> None:
 
 
 def _holds(app: PgTopApp, pid: int, application: str) -> bool:
-    snap = app.pg_snapshot
+    snap = app.state.pg_snapshot
     return snap is not None and any(
         s.pid == pid and s.application == application for s in snap.sessions
     )
@@ -347,7 +347,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         table = app.query_one(SessionsTable)
         await until(pilot, lambda: all(table.move_cursor_to_pid(p) for p in sleepers), "both")
         await pilot.press("p")
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
         for count, pid in enumerate(sleepers, start=1):
             assert table.move_cursor_to_pid(pid)
             await pilot.press("space")
@@ -362,7 +362,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         assert not table.marked
         assert "marked" not in header_text(app)  # still paused: redrawn without a poll
         assert not any(table.is_marked(s) for s in table.rows)
-        assert app.header_state.status == "paused"
+        assert app.header_state.frame.status == "paused"
 
 
 # -- a signal the server does not answer -------------------------------------------------
@@ -498,7 +498,7 @@ async def _switch_to(pilot: Pilot[None], app: PgTopApp, name: str, names: list[s
     await pilot.press(*(["down"] * step if step > 0 else ["up"] * -step), "enter")
     await until(
         pilot,
-        lambda: app.target.profile_name == name and app.pg_snapshot is not None,
+        lambda: app.target.profile_name == name and app.state.pg_snapshot is not None,
         f"data from profile {name}",
     )
 

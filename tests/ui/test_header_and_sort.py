@@ -24,7 +24,7 @@ def header_lines(app: PgTopApp) -> list[str]:
 async def started(pilot: Pilot[Any]) -> None:
     app = pilot.app
     for _ in range(50):
-        if app.pg_snapshot is not None:
+        if app.state.pg_snapshot is not None:
             break
         await pilot.pause(0.05)
     await pilot.pause()

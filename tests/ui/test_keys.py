@@ -198,7 +198,7 @@ async def test_terminate_all_sessions_of_a_database(
         )
         assert await alive(admin, *shop) == set()
         assert await alive(admin, *elsewhere) == set(elsewhere)
-        own = set(app.postgres.own_pids)
+        own = set(app.feed.postgres.own_pids)
         assert len(own) == 2  # the poller's connection and the one that sent the signals
         pgtop_pids = {
             r["pid"]
@@ -216,7 +216,7 @@ async def test_terminate_all_sessions_of_a_database(
             "the shop sessions leaving the list",
         )
         assert set(elsewhere) <= set(shown(app))
-        assert app.header_state.status == "live"
+        assert app.header_state.frame.status == "live"
     entries = audit_lines(state_dir)
     assert {e["pid"] for e in entries} >= set(shop)
     assert {e["result"] for e in entries} == {"done"}
@@ -388,7 +388,7 @@ async def test_inspect_shows_whole_query_and_locks(
 async def test_help_and_palette_list_the_keys(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.pg_snapshot is not None, "the first snapshot")
+        await until(pilot, lambda: app.state.pg_snapshot is not None, "the first snapshot")
         await pilot.press("question_mark")
         screen = app.screen
         assert isinstance(screen, HelpScreen)
@@ -426,15 +426,18 @@ async def test_leaving_inspect_stops_polling_its_locks(
         await inspect_waiter(pilot, chain.waiters[0])
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
-        assert app.pg_snapshot is not None
-        left_at = app.pg_snapshot.server.snapshot_time
+        assert app.state.pg_snapshot is not None
+        left_at = app.state.pg_snapshot.server.snapshot_time
         await until(
             pilot,
-            lambda: app.pg_snapshot is not None and app.pg_snapshot.server.snapshot_time > left_at,
+            lambda: (
+                app.state.pg_snapshot is not None
+                and app.state.pg_snapshot.server.snapshot_time > left_at
+            ),
             "a poll after leaving the inspect screen",
         )
-        assert app.postgres.inspect_pid is None
-        assert app.pg_snapshot.inspected_pid is None
+        assert app.feed.postgres.inspect_pid is None
+        assert app.state.pg_snapshot.inspected_pid is None
 
 
 async def test_inspect_names_the_relation_in_another_database(
@@ -444,8 +447,8 @@ async def test_inspect_names_the_relation_in_another_database(
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
         await inspect_waiter(pilot, chain.waiters[0])
-        assert app.pg_snapshot is not None
-        (waiting,) = [lock for lock in app.pg_snapshot.inspected_locks if not lock.granted]
+        assert app.state.pg_snapshot is not None
+        (waiting,) = [lock for lock in app.state.pg_snapshot.inspected_locks if not lock.granted]
         relation = waiting.relation or ""
         # The table's name, or at least which database the OID belongs to.
         assert chain.table in relation or SHOP_DB in relation, relation
@@ -463,7 +466,7 @@ async def test_keys_right_behind_the_slash_go_into_the_filter(primary_pg: Postgr
     """ "/cron" in one burst must filter on "cron", not sort (r) and open profiles (o)."""
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.pg_snapshot is not None, "a first snapshot")
+        await until(pilot, lambda: app.state.pg_snapshot is not None, "a first snapshot")
         _burst(app, "/cron")
         await until(pilot, lambda: app.filter_prompt.text == "cron", "the filter text")
         assert app.view.sort is None and not app.view.reverse
@@ -488,7 +491,7 @@ async def test_keys_typed_into_the_filter_do_not_act(primary_pg: PostgresServer)
     """While the prompt is open, `k`, `s` or `c` are letters of the filter, not actions."""
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.pg_snapshot is not None, "a first snapshot")
+        await until(pilot, lambda: app.state.pg_snapshot is not None, "a first snapshot")
         await pilot.press("slash", "k", "s", "c")
         assert app.filter_prompt.text == "ksc"
         assert not isinstance(app.screen, ConfirmScreen)

@@ -34,7 +34,11 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def first_snapshot(pilot: Pilot[None]) -> None:
     app = pilot.app
-    await until(pilot, lambda: getattr(app, "pg_snapshot", None) is not None, "a snapshot")
+    await until(
+        pilot,
+        lambda: getattr(getattr(app, "state", None), "pg_snapshot", None) is not None,
+        "a snapshot",
+    )
 
 
 def burst(app: PgTopApp, text: str) -> None:

@@ -1,6 +1,8 @@
 """One poll of everything a Target names: PostgreSQL, and PgBouncer when given.
 
-The pooler is polled beside PostgreSQL, concurrently; its failure is reported in the
+The collectors of a target are built here and only here (also for the live feed,
+monitor/live.py, and the head start in modes.py). The pooler is polled beside
+PostgreSQL, concurrently; its failure is reported in the
 snapshot (`pooler_error`) and never hides the PostgreSQL data.
 """
 
@@ -16,23 +18,37 @@ from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.target import Target
 
 
+def poll_timeout(target: Target) -> float:
+    """How long one poll may take before it counts as failed: a few refreshes."""
+    return max(5.0, target.refresh * 3)
+
+
+def postgres_collector(target: Target, password: str | None = None) -> PostgresCollector:
+    """The collector of the target's PostgreSQL (every caller builds it here)."""
+    return PostgresCollector(
+        target.postgres,
+        connect_timeout=target.connect_timeout,
+        poll_timeout=poll_timeout(target),
+        password=password,
+    )
+
+
+def pooler_collector(target: Target) -> PgBouncerCollector | None:
+    """The collector of the target's PgBouncer console, when it names one."""
+    if not target.pooler:
+        return None
+    return PgBouncerCollector(
+        target.pooler, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout(target)
+    )
+
+
 class Monitor:
+    """Both servers polled together, once (--once)."""
+
     def __init__(self, target: Target, password: str | None = None) -> None:
         self.target = target
-        poll_timeout = max(5.0, target.refresh * 3)
-        self.postgres = PostgresCollector(
-            target.postgres,
-            connect_timeout=target.connect_timeout,
-            poll_timeout=poll_timeout,
-            password=password,
-        )
-        self.pooler = (
-            PgBouncerCollector(
-                target.pooler, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout
-            )
-            if target.pooler
-            else None
-        )
+        self.postgres = postgres_collector(target, password)
+        self.pooler = pooler_collector(target)
 
     async def connect(self) -> None:
         """Connect to PostgreSQL (errors raise); the pooler connects lazily in poll()."""

@@ -1,4 +1,10 @@
-"""The pgtop Textual app: panes fed by one polling worker per server."""
+"""The pgtop Textual app: one server's screen, fed by that server's feed.
+
+Who owns what: the server's data is its MonitorState (pgtop/monitor/), written only by
+its feed; each change is a frozen Frame that the app publishes once on `frames` (the
+header subscribes). The view, filter, lock-tree toggle and the header's HeaderState
+are the app's own, written by its key handlers; marks live in the sessions table.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +21,23 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop import gc_pause
-from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.locks import waiters_behind
-from pgtop.model.pooler_join import LinkMemo
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.model.view import (
     SessionView,
     sort_descends,
     sort_label,
     visible_sessions,
 )
+from pgtop.monitor.feed import Feed
+from pgtop.monitor.frame import Frame
+from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.host_figures import HostFigures
@@ -37,7 +45,7 @@ from pgtop.ui.keys_and_commands import KeysAndCommands
 from pgtop.ui.live_data import LiveData
 from pgtop.ui.lock_actions import LockActions
 from pgtop.ui.profile_actions import ProfileActions
-from pgtop.ui.replay_controls import REPLAY_ABSENT, REPLAY_BINDINGS, REPLAY_ONLY, ReplayControls
+from pgtop.ui.replay_controls import REPLAY_BINDINGS, ReplayControls
 from pgtop.ui.session_actions import SessionActions
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
 from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
@@ -45,6 +53,7 @@ from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
+    from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
     from pgtop.ui.widgets.pooler_pane import PoolerPane
@@ -55,6 +64,8 @@ WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 # Both sets are bound; check_action keeps exactly one alive, so a read-only target has
 # no path to a signal, and its keys say "read-only" instead of doing nothing.
 ACTING = {"cancel", "terminate", "terminate_database", "cancel_inspected", "terminate_inspected"}
+# Keys that need a live server to act on or leave (a recording has none).
+NEEDS_SERVER = ACTING | {"read_only_notice", "switch_profile"}
 MAIN_SCREEN_ONLY = {
     "show_pane",
     "next_pane",
@@ -129,10 +140,10 @@ class PgTopApp(
         Binding("4", "show_pane('pooler')", "Pooler", show=False, id="pane-pooler"),
         Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next-pane"),
         Binding("shift+tab", "previous_pane", "Prev pane", show=False, priority=True),
-        Binding("p", "toggle_pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "slower", "Poll less often", show=False, id="slower"),
-        Binding("minus", "faster", "Poll more often", show=False, id="faster"),
-        Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh-now"),
+        Binding("p", "feed('toggle_pause')", "Pause", id="pause"),
+        Binding("plus,equals_sign", "feed('slower')", "Poll less often", show=False, id="slower"),
+        Binding("minus", "feed('faster')", "Poll more often", show=False, id="faster"),
+        Binding("ctrl+r", "feed('refresh_now')", "Refresh now", show=False, id="refresh-now"),
         Binding("o", "switch_profile", "Profiles", show=False, id="profiles"),
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("k", "terminate", "Terminate", id="terminate"),
@@ -163,35 +174,31 @@ class PgTopApp(
         self.password = password
         self.exit_message: str | None = None
         self.header_state = HeaderState.for_target(target)
+        self.frames: Signal[Frame] = Signal(self, "frame")  # the server's, as they come
         self.view = SessionView()
-        self.pg_snapshot: Snapshot | None = None
-        self.pooler_snapshot: PoolerSnapshot | None = None
-        self.pooler_error: str | None = None
-        self.rates: Rates | None = None
-        self._pooler_rates: tuple[float | None, float | None, float | None] = (None, None, None)
-        self._had_data = False
         self.session_filter: SessionFilter | None = None
         self.filter_prompt = FilterPrompt()
         self.listing_keys_of: Screen[object] | None = None  # see keys_screen
         self.blocking_tree = False
-        # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
-        self._linked: tuple[tuple[object, ...], Snapshot] | None = None
-        self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
         self.head_start = head_start
         self.panes_ready = False  # the non-session panes mount after the first data
         self._panes_mounting = False
         self._panes_mounted = asyncio.Event()
-        self._make_pollers()
+        self.feed: Feed  # writes `state`, this server's data (its one writer)
+        self.state: MonitorState
+        self._make_feed()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MAIN_SCREEN_ONLY and self.keys_screen is not self.default_screen:
             return False  # e.g. on the inspect screen, "/" or "s" would act unseen
         if not self._pane_allows(action):
             return False
-        if self.replay is not None and action in REPLAY_ABSENT:
+        if action in NEEDS_SERVER and not self.feed.has_server:
             return False
-        if action in REPLAY_ONLY:
-            return self.replay is not None
+        if action == "feed":  # a control of the feed: pause, interval, playback
+            return parameters[0] in self.feed.controls
+        if action == "replay_jump":
+            return "jump" in self.feed.controls
         if action in ACTING:
             return not self.target.read_only
         if action == "read_only_notice":
@@ -254,7 +261,7 @@ class PgTopApp(
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(self.header_state, id="header")
+        yield StatusHeader(self.header_state, self.frames, id="header")
         yield PaneTabs(id="tabs")
         with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
             yield SessionsTable(id="sessions-table", key_handler=self.filter_key)
@@ -268,7 +275,7 @@ class PgTopApp(
         # then comes sooner (each mount restyles the screen and rebuilds the footer).
         self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
-        self._start_polling()
+        self._start_feed()
 
     def on_resize(self, event: events.Resize) -> None:
         # Runs before App._on_resize updates self.size: use the event's size.
@@ -288,9 +295,7 @@ class PgTopApp(
         if snap is None:
             return
         rates = self.current_rates()
-        self.header_state.snapshot = snap
-        self.header_state.rates = rates
-        self.query_one(StatusHeader).refresh()
+        self._publish()
         self._update_tab_badges(snap)
         if self.screen is not self.default_screen:
             from pgtop.ui.screens.inspect import InspectScreen  # loaded on first use
@@ -442,6 +447,4 @@ class PgTopApp(
         await self.stop_recording()
         if self._runner is not None:
             await self._runner.close()
-        await self.postgres.close()
-        if self.pooler is not None:
-            await self.pooler.close()
+        await self.feed.close()

@@ -1,9 +1,10 @@
 """Host figures for PgTopApp: load, memory and disk in the header; per-backend CPU,
 memory and I/O columns on `h` — only when pgtop runs on the database host.
 
-Whether it does is decided once per connection (collect/host.is_local_backend). Remotely
-the columns are absent, not zero. Sampling reads /proc of the visible rows only, in a
-thread, after each poll.
+Its state (host, host_checked, host_columns, host_stats) is this mixin's alone.
+Whether pgtop runs there is decided once per connection (collect/host.is_local_backend).
+Remotely the columns are absent, not zero. Sampling reads /proc of the visible rows
+only, in a thread, after each poll.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ class HostFigures(_Base):
 
     def sample_host(self) -> None:
         """After each poll: check locality once, then sample in a thread."""
-        if self.replay is not None or self.snapshot_source is not None:
+        postgres = self.feed.postgres
+        if not self.feed.samples_host or postgres is None:
             return
         if not self.host_checked:
-            own = self.postgres.own_backend
+            own = postgres.own_backend
             if own is None:
                 return
             self.host_checked = True
@@ -88,7 +90,7 @@ class HostFigures(_Base):
 
     def action_toggle_host(self) -> None:
         if self.host is None:
-            where = self.postgres.address
+            where = self.feed.address
             self.notify(
                 f"host figures need pgtop on the database host; {where} is not this machine",
                 severity="warning",

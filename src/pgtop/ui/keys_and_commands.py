@@ -126,7 +126,7 @@ class KeysAndCommands(_Base):
             if not b.is_move and b.action not in NOT_IN_PALETTE:
                 run = partial(b.node.run_action, b.action)
                 yield SystemCommand(b.description, f"key: {b.key_text}", run)
-        if self.replay is None:  # a recording has no connection to save
+        if self.feed.has_server:  # a recording has no connection to save
             yield SystemCommand(
                 "Save current connection as…",
                 "save host, port, user, database, pooler and refresh as a profile (no password)",

@@ -1,32 +1,15 @@
-"""Messages the polling workers post to the app."""
+"""Messages a server's feed posts to the app."""
 
 from __future__ import annotations
 
 from textual.message import Message
 
-from pgtop.collect.errors import CollectError
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.monitor.feed import Update
 
 
-class PostgresReady(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
+class FeedUpdated(Message):
+    """The feed wrote its state: the screen redraws what changed from it."""
+
+    def __init__(self, update: Update) -> None:
         super().__init__()
-        self.snapshot = snapshot
-
-
-class PostgresFailed(Message):
-    def __init__(self, error: CollectError) -> None:
-        super().__init__()
-        self.error = error
-
-
-class PoolerReady(Message):
-    def __init__(self, snapshot: PoolerSnapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-
-
-class PoolerFailed(Message):
-    def __init__(self, error: CollectError) -> None:
-        super().__init__()
-        self.error = error
+        self.update = update

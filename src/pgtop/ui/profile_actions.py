@@ -1,7 +1,8 @@
 """Switching to a saved profile, and saving the current connection as one.
 
-A mixin for PgTopApp: switching stops both polling workers, closes every connection,
-and starts again on the profile's server; nothing of the old target is kept.
+A mixin for PgTopApp: switching stops the feed (its workers and connections) and builds
+a new one, with a new MonitorState, for the profile's server; nothing of the old target
+is kept.
 """
 
 from __future__ import annotations
@@ -63,18 +64,14 @@ class ProfileActions(_Base):
         await self._stop_polling()
         self.target = target
         self.password = None
-        self.pg_snapshot = self.pooler_snapshot = None
-        self.pooler_error = None
-        self.rates = None
-        self._pooler_rates = (None, None, None)
         self.header_state = HeaderState.for_target(target, filter_text=self.filter_text)
         self.query_one(StatusHeader).state = self.header_state
         table = self.query_one(SessionsTable)
         table.marked.clear()  # marks name sessions of the old server
         table.set_rows([], datetime.now(UTC))
         self.reset_host()
-        self._make_pollers()
-        self._start_polling()
+        self._make_feed()
+        self._start_feed()
         self.refresh_bindings()  # read-only may differ between profiles
         read_only = " (read-only)" if target.read_only else ""
         self.notify(f"switched to profile {profile.name!r} ({profile.describe()}){read_only}")
@@ -91,14 +88,10 @@ class ProfileActions(_Base):
             return apply_password_command(target)
 
     async def _stop_polling(self) -> None:
-        self.workers.cancel_group(self, "poll-postgres")
-        self.workers.cancel_group(self, "poll-pooler")
         if self._runner is not None:
             await self._runner.close()
             self._runner = None
-        await self.postgres.close()
-        if self.pooler is not None:
-            await self.pooler.close()
+        await self._stop_feed()
 
     def action_save_profile(self) -> None:
         from pgtop.ui.screens.profiles import SaveProfileScreen

@@ -2,7 +2,9 @@
 
 A mixin for PgTopApp so app.py stays about layout and polling. Signals go through
 collect.actions (guarded by backend_start) after a ConfirmScreen; results are reported
-in a notification and appended to the audit log.
+in a notification and appended to the audit log. The view and filter it changes are
+the app's; the marks are the sessions table's (SessionsTable.marked), reconciled here
+against each snapshot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pgtop.ui.widgets.sessions_table import SessionsTable
 
 if TYPE_CHECKING:
     from pgtop.collect.actions import ActionResult, ActionRunner, Kind
+    from pgtop.collect.postgres import PostgresCollector
     from pgtop.ui.app import PgTopApp
 
     _Base = PgTopApp
@@ -214,15 +217,21 @@ class SessionActions(_Base):
         snap = self.current_snapshot()
         if snap is None:
             return
-        under = self.postgres.inspect_pid  # the inspect screen below, if any, gets its locks
-        self.postgres.inspect_pid = pid
-        self.pg_poller.poll_now()
+        under = self.feed.watch_locks_of(pid, now=True)  # the screen below gets them back
         self.push_screen(
             InspectScreen(pid, snap, read_only=self.target.read_only, session=session),
-            callback=lambda _: setattr(self.postgres, "inspect_pid", under),
+            callback=lambda _: self.feed.watch_locks_of(under),
         )
 
     # -- cancel / terminate ---------------------------------------------------------------
+
+    @property
+    def _postgres(self) -> PostgresCollector:
+        """The server's collector: its own backends are never signalled. Acting keys
+        exist only for a feed with a server (check_action), which has one."""
+        postgres = self.feed.postgres
+        assert postgres is not None
+        return postgres
 
     def _targets(self) -> list[Session]:
         """Marked sessions that still run, else the one under the cursor.
@@ -307,7 +316,7 @@ class SessionActions(_Base):
                 severity="warning",
             )
             return
-        own = set(self.postgres.own_pids)
+        own = set(self._postgres.own_pids)
         targets = [s for s in targets if s.pid not in own]
         if not targets:
             self.notify(f"nothing to {kind}", severity="warning")
@@ -358,19 +367,19 @@ class SessionActions(_Base):
             )
         try:
             pid = await self._runner.connect()
-            self.postgres.exclude_pid(pid)
+            self._postgres.exclude_pid(pid)
         except Exception as exc:  # reported, never raised into the UI
             self.notify(f"{kind} failed: {exc}", severity="error")
             return
-        protected = set(self.postgres.own_pids)
+        protected = set(self._postgres.own_pids)
         results = await self._runner.signal(kind, targets, protected)
         summary, severity = summarize_results(results)
         self.notify(summary, severity=severity, timeout=6)  # type: ignore[arg-type]
-        error = record_actions(self.postgres.address, targets, results)
+        error = record_actions(self._postgres.address, targets, results)
         if error:
             self.notify(error, severity="error")
         # The marks did their job, whatever the outcome (cancel as terminate); redrawn now,
         # as the next poll may be far off (paused).
         self.query_one(SessionsTable).unmark(targets)
         self._rerender_sessions()
-        self.pg_poller.poll_now()
+        self.feed.poll_now()

@@ -265,9 +265,9 @@ class InspectScreen(Screen[None]):
         """Why the snapshot holds no locks of this session: they come with the next poll,
         which a pause holds back and a recording never had."""
         app = cast("PgTopApp", self.app)
-        if app.replay is not None:
+        if not app.feed.has_server:
             return "not recorded"
-        if app.pg_poller.paused:
+        if app.feed.paused:
             return "not read while paused (p resumes)"
         return "loading…"
 

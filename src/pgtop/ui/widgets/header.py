@@ -1,7 +1,8 @@
 """The header: server facts, connection use against the limit, states, rates, trends.
 
-It is a fixed-height widget whose `render` reads the app's state: refreshing it repaints
-four lines without a layout pass. Text from the server goes in as `Text`, never markup.
+It is a fixed-height widget whose `render` reads its HeaderState: the server's latest
+Frame (drawn as it is published) and the app's view of it. Refreshing it repaints four
+lines without a layout pass. Text from the server goes in as `Text`, never markup.
 Each line is fitted to the width by dropping its least important items whole
 (header_parts.py), so a number is never cut.
 """
@@ -9,29 +10,27 @@ Each line is fitted to the width by dropping its least important items whole
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from rich.console import Group
 from rich.text import Text
+from textual.signal import Signal
 from textual.widget import Widget
 
-from pgtop.model.derive import Rates, count_states, uptime
+from pgtop.model.derive import count_states, uptime
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
-from pgtop.model.records import Snapshot
+from pgtop.monitor.frame import Frame
 from pgtop.target import Target
 from pgtop.ui.widgets.header_parts import Part, fit_parts
 
 
 @dataclass
 class HeaderState:
-    snapshot: Snapshot | None = None
-    rates: Rates | None = None
-    status: str = "connecting"  # live, paused, reconnecting, connecting
-    reason: str = ""  # why not live
-    last_good: datetime | None = None
-    refresh: float = 2.0
+    """What the header draws. `frame` is the server's latest (published by the app, drawn
+    on arrival); the rest is the app's view of it, written by the app alone."""
+
+    frame: Frame = field(default_factory=Frame)
     filter_text: str = ""
     # What the sessions pane shows (count, sort order, toggles), each with its Part.keep.
     view_parts: list[tuple[str, int]] = field(default_factory=list)
@@ -49,7 +48,7 @@ class HeaderState:
     def for_target(cls, target: Target, *, filter_text: str = "") -> HeaderState:
         """A fresh header for `target`; a filter that still applies stays shown."""
         return cls(
-            refresh=target.refresh,
+            frame=Frame(refresh=target.refresh),
             filter_text=filter_text,
             profile=target.profile_name or "",
             read_only=target.read_only,
@@ -79,9 +78,18 @@ class StatusHeader(Widget):
     StatusHeader { height: 4; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, state: HeaderState, *, id: str | None = None) -> None:
+    def __init__(self, state: HeaderState, frames: Signal[Frame], *, id: str | None = None) -> None:
+        """`frames`: where the server's frames are published; each is drawn on arrival."""
         super().__init__(id=id)
         self.state = state
+        self._frames = frames
+
+    def on_mount(self) -> None:
+        self._frames.subscribe(self, self._show_frame, immediate=True)
+
+    def _show_frame(self, frame: Frame) -> None:
+        self.state.frame = frame
+        self.refresh()
 
     def render(self) -> Group:
         width = self.content_size.width
@@ -98,7 +106,7 @@ class StatusHeader(Widget):
 
     def _line_server(self) -> list[Part]:
         st = self.state
-        snap = st.snapshot
+        snap = st.frame.snapshot
         parts = []
         if st.profile:
             badge = Text(f" {one_line(st.profile, 24)} ", "bold reverse")
@@ -112,22 +120,28 @@ class StatusHeader(Widget):
             if srv.in_recovery:
                 parts.append(Part(Text("standby", "bold cyan"), group=1))
             parts.append(Part(Text(f"up {age(uptime(srv))}"), keep=5, group=1))
-        parts.append(Part(Text(f"● {st.status}", STATUS_STYLES.get(st.status, "bold")), group=2))
-        if st.reason:
-            parts.append(Part(Text(f"({one_line(st.reason)})", "red"), group=2, shrink=12))
-        if st.last_good is not None and st.status == "reconnecting":
-            stale = f"stale: data from {st.last_good.astimezone():%H:%M:%S}"
+        parts.append(
+            Part(Text(f"● {st.frame.status}", STATUS_STYLES.get(st.frame.status, "bold")), group=2)
+        )
+        if st.frame.reason:
+            parts.append(Part(Text(f"({one_line(st.frame.reason)})", "red"), group=2, shrink=12))
+        if st.frame.last_good is not None and st.frame.status == "reconnecting":
+            stale = f"stale: data from {st.frame.last_good.astimezone():%H:%M:%S}"
             parts.append(Part(Text(stale, "bold red"), group=3))
         if st.read_only:
             parts.append(Part(Text("read-only", "bold yellow"), keep=1, group=4))
-        parts.append(Part(Text(f"every {every(st.refresh)}"), keep=4, group=5))
-        if st.last_good is not None and st.status != "reconnecting" and not st.replaying:
-            at = Text(f"at {st.last_good.astimezone():%H:%M:%S}", "dim")
+        parts.append(Part(Text(f"every {every(st.frame.refresh)}"), keep=4, group=5))
+        if (
+            st.frame.last_good is not None
+            and st.frame.status != "reconnecting"
+            and not st.replaying
+        ):
+            at = Text(f"at {st.frame.last_good.astimezone():%H:%M:%S}", "dim")
             parts.append(Part(at, keep=6, group=6))
         return parts
 
     def _line_connections(self) -> list[Part]:
-        snap = self.state.snapshot
+        snap = self.state.frame.snapshot
         if snap is None:
             return []
         lim = snap.limits
@@ -161,17 +175,17 @@ class StatusHeader(Widget):
 
     def _line_rates(self) -> list[Part]:
         st = self.state
-        if st.snapshot is None:
+        if st.frame.snapshot is None:
             return []
-        tps = st.rates.transactions if st.rates else None
+        tps = st.frame.rates.transactions if st.frame.rates else None
         parts = [
             Part(Text("tps ").append("n/a" if tps is None else f"{tps:.0f}", "bold")),
             Part(Text(st.tps.sparkline(16), "cyan"), keep=5),
         ]
-        top = float(st.snapshot.limits.available_to_ordinary_roles)
+        top = float(st.frame.snapshot.limits.available_to_ordinary_roles)
         conns = Text("conns ").append(st.connections.sparkline(16, top), "cyan")
         parts.append(Part(conns, keep=6, group=1))
-        pooler = st.snapshot.pooler
+        pooler = st.frame.snapshot.pooler
         if pooler is not None:
             waiting = sum(p.cl_waiting for p in pooler.pools)
             active = sum(p.cl_active for p in pooler.pools)
@@ -181,14 +195,14 @@ class StatusHeader(Widget):
             parts.append(Part(Text(f"{waiting} wait", "bold red" if waiting else ""), group=2))
             if waiting:
                 parts.append(Part(Text(f"max {age(longest)}", "red"), keep=1, group=2))
-        elif st.snapshot.pooler_error:
+        elif st.frame.snapshot.pooler_error:
             parts.append(Part(Text("pooler: unreachable", "red"), group=2))
         return parts
 
     def _line_notes(self, width: int) -> Text:
         st = self.state
         parts = []
-        snap = st.snapshot
+        snap = st.frame.snapshot
         if snap is not None and not snap.server.can_see_all:
             user = one_line(snap.server.current_user)
             limited = f"limited view: GRANT pg_monitor TO {user} to see all sessions "

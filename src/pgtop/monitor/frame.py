@@ -1,0 +1,23 @@
+"""A `Frame`: what one server's screen shows at one moment, frozen.
+
+Its MonitorState builds one at each change (monitor/state.py, its only maker); the
+screen publishes it once to whatever draws it (the header, via a Textual signal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pgtop.model.derive import Rates
+from pgtop.model.records import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    snapshot: Snapshot | None = None  # PostgreSQL's, with the pooler's data joined
+    rates: Rates | None = None
+    status: str = "connecting"  # live, paused, reconnecting, or a replay position
+    reason: str = ""  # why not live
+    last_good: datetime | None = None  # what the data is as of, by the server
+    refresh: float = 2.0  # seconds between polls (a recording's median interval)

@@ -1,0 +1,138 @@
+"""What one server's screen shows, kept without a terminal: one `MonitorState` per server.
+
+Its one writer is that server's feed (monitor/live.py or monitor/replay.py): the poll
+results and failures it delivers (and its pause or replay position) come in through
+the `take_*`, `*_failed` and `set_*` methods below, and each such change leaves a new
+frozen `Frame` in `frame` for the screen; everything else only reads. The pooler join,
+rates and histories are derived here once per change, so a screen (or a fleet line,
+or a headless recorder) reads the same figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.history import History
+from pgtop.model.pooler_join import LinkMemo, link_sessions
+from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.monitor.frame import Frame
+
+NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, None)
+
+
+class MonitorState:
+    """One server: its latest snapshots, rates, trends and status."""
+
+    def __init__(self, *, separate_pooler: bool = False, refresh: float = 2.0) -> None:
+        """`separate_pooler`: the pooler is polled on its own, and its snapshot is joined
+        to PostgreSQL's here (else the PostgreSQL snapshot brings its own pooler data)."""
+        self.separate_pooler = separate_pooler
+        self.refresh = refresh  # seconds between polls (a recording's median interval)
+        self.pg_snapshot: Snapshot | None = None
+        self.pooler_snapshot: PoolerSnapshot | None = None
+        self.pooler_error: str | None = None
+        self.rates: Rates | None = None
+        self.pooler_rates = NO_POOLER_RATES
+        self.had_data = False  # some PostgreSQL data ever arrived
+        self.status = "connecting"  # live, paused, reconnecting, or a replay position
+        self.reason = ""  # why not live
+        self.last_good: datetime | None = None  # what the data is as of, by the server
+        self.connections = History()
+        self.tps = History()
+        # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
+        self._linked: tuple[tuple[object, ...], Snapshot] | None = None
+        self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
+        self.frame = Frame(refresh=refresh)  # what the screen shows now
+
+    def _changed(self) -> None:
+        """One new frame per change: the screen draws from it alone."""
+        self.frame = Frame(
+            self.snapshot(),
+            self.current_rates(),
+            self.status,
+            self.reason,
+            self.last_good,
+            self.refresh,
+        )
+
+    # -- writes (the feed) --------------------------------------------------------------
+
+    def take_postgres(self, snap: Snapshot, status: str) -> bool:
+        """A new PostgreSQL snapshot; True when it is the first data of this server."""
+        if self.pg_snapshot is not None:
+            self.rates = compute_rates(self.pg_snapshot, snap)
+        self.pg_snapshot = snap
+        first, self.had_data = not self.had_data, True
+        self.status = status
+        self.reason = ""
+        self.last_good = snap.server.snapshot_time
+        self.connections.add(float(snap.limits.client_connections))
+        self.tps.add(self.rates.transactions if self.rates else None)
+        self._changed()
+        return first
+
+    def postgres_failed(self, reason: str) -> None:
+        """The last poll failed: the data shown is stale until the next good one."""
+        self.status = "reconnecting"
+        self.reason = reason
+        self._changed()
+
+    def take_pooler(self, snap: PoolerSnapshot) -> None:
+        if self.pooler_snapshot is not None:
+            self.pooler_rates = pooler_rates(self.pooler_snapshot, snap)
+        self.pooler_snapshot = snap
+        self.pooler_error = None
+        self._changed()
+
+    def pooler_failed(self, reason: str) -> None:
+        # Old pools would read as current: drop them (the pane dims its last table itself).
+        self.pooler_error = reason
+        self.pooler_snapshot = None
+        self.pooler_rates = NO_POOLER_RATES
+        self._changed()
+
+    def set_status(self, status: str) -> None:
+        """Paused or live again, or where a replay stands."""
+        self.status = status
+        self._changed()
+
+    def set_refresh(self, seconds: float) -> None:
+        self.refresh = seconds
+        self._changed()
+
+    def restart_from(self, before: Snapshot | None) -> None:
+        """A jump (replay): the next snapshot's rates come from `before`, not the last.
+        No frame of its own: the snapshot jumped to follows at once."""
+        self.pg_snapshot = before
+        self.rates = None
+
+    # -- reads --------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        """The latest PostgreSQL snapshot with the pooler's data joined to its sessions."""
+        if self.pg_snapshot is None:
+            return None
+        inputs = (self.pg_snapshot, self.pooler_snapshot, self.pooler_error)
+        if self._linked is not None and all(
+            a is b for a, b in zip(self._linked[0], inputs, strict=True)
+        ):
+            return self._linked[1]
+        snap = self.pg_snapshot
+        if self.separate_pooler:
+            snap = dataclasses.replace(
+                snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
+            )
+        # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
+        self._linked = (inputs, link_sessions(snap, self._link_memo))
+        return self._linked[1]
+
+    def current_rates(self) -> Rates | None:
+        """The PostgreSQL rates, with the pooler's when it is polled on its own."""
+        if self.rates is None or not self.separate_pooler:  # else compute_rates has them
+            return self.rates
+        pt, pq, pw = self.pooler_rates
+        return dataclasses.replace(
+            self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
+        )
