@@ -21,11 +21,10 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.signal import Signal
+from textual.signal import Signal, SignalError
 from textual.widgets import ContentSwitcher, Footer
 
 from pgtop import gc_pause
-from pgtop.model.derive import Rates
 from pgtop.model.filter import SessionFilter
 from pgtop.model.locks import waiters_behind
 from pgtop.model.records import Snapshot
@@ -56,6 +55,8 @@ if TYPE_CHECKING:
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
+    from pgtop.ui.widgets.databases_pane import DatabasesPane
+    from pgtop.ui.widgets.limits_pane import LimitsPane
     from pgtop.ui.widgets.pooler_pane import PoolerPane
 
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
@@ -294,42 +295,41 @@ class PgTopApp(
         snap = self.current_snapshot()
         if snap is None:
             return
-        rates = self.current_rates()
-        self._publish()
+        self._publish()  # the header and the panes on screen draw the frame
         self._update_tab_badges(snap)
         if self.screen is not self.default_screen:
             from pgtop.ui.screens.inspect import InspectScreen  # loaded on first use
 
             if isinstance(self.screen, InspectScreen):
                 self.screen.update_snapshot(snap)
-        current = self.query_one(ContentSwitcher).current
         if not self._panes_mounting:
             self.call_after_refresh(self._mount_other_panes)
-        if current == "sessions":
-            if sessions:
-                self._render_sessions(snap)
-            if self.screen.has_class("-wide") and self.panes_ready:
-                self._update_pane("side-databases", snap, rates)
-                self._update_pane("side-pooler", snap, rates)
-        elif current is not None and self.panes_ready:
-            self._update_pane(current, snap, rates)
+        if sessions and self.query_one(ContentSwitcher).current == "sessions":
+            self._render_sessions(snap)
 
-    def _update_pane(self, pane_id: str, snap: Snapshot, rates: Rates | None) -> None:
-        # Imported only here and in _mount_panes, which runs after the first frame: the
-        # first screen needs none of them, and loading them took ~10 ms of start-up.
-        from pgtop.ui.widgets.databases_pane import DatabasesPane
-        from pgtop.ui.widgets.limits_pane import LimitsPane
-        from pgtop.ui.widgets.pooler_pane import PoolerPane
+    def _pane_on_screen(self, pane_id: str) -> bool:
+        """A side pane shows below the sessions on a wide screen; the others when chosen."""
+        current = self.query_one(ContentSwitcher).current
+        if pane_id.startswith("side-"):
+            return current == "sessions" and self.screen.has_class("-wide")
+        return current == pane_id
 
-        pane = self.query_one(f"#{pane_id}")
-        if isinstance(pane, DatabasesPane | LimitsPane | PoolerPane):
-            pane.update_snapshot(snap, rates)
+    def _follow_frames(self, pane: DatabasesPane | LimitsPane | PoolerPane) -> None:
+        """The pane draws each published frame while it is on screen; a hidden one
+        draws nothing (it catches up when shown: show_pane publishes again)."""
+
+        def take(frame: Frame) -> None:
+            if frame.snapshot is not None and pane.id and self._pane_on_screen(pane.id):
+                pane.update_snapshot(frame.snapshot, frame.rates)
+
+        # Held by the app, which runs already: a pane in a hidden container may not yet.
+        self.frames.subscribe(self, take, immediate=True)
 
     async def _mount_other_panes(self) -> None:
         if self._panes_mounting:  # asked by the first data and by a timer: once is enough
             return
         self._panes_mounting = True
-        with contextlib.suppress(NoMatches):  # the app may be closing already
+        with contextlib.suppress(NoMatches, SignalError):  # the app may be closing already
             await self._mount_panes()
 
     async def _mount_panes(self) -> None:
@@ -338,15 +338,13 @@ class PgTopApp(
         from pgtop.ui.widgets.pooler_pane import PoolerPane
 
         switcher = self.query_one(ContentSwitcher)
-        for pane in (
-            DatabasesPane(id="databases"),
-            LimitsPane(id="limits"),
-            PoolerPane(id="pooler"),
-        ):
+        panes = (DatabasesPane(id="databases"), LimitsPane(id="limits"), PoolerPane(id="pooler"))
+        for pane in panes:
             await switcher.add_content(pane)
-        await self.query_one("#wide-extras").mount(
-            DatabasesPane(id="side-databases"), PoolerPane(id="side-pooler")
-        )
+        side = (DatabasesPane(id="side-databases"), PoolerPane(id="side-pooler"))
+        await self.query_one("#wide-extras").mount(*side)
+        for pane in (*panes, *side):
+            self._follow_frames(pane)
         self.panes_ready = True
         self._panes_mounted.set()
         self._render_all()
