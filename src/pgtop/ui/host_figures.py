@@ -13,6 +13,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
+
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
@@ -83,10 +85,14 @@ class HostFigures(_Base):
         self._show_host(stats, procs)
 
     def _show_host(self, stats: HostStats, procs: dict[int, ProcessStats]) -> None:
+        try:
+            table, header = self.query_one(SessionsTable), self.query_one(StatusHeader)
+        except NoMatches:  # the sample outlived the screen (quit while /proc was read)
+            return
         self.host_stats = stats
         self.header_state.host = stats
-        self.query_one(SessionsTable).set_procs(procs if self.host_columns else None)
-        self.query_one(StatusHeader).refresh()
+        table.set_procs(procs if self.host_columns else None)
+        header.refresh()
 
     def action_toggle_host(self) -> None:
         if self.host is None:
