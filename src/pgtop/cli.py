@@ -238,7 +238,8 @@ def parse(argv: list[str]) -> Invocation:
         from pgtop.demo import DEMO_REFRESH
 
         demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))
-        return Invocation("demo", target=demo, mouse=mouse)
+        record = Path(args.record) if args.record else None
+        return Invocation("demo", target=demo, mouse=mouse, record=record)
     if args.replay:  # connection arguments are ignored: no server is involved
         replay_mode: Mode = "once" if args.once else "replay"
         return Invocation(replay_mode, mouse=mouse, output_format=fmt, replay=Path(args.replay))

@@ -38,7 +38,7 @@ class Invocation:
     ask_password: bool = False  # -W: prompt before connecting, as psql does
     mouse: bool = True
     output_format: OutputFormat = "text"  # of --once
-    record: Path | None = None  # live: also write every snapshot here
+    record: Path | None = None  # live, demo: also write every snapshot here
     replay: Path | None = None  # replay, once: read this recording instead of a server
     profile: Profile | None = None  # save-profile: what to save
     save_password: bool = False  # save-profile: keep the password in the file

@@ -77,6 +77,7 @@ def _run_demo(invocation: Invocation) -> int:
         refresh=invocation.target.refresh,
         read_only=invocation.target.read_only,
         no_mouse=not invocation.mouse,
+        record=invocation.record,
     )
     return run_demo(options)
 

@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
-import os
-import pty
-import select
 import subprocess
-import sys
-import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +38,7 @@ from support import (
     PgBouncerServer,
     PostgresServer,
 )
+from support.terminal import run_in_terminal
 
 
 @pytest.fixture
@@ -245,44 +239,8 @@ def test_an_unknown_service_is_one_line(mode: str, home: Path) -> None:
 
 
 def _run_in_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
-    """Run pgtop on a pseudo-terminal (its controlling tty), answer the prompt, return
-    its exit status and everything it wrote."""
-    controller, terminal = pty.openpty()
-
-    def own_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pgtop", *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        preexec_fn=own_terminal,
-    )
-    os.close(terminal)
-    out = b""
-    answered = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        if not answered and b"Password for" in out:
-            os.write(controller, answer.encode() + b"\n")
-            answered = True
-        if proc.poll() is not None and not ready:
-            break
-    proc.wait(timeout=10)
-    os.close(controller)
-    return proc.returncode, out.decode(errors="replace")
+    """pgtop on a terminal of its own, answering the password prompt."""
+    return run_in_terminal(args, env, [(b"Password for", answer.encode() + b"\n")])
 
 
 def test_prompts_for_a_password_on_a_terminal(primary_pg: PostgresServer, home: Path) -> None:

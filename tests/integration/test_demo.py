@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from pgtop.collect.monitor import Monitor
+from pgtop.collect.replay import load_recording
 from pgtop.demo import DemoEnvironment
 from pgtop.demo.schema import DATABASES, ROLES
 from pgtop.model.records import Snapshot
@@ -33,6 +34,8 @@ from pgtop.ui.widgets.sessions_table import SessionsTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))
 from live import notifications, until
+
+from support.terminal import run_in_terminal
 
 IN_CI = os.environ.get("CI") == "true"
 WATCH_FOR = 12.0  # seconds of polling before giving up on a sight
@@ -276,3 +279,25 @@ async def test_the_demo_keeps_the_users_audit_log_and_profiles_untouched(
         await asyncio.to_thread(env.close)
     assert not real_state.exists() and not real_config.exists()
     assert os.environ["PGTOP_STATE_DIR"] == str(real_state)  # given back at the end
+
+
+@pytest.mark.timeout(90)
+def test_the_demo_records_when_asked(tmp_path: Path) -> None:
+    """`--demo --record FILE` wrote nothing before; now the file outlives the demo and
+    replays. An unwritable FILE is refused before any server starts."""
+    _need("PostgreSQL", find_postgres_bindir())
+    env = {**os.environ, "PGTOP_CONFIG": str(tmp_path / "profiles.toml"), "TERM": "xterm"}
+    recording = tmp_path / "demo.pgtop"
+    code, out = run_in_terminal(
+        ["--demo", "--record", str(recording)], env, [(b"app_user", b"q")], timeout=60
+    )
+    assert code == 0, out[-400:]
+    frames = load_recording(recording)
+    assert len(frames.times) >= 1
+    last = frames.snapshot(len(frames.times) - 1)
+    assert any(s.user == "app_user" for s in last.sessions)  # what was on screen at q
+
+    recording.unlink()
+    recording.symlink_to(tmp_path / "elsewhere")
+    code, out = run_in_terminal(["--demo", "--record", str(recording)], env, [], timeout=20)
+    assert code == 2 and "symbolic link" in out and "ready in" not in out, out

@@ -23,11 +23,12 @@ from types import FrameType
 from typing import Any
 
 from pgtop.demo.environment import DemoEnvironment, say
+from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgtop.sandbox import SandboxError
 
 __all__ = ["DemoEnvironment", "run_demo"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
 DEMO_REFRESH = 1.0
 
 
@@ -66,7 +67,7 @@ class _Signals:
         raise KeyboardInterrupt
 
 
-def _make_app(target: Any) -> Any:
+def _make_app(target: Any, recorder: Any = None) -> Any:
     """PgTopApp where Ctrl-C quits: in a demo that runs servers, Ctrl-C means 'stop it all'
     (Textual's default only says how to quit). Imported late: keeps textual out of here."""
     from pgtop.ui.app import PgTopApp
@@ -78,7 +79,7 @@ def _make_app(target: Any) -> Any:
         def action_help_quit(self) -> None:
             self.exit()
 
-    app = DemoApp(target)
+    app = DemoApp(target, recorder=recorder)
     app.sub_title = "demo"
     return app
 
@@ -86,6 +87,10 @@ def _make_app(target: Any) -> Any:
 def run_demo(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
         print("pgtop: standard output is not a terminal; the demo needs one", file=sys.stderr)
+        return EXIT_USAGE
+    recorder = _recorder(getattr(args, "record", None))
+    if isinstance(recorder, str):
+        print(f"pgtop: {recorder}", file=sys.stderr)
         return EXIT_USAGE
     t0 = time.monotonic()
     # Textual takes ~0.4 s to import: do it while initdb runs, which is mostly waiting.
@@ -101,7 +106,7 @@ def run_demo(args: argparse.Namespace) -> int:
         read_only = bool(getattr(args, "read_only", False))
         target = env.target(refresh=refresh, read_only=read_only)
         target = target.replace(read_only_locked=read_only)
-        app = _make_app(target)
+        app = _make_app(target, recorder)
         signals.app = app
         if env.workload is not None:
             env.workload.on_error = partial(_notify, app)
@@ -127,6 +132,8 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         signals.app, signals.closing = None, True
         try:
+            if recorder is not None:
+                recorder.close()  # the file outlives the demo: it is the user's
             env.close()
         finally:
             signals.restore()
@@ -135,6 +142,18 @@ def run_demo(args: argparse.Namespace) -> int:
     if env.root is not None:
         say(f"stopped the servers and removed {env.root}")
     return code
+
+
+def _recorder(path: Path | None) -> Any:
+    """--record with --demo: a Recorder, None, or why the file cannot be written."""
+    if path is None:
+        return None
+    from pgtop.collect.record import Recorder, RecordingError
+
+    try:
+        return Recorder(Path(path))
+    except RecordingError as exc:
+        return str(exc)
 
 
 def _import_ui() -> None:
