@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import inspect
 import os
 import signal
 import sys
@@ -68,18 +67,11 @@ class _Signals:
 
 
 def _make_app(target: Any, recorder: Any = None) -> Any:
-    """PgTopApp where Ctrl-C quits: in a demo that runs servers, Ctrl-C means 'stop it all'
-    (Textual's default only says how to quit). Imported late: keeps textual out of here."""
+    """The usual app (ctrl+c quits there too, or copies a mouse selection first), titled
+    "demo". Imported late: keeps textual out of here."""
     from pgtop.ui.app import PgTopApp
 
-    class DemoApp(PgTopApp):
-        # Textual resolves a relative CSS_PATH against the subclass's module: pin it.
-        CSS_PATH = str(Path(inspect.getfile(PgTopApp)).parent / str(PgTopApp.CSS_PATH))
-
-        def action_help_quit(self) -> None:
-            self.exit()
-
-    app = DemoApp(target, recorder=recorder)
+    app = PgTopApp(target, recorder=recorder)
     app.sub_title = "demo"
     return app
 
