@@ -145,8 +145,15 @@ def _check_pooler(uri: str | None) -> None:
 
 
 def _check_port(port: str | None) -> None:
-    if port is not None and not all(p.strip().isdigit() for p in port.split(",")):
-        raise UsageError(f"invalid port {port!r}: a number is expected")
+    """A port (or a libpq port list) must be numbers a socket can take: anything else
+    is a usage error now, not a driver's OverflowError at connect time."""
+    if port is None:
+        return
+    for part in port.split(","):
+        if not part.strip().isdigit():
+            raise UsageError(f"invalid port {port!r}: a number is expected")
+        if not 1 <= int(part) <= 65535:
+            raise UsageError(f"invalid port {part.strip()}: ports run from 1 to 65535")
 
 
 def conn_settings_from_args(args: argparse.Namespace) -> ConnSettings:
@@ -155,6 +162,7 @@ def conn_settings_from_args(args: argparse.Namespace) -> ConnSettings:
         params.update(_parse_conninfo(args.conn))
     if args.dbname:
         params.update(_parse_conninfo(args.dbname))
+    _check_port(args.port)
     return ConnSettings(params).with_overrides(host=args.host, port=args.port, user=args.username)
 
 

@@ -48,3 +48,12 @@ def test_profile_commands_never_build_a_target() -> None:
     )
     assert parse(["--delete-profile", "prod"]).profile_name == "prod"
     assert parse(["--list-profiles"]).mode == "list-profiles"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-p", "99999"], ["-p", "0"], ["postgresql://u@h:70000/db"], ["host=h port=5432,99999"]],
+)
+def test_a_port_out_of_range_is_a_usage_error_naming_it(argv: list[str]) -> None:
+    with pytest.raises(UsageError, match="ports run from 1 to 65535"):
+        parse([*argv, "--once"])
