@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pgtop.model.capacity import limit_rows
-from pgtop.model.derive import client_host, seconds_between
+from pgtop.model.derive import client_host
 from pgtop.model.findings.base import Finding, Thresholds, named, term, top_counts
 from pgtop.model.findings.history import FindingHistory
 from pgtop.model.format import age, percent, plural
@@ -103,12 +105,12 @@ def connection_storm(
     snap: Snapshot, t: Thresholds, history: FindingHistory | None
 ) -> list[Finding]:
     now = snap.server.snapshot_time
+    # Datetimes compared, not ages computed: this runs over every session every frame.
+    since = now - timedelta(seconds=t.storm_window_s)
     young = [
         s
         for s in snap.sessions
-        if s.is_client
-        and (age_s := seconds_between(s.backend_start, now)) is not None
-        and age_s <= t.storm_window_s
+        if s.backend_start is not None and s.backend_start >= since and s.is_client
     ]
     if len(young) < t.storm_min_new or t.storm_window_s <= 0:
         return []

@@ -11,6 +11,8 @@ Only client backends count: background workers, walsenders and autovacuum never 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pgtop.model.findings.base import (
     IDLE_IN_XACT_STATES,
     Finding,
@@ -109,7 +111,7 @@ def old_snapshot(snap: Snapshot, t: Thresholds) -> list[Finding]:
     now = snap.server.snapshot_time
     best = None
     for s in snap.sessions:
-        if not s.is_client:
+        if not (s.backend_xmin or s.backend_xid) or not s.is_client:
             continue
         ages = [
             a
@@ -190,13 +192,13 @@ def lock_pileup(snap: Snapshot, t: Thresholds, behind: dict[int, int]) -> list[F
 
 
 def leak(snap: Snapshot, t: Thresholds) -> list[Finding]:
-    now = snap.server.snapshot_time
+    before = snap.server.snapshot_time - timedelta(seconds=t.leak_idle_s)
     groups: dict[tuple[str, str], list[int]] = {}
     for s in snap.sessions:
         # A pooler's idle server connections are its pool, not a leak.
-        if not s.is_client or s.state != IDLE or s.pooler is not None:
+        if s.state != IDLE or s.state_change is None or s.state_change > before:
             continue
-        if s.application.lower() == "pgbouncer" or state_age(s, now) < t.leak_idle_s:
+        if not s.is_client or s.pooler is not None or s.application.lower() == "pgbouncer":
             continue
         groups.setdefault((s.application, s.user or ""), []).append(s.pid)
     lim = snap.limits
