@@ -214,13 +214,13 @@ def _cause(
         oldest = max(iit, key=lambda s: state_age(s, now))
         evidence["longest_idle_in_transaction_s"] = round(state_age(oldest, now), 3)
         apps = ", ".join(
-            f"{named(a)} {n}" for a, n in top_counts([client_app_shown(s) for s in iit])
+            f"{named(a)} ({n})" for a, n in top_counts([client_app_shown(s) for s in iit])
         )
         return (
             "idle_in_transaction",
-            f"{plural(len(iit), 'server connection')} of {servers} are held by sessions "
-            f"idle in transaction (app {apps}; longest {age(state_age(oldest, now))}, "
-            f"pid {oldest.pid})",
+            f"{_of(len(iit), servers)} held by sessions "
+            f"idle in transaction from app {apps}, the longest idle "
+            f"{age(state_age(oldest, now))} (pid {oldest.pid})",
             [s.pid for s in iit],
             "Terminate them (k) and fix the application's transaction handling; "
             "idle_transaction_timeout in pgbouncer.ini or idle_in_transaction_session_timeout "
@@ -233,7 +233,7 @@ def _cause(
         evidence["longest_query_pid"] = longest.pid
         return (
             "slow_queries",
-            f"{plural(len(slow), 'server connection')} of {servers} are busy with slow "
+            f"{_of(len(slow), servers)} busy with slow "
             f"queries; the longest, pid {longest.pid}, has run "
             f"{age(query_age(longest, now))}: {one_line(longest.query, 60)}",
             [s.pid for s in slow],
@@ -245,7 +245,7 @@ def _cause(
         evidence["held_by_idle_clients"] = len(held_idle)
         return (
             "idle_clients",
-            f"{plural(len(held_idle), 'server connection')} of {servers} are held by "
+            f"{_of(len(held_idle), servers)} held by "
             f"clients that are idle (pool_mode {pool.pool_mode})",
             [s.pid for s in held_idle],
             "Use pool_mode = transaction for this pool, or set client_idle_timeout.",
@@ -272,3 +272,14 @@ def _opening(servers: int, size: int) -> tuple[str, str, list[int], str, str | N
         "Wait a poll; if it stays, PostgreSQL's log says why logins fail.",
         None,
     )
+
+
+def _of(part: int, servers: int) -> str:
+    """'2 of its 5 server connections are', 'all 3 server connections are', '1 of … is'."""
+    if part >= servers:
+        return (
+            f"all {plural(servers, 'server connection')} are"
+            if servers > 1
+            else ("its server connection is")
+        )
+    return f"{part} of its {plural(servers, 'server connection')} {'is' if part == 1 else 'are'}"
