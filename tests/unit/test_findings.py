@@ -340,3 +340,24 @@ def test_a_profile_findings_table_sets_thresholds_and_survives_a_save(
     path.write_text('[profiles.prod]\nhost = "db1"\nfindings = { idle_in_transaction = 5 }\n')
     with pytest.raises(ProfileError, match="unknown findings threshold 'idle_in_transaction'"):
         load_profiles()
+
+
+def test_queue_in_session_pooling_held_by_idle_clients_or_while_opening() -> None:
+    idle = [pooled(300 + i, "idle", state_change=ago(20)) for i in range(5)]
+    snap = snapshot(
+        idle, pooler_snap=pooler((pool(waiting=2, maxwait=3, active=5, mode="session"),))
+    )
+    f = kinds(snap)["pooler_queue"]
+    assert f.cause == "idle_clients" and "client_idle_timeout" in f.action
+    opening = pooler((pool(waiting=2, maxwait=3, active=2, login=1),))
+    f = kinds(snapshot(idle[:2], pooler_snap=opening))["pooler_queue"]
+    assert f.cause == "opening" and f.pids == ()
+
+
+def test_queue_because_the_database_is_at_its_connection_limit() -> None:
+    busy = [pooled(300 + i, "active", query_start=ago(0.01)) for i in range(2)]
+    lim = limits(clients=3, databases=(ConnLimit("shop", 2, 2),))
+    snap = snapshot(busy, lim=lim, pooler_snap=pooler((pool(waiting=1, maxwait=2, active=2),)))
+    f = kinds(snap)["pooler_queue"]
+    assert f.cause == "database_limit" and f.filter == "db:shop"
+    assert "database shop is at its CONNECTION LIMIT (2 of 2)" in f.summary
