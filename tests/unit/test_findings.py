@@ -80,6 +80,7 @@ def test_queue_behind_sessions_idle_in_transaction_names_them_and_the_pool() -> 
     assert f.severity == "warning"
     assert f.evidence["waiting"] == 7 and f.evidence["seconds_until_timeout"] == 116
     assert f.filter == "state:idle-tx db:shop user:app"
+    assert f.headline == "7 waiting at shop/app: idle in transaction"
     assert "idle in transaction" in f.summary and "app web" in f.summary
     assert "query_wait_timeout drops the first in 1m56s" in f.summary
 
@@ -177,6 +178,7 @@ def test_connection_limit_reached_or_close_but_not_a_disabled_role() -> None:
     ]
     assert found[0].filter == "user:batch" and len(found[0].pids) == 10
     assert "Role batch is at its CONNECTION LIMIT (10 of 10)" in found[0].summary
+    assert [f.headline for f in found] == ["Role batch at its limit", "Role report near its limit"]
 
 
 def test_storm_of_new_backends_names_the_application_and_address() -> None:
@@ -282,6 +284,7 @@ def test_json_and_text_output_carry_the_findings() -> None:
             "kind": "idle_in_transaction",
             "severity": "warning",
             "summary": doc["findings"][0]["summary"],
+            "headline": "1 idle in transaction",
             "pids": [600],
             "pool": None,
             "evidence": doc["findings"][0]["evidence"],

@@ -175,6 +175,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "kind": f.kind,
         "severity": f.severity,
         "summary": f.summary,
+        "headline": f.headline,
         "pids": list(f.pids),
         "pool": f.pool,
         "evidence": dict(f.evidence),

@@ -52,6 +52,47 @@ class Finding:
     def rank(self) -> int:
         return SEVERITY_RANK[self.severity]
 
+    @property
+    def headline(self) -> str:
+        """A few words for a header line: "3 waiting at shop/app: idle in transaction"."""
+        e = self.evidence
+        first = self.pids[0] if self.pids else None
+        match self.kind:
+            case "pooler_queue":
+                why = _CAUSE_WORDS.get(self.cause or "", self.cause or "")
+                return f"{e.get('waiting', 0)} waiting at {self.pool}: {why}"
+            case "server_full":
+                return f"connections {e.get('percent', 0):.0f} % of slots"
+            case "limit_reached":
+                return self.summary.split(" is ", 1)[0] + (
+                    " at its limit" if self.severity == "critical" else " near its limit"
+                )
+            case "lock_pileup":
+                return f"pid {first} blocks {e.get('waiters', 0)}"
+            case "idle_in_transaction":
+                return f"{e.get('sessions', 0)} idle in transaction"
+            case "connection_storm":
+                return f"connection storm: {e.get('per_s', 0):g}/s"
+            case "old_snapshot":
+                return f"old snapshot: pid {first}"
+            case "leak":
+                return f"{e.get('sessions', 0)} sessions idle for long"
+        return self.kind
+
+
+_CAUSE_WORDS = {
+    "postgres_full": "PostgreSQL full",
+    "role_limit": "role at its limit",
+    "database_limit": "database at its limit",
+    "max_db_connections": "max_db_connections",
+    "max_user_connections": "max_user_connections",
+    "idle_in_transaction": "idle in transaction",
+    "slow_queries": "slow queries",
+    "idle_clients": "idle clients hold it",
+    "pool_size": "pool too small",
+    "opening": "opening servers",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
