@@ -74,7 +74,10 @@ def idle_in_transaction(snap: Snapshot, t: Thresholds, behind: dict[int, int]) -
     sentence += f", blocking {plural(blocked, 'session')}" if blocked else ""
     sentence += ")"
     if with_xid:
-        sentence += f"; {with_xid} of them wrote and hold row locks"
+        have = "has" if with_xid == 1 else "have"
+        sentence += (
+            f"; {with_xid} of them {have} a transaction id (what they wrote or locked stays locked)"
+        )
     if timeout is not None:
         evidence["idle_in_transaction_session_timeout_s"] = timeout
         if timeout > 0:
