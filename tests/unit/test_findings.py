@@ -364,3 +364,11 @@ def test_queue_because_the_database_is_at_its_connection_limit() -> None:
     f = kinds(snap)["pooler_queue"]
     assert f.cause == "database_limit" and f.filter == "db:shop"
     assert "database shop is at its CONNECTION LIMIT (2 of 2)" in f.summary
+
+
+def test_names_from_the_server_reach_sentences_as_visible_text() -> None:
+    hostile = "\x1b]0;owned\x07app\u202e"
+    sessions = [session(500 + i, backend_start=ago(1), application=hostile) for i in range(60)]
+    f = kinds(snapshot(sessions))["connection_storm"]
+    assert "\x1b" not in f.summary and "\u202e" not in f.summary and "\x07" not in f.summary
+    assert f.filter is not None and hostile in f.filter  # the filter matches the real name

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from pgtop.model.derive import seconds_between
+from pgtop.model.format import one_line
 from pgtop.model.records import IDLE_IN_TRANSACTION, IDLE_IN_TRANSACTION_ABORTED, Session
 
 Severity = Literal["info", "warning", "critical"]
@@ -60,7 +61,7 @@ class Finding:
         match self.kind:
             case "pooler_queue":
                 why = _CAUSE_WORDS.get(self.cause or "", self.cause or "")
-                return f"{e.get('waiting', 0)} waiting at {self.pool}: {why}"
+                return f"{e.get('waiting', 0)} waiting at {named(self.pool or '')}: {why}"
             case "server_full":
                 return f"connections {e.get('percent', 0):.0f} % of slots"
             case "limit_reached":
@@ -181,4 +182,6 @@ def top_counts(values: list[str], n: int = 3) -> list[tuple[str, int]]:
 
 
 def named(value: str) -> str:
-    return value if value else "(none)"
+    """A name from the server, as a sentence shows it: controls and escapes made visible
+    (it reaches terminals), cut to 40 cells; "(none)" when empty."""
+    return one_line(value, 40) if value else "(none)"

@@ -109,7 +109,7 @@ def pooler_queue(snap: Snapshot, t: Thresholds) -> list[Finding]:
         )
         name = f"{pool.database}/{pool.user}"
         sentence = (
-            f"{plural(pool.cl_waiting, 'client')} wait at pool {name} "
+            f"{plural(pool.cl_waiting, 'client')} wait at pool {named(name)} "
             f"(longest {age(pool.maxwait)}): {why}"
         )
         if left is not None:
@@ -174,10 +174,10 @@ def _cause(
             evidence[f"{kind}_connection_limit"] = hit.limit
             return (
                 f"{kind}_limit",
-                f"PostgreSQL refuses more: {kind} {name} is at its CONNECTION LIMIT "
+                f"PostgreSQL refuses more: {kind} {named(name)} is at its CONNECTION LIMIT "
                 f"({hit.current} of {hit.limit})",
                 [s.pid for s in backends],
-                f"Raise the limit (ALTER {kind.upper()} {name} CONNECTION LIMIT n) or end "
+                f"Raise the limit (ALTER {kind.upper()} {named(name)} CONNECTION LIMIT n) or end "
                 f"idle sessions of that {kind}.",
                 term("user" if kind == "role" else "db", name),
             )
@@ -185,9 +185,10 @@ def _cause(
         evidence["max_db_connections"] = db_cap
         return (
             "max_db_connections",
-            f"PgBouncer's max_db_connections ({db_cap}) is reached for database {pool.database}",
+            f"PgBouncer's max_db_connections ({db_cap}) is reached for database "
+            f"{named(pool.database)}",
             [s.pid for s in backends],
-            f"Raise max_db_connections for {pool.database} in pgbouncer.ini, or lower the "
+            f"Raise max_db_connections for {named(pool.database)} in pgbouncer.ini, or lower the "
             "pool sizes that share it.",
             pool_filter,
         )
@@ -195,10 +196,10 @@ def _cause(
         evidence["max_user_connections"] = max_user
         return (
             "max_user_connections",
-            f"PgBouncer's max_user_connections ({max_user}) is reached for user {pool.user}",
+            f"PgBouncer's max_user_connections ({max_user}) is reached for user {named(pool.user)}",
             [s.pid for s in backends],
             f"Raise max_user_connections in pgbouncer.ini, or lower the pool sizes of "
-            f"user {pool.user}.",
+            f"user {named(pool.user)}.",
             pool_filter,
         )
     if not unlimited and servers < size and pool.sv_login > 0:
@@ -259,7 +260,8 @@ def _cause(
         + (f" + {reserve} reserve" if reserve else "")
         + f") with short work while PostgreSQL has {plural(pg_free, 'free slot')}",
         [s.pid for s in backends],
-        f"Raise pool_size for {pool.database} in pgbouncer.ini (PostgreSQL has {pg_free} free).",
+        f"Raise pool_size for {named(pool.database)} in pgbouncer.ini (PostgreSQL has "
+        f"{pg_free} free).",
         pool_filter,
     )
 

@@ -90,11 +90,12 @@ def limit_reached(snap: Snapshot, t: Thresholds) -> list[Finding]:
             Finding(
                 kind="limit_reached",
                 severity="critical" if reached else "warning",
-                summary=f"{row.kind.capitalize()} {row.name} {what}.",
+                summary=f"{row.kind.capitalize()} {named(row.name)} {what}.",
                 evidence={"current": current, "limit": limit, "percent": row.usage.pct},
                 pids=pids,
                 action=f"End its idle sessions (k) or raise it: ALTER "
-                f"{'ROLE' if row.kind == 'role' else 'DATABASE'} {row.name} CONNECTION LIMIT n.",
+                f"{'ROLE' if row.kind == 'role' else 'DATABASE'} {named(row.name)} "
+                "CONNECTION LIMIT n.",
                 filter=term(field_name, row.name),
             )
         )
@@ -133,7 +134,7 @@ def connection_storm(
         evidence["usual_per_s"] = round(usual, 3)
         sentence += f", usually {usual:.2f}/s"
     sentence += "): " + ", ".join(
-        f"{n} from app {named(a)} at {h or 'local'}"
+        f"{n} from app {named(a)} at {named(h) if h else 'local'}"
         for (a, h), n in ((k.split("\0"), n) for k, n in sources)
     )
     lim = snap.limits
