@@ -105,7 +105,7 @@ def run_once(target: Target, password: str | None, fmt: str) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
-    sys.stdout.write(render(first, rates, fmt))
+    sys.stdout.write(render(first, rates, fmt, target.findings))
     sys.stdout.flush()
     for warning in warnings_for(first):
         print(f"pgtop: warning: {warning}", file=sys.stderr)

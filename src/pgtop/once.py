@@ -11,6 +11,7 @@ import json
 from pgtop.collect.monitor import Monitor
 from pgtop.model.derive import Rates, compute_rates, count_states, session_ages, uptime
 from pgtop.model.export import snapshot_to_dict
+from pgtop.model.findings import DEFAULT_THRESHOLDS, Finding, Thresholds, derive_findings
 from pgtop.model.format import age, one_line, plural
 from pgtop.model.records import Snapshot
 from pgtop.target import Target
@@ -28,10 +29,30 @@ async def collect_once(target: Target, password: str | None) -> tuple[Snapshot, 
     return second, compute_rates(first, second)
 
 
-def render(snapshot: Snapshot, rates: Rates, fmt: str) -> str:
+def render(
+    snapshot: Snapshot, rates: Rates, fmt: str, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> str:
+    """The report; findings come from this one snapshot (no history: a storm is told from
+    backend start times, growth is not told)."""
+    findings = derive_findings(snapshot, thresholds)
     if fmt == "json":
-        return json.dumps(snapshot_to_dict(snapshot, rates), indent=2) + "\n"
-    return render_text(snapshot, rates)
+        return json.dumps(snapshot_to_dict(snapshot, rates, findings), indent=2) + "\n"
+    return render_findings(findings) + render_text(snapshot, rates)
+
+
+def render_findings(findings: tuple[Finding, ...]) -> str:
+    """Findings first, worst first, one block each; "findings: none" on a healthy server."""
+    if not findings:
+        return "findings: none\n\n"
+    lines = [f"findings: {len(findings)}"]
+    for f in findings:
+        where = f" [pool {one_line(f.pool)}]" if f.pool else ""
+        lines.append(f"{f.severity.upper():<8} {f.kind}{where}: {one_line(f.summary)}")
+        if f.action:
+            lines.append(f"{'':<8} what to do: {one_line(f.action)}")
+        if f.filter:
+            lines.append(f"{'':<8} sessions: /{one_line(f.filter)}")
+    return "\n".join(lines) + "\n\n"
 
 
 def _rate(value: float | None) -> str:

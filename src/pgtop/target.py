@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
+from pgtop.model.findings.base import DEFAULT_THRESHOLDS, Thresholds
+
 DEFAULT_REFRESH = 2.0
 MIN_REFRESH = 0.5
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -94,6 +96,8 @@ class Target:
     profile_name: str | None = None
     # --read-only given when pgtop started: it holds for the whole run, profile switches too.
     read_only_locked: bool = False
+    # When findings are raised: defaults, or a profile's [findings] table.
+    findings: Thresholds = DEFAULT_THRESHOLDS
 
     def replace(self, **changes: Any) -> Target:
         return replace(self, **changes)

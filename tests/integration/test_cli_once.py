@@ -159,7 +159,8 @@ async def test_text_summary(
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     out = proc.stdout
-    assert out.startswith(f"PostgreSQL {primary_pg.major}.")
+    assert out.startswith("findings: ")  # findings first (here: none, the chain is young)
+    assert f"\n\nPostgreSQL {primary_pg.major}." in out
     assert f"at {primary_pg.host}:{primary_pg.port}" in out
     assert f"max_connections {primary_pg.max_connections}" in out
     assert "transactions/s:" in out

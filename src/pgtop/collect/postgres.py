@@ -349,6 +349,7 @@ class PostgresCollector:
             track_activity_query_size=facts.setting_int("track_activity_query_size", 1024) or 1024,
             can_see_all=facts.can_see_all,
             current_user=facts.current_user,
+            next_xid=db_rows[0]["next_xid"] if db_rows else None,
         )
         return Snapshot(
             server=server,
@@ -413,5 +414,6 @@ def _session_from_row(r: Any) -> Session:
         query=r["query"] or "",
         query_id=r["query_id"],
         backend_xid=r["backend_xid"],
+        backend_xmin=r["backend_xmin"],
         blocked_by=tuple(blocked) if blocked else (),
     )

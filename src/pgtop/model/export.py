@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pgtop.model.derive import Rates, session_ages
+from pgtop.model.findings import Finding
 from pgtop.model.locks import blockers_unknown
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import (
@@ -73,6 +74,7 @@ def session_to_dict(s: Session, now: datetime) -> dict[str, Any]:
         "query": s.query,
         "query_id": s.query_id,
         "backend_xid": s.backend_xid,
+        "backend_xmin": s.backend_xmin,
         # null: unknown (hidden from this role); []: nobody blocks it.
         "blocked_by": None if blockers_unknown(s) else list(s.blocked_by),
         "pooler": pooler_link_to_dict(s.pooler) if s.pooler else None,
@@ -168,7 +170,25 @@ def rates_to_dict(r: Rates | None) -> dict[str, Any] | None:
     }
 
 
-def snapshot_to_dict(snap: Snapshot, rates: Rates | None = None) -> dict[str, Any]:
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "severity": f.severity,
+        "summary": f.summary,
+        "headline": f.headline,
+        "pids": list(f.pids),
+        "pool": f.pool,
+        "evidence": dict(f.evidence),
+        "cause": f.cause,
+        "action": f.action,
+        "filter": f.filter,
+    }
+
+
+def snapshot_to_dict(
+    snap: Snapshot, rates: Rates | None = None, findings: tuple[Finding, ...] = ()
+) -> dict[str, Any]:
+    """The JSON document; `findings` are those derived from `snap` (model/findings)."""
     snap = link_sessions(snap)  # --once polls without the app: join here (idempotent)
     srv = snap.server
     now = srv.snapshot_time
@@ -185,7 +205,9 @@ def snapshot_to_dict(snap: Snapshot, rates: Rates | None = None) -> dict[str, An
             "current_user": srv.current_user,
             "can_see_all_sessions": srv.can_see_all,
             "track_activity_query_size": srv.track_activity_query_size,
+            "next_xid": srv.next_xid,
         },
+        "findings": [finding_to_dict(f) for f in findings],
         "own_pids": list(snap.own_pids),
         "rates": rates_to_dict(rates),
         "sessions": [session_to_dict(s, now) for s in snap.sessions],

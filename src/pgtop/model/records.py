@@ -32,6 +32,8 @@ class ServerInfo:
     # Read pg_stat_activity as pg_monitor / pg_read_all_stats / superuser would.
     can_see_all: bool = True
     current_user: str = ""
+    # The next transaction id (64-bit, epoch included) as of the poll: how old an xmin is.
+    next_xid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Session:
     query: str
     query_id: int | None = None
     backend_xid: str | None = None
+    backend_xmin: str | None = None  # the snapshot horizon it holds, as text like backend_xid
     blocked_by: tuple[int, ...] = ()
     # Set by model.pooler_join when PgBouncer opened this backend; never by a collector.
     pooler: PoolerLink | None = None

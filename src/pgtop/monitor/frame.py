@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pgtop.model.derive import Rates
+from pgtop.model.findings import Finding
 from pgtop.model.records import Snapshot
 
 
@@ -21,3 +22,5 @@ class Frame:
     reason: str = ""  # why not live
     last_good: datetime | None = None  # what the data is as of, by the server
     refresh: float = 2.0  # seconds between polls (a recording's median interval)
+    # What the snapshot means, worst first (model/findings); () before the first data.
+    findings: tuple[Finding, ...] = ()

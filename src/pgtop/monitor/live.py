@@ -63,7 +63,9 @@ class LiveFeed:
                 on_error=self._pooler_failed,
             )
         self.state = MonitorState(
-            separate_pooler=self.pooler_poller is not None, refresh=target.refresh
+            separate_pooler=self.pooler_poller is not None,
+            refresh=target.refresh,
+            thresholds=target.findings,
         )
 
     # -- the pollers' callbacks: the state's one writer ---------------------------------

@@ -14,6 +14,13 @@ import dataclasses
 from datetime import datetime
 
 from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.findings import (
+    DEFAULT_THRESHOLDS,
+    Finding,
+    FindingHistory,
+    Thresholds,
+    derive_findings,
+)
 from pgtop.model.history import History
 from pgtop.model.pooler_join import LinkMemo, link_sessions
 from pgtop.model.records import PoolerSnapshot, Snapshot
@@ -25,9 +32,16 @@ NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, 
 class MonitorState:
     """One server: its latest snapshots, rates, trends and status."""
 
-    def __init__(self, *, separate_pooler: bool = False, refresh: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        separate_pooler: bool = False,
+        refresh: float = 2.0,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
         """`separate_pooler`: the pooler is polled on its own, and its snapshot is joined
-        to PostgreSQL's here (else the PostgreSQL snapshot brings its own pooler data)."""
+        to PostgreSQL's here (else the PostgreSQL snapshot brings its own pooler data).
+        `thresholds`: when findings are raised (a profile's [findings] table)."""
         self.separate_pooler = separate_pooler
         self.refresh = refresh  # seconds between polls (a recording's median interval)
         self.pg_snapshot: Snapshot | None = None
@@ -44,17 +58,23 @@ class MonitorState:
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
         self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
+        self.thresholds = thresholds
+        self.finding_history = FindingHistory()  # fed once per PostgreSQL snapshot
+        # (snapshot, result) of the last derivation: findings once per joined snapshot.
+        self._findings: tuple[Snapshot | None, tuple[Finding, ...]] = (None, ())
         self.frame = Frame(refresh=refresh)  # what the screen shows now
 
     def _changed(self) -> None:
         """One new frame per change: the screen draws from it alone."""
+        snap = self.snapshot()
         self.frame = Frame(
-            self.snapshot(),
+            snap,
             self.current_rates(),
             self.status,
             self.reason,
             self.last_good,
             self.refresh,
+            self.findings(snap),
         )
 
     # -- writes (the feed) --------------------------------------------------------------
@@ -127,6 +147,15 @@ class MonitorState:
         # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
         self._linked = (inputs, link_sessions(snap, self._link_memo))
         return self._linked[1]
+
+    def findings(self, snap: Snapshot | None) -> tuple[Finding, ...]:
+        """What `snap` (this state's joined snapshot) means; derived once per snapshot."""
+        if snap is None:
+            return ()
+        if self._findings[0] is not snap:
+            self.finding_history.observe(self.pg_snapshot or snap)
+            self._findings = (snap, derive_findings(snap, self.thresholds, self.finding_history))
+        return self._findings[1]
 
     def current_rates(self) -> Rates | None:
         """The PostgreSQL rates, with the pooler's when it is polled on its own."""

@@ -46,6 +46,9 @@ class Profile:
     read_only: bool = False
     password_command: str | None = None
     password: str | None = None  # only ever saved with allow_password=True
+    # -- findings (issue 18): the profile's [findings] table, threshold -> number. Written
+    # by hand only: pgtop never saves it, and an update in place keeps it.
+    findings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Copy so the caller's dict cannot change a frozen profile, and keep one home for

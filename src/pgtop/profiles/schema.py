@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pgtop.model.findings import THRESHOLD_NAMES, thresholds_from
 from pgtop.profiles.record import (
     CONN_KEYWORDS,
     Profile,
@@ -79,9 +80,27 @@ def profile_from_values(
             if not isinstance(value, str) or not value:
                 raise fail(key, "a non-empty string")
             fields[key] = value
+        elif key == "findings":
+            fields[key] = _findings_table(name, value, path)
         else:
             warnings.append(f"{path}: profile {name!r}: unknown key {key!r} ignored")
     return Profile(name=name, conn=conn, **fields)
+
+
+# -- findings (issue 18): the [findings] table of a profile -------------------------------
+
+
+def _findings_table(name: str, value: object, path: Path) -> dict[str, float]:
+    """A profile's `[profiles.NAME.findings]` table: thresholds as model/findings names
+    them (e.g. `idle_in_transaction_s = 120`); a bad one is refused in one line."""
+    if not isinstance(value, Mapping):
+        raise ProfileError(f"{path}: profile {name!r}: 'findings' must be a table")
+    try:
+        thresholds_from(value)
+    except ValueError as exc:
+        known = ", ".join(THRESHOLD_NAMES)
+        raise ProfileError(f"{path}: profile {name!r}: {exc} (known: {known})") from None
+    return {str(k): v for k, v in value.items()}
 
 
 def without_passwords(profile: Profile) -> tuple[Profile, bool]:

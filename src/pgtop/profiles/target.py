@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pgtop.model.findings import thresholds_from
 from pgtop.profiles.record import Profile
 from pgtop.target import ConnSettings, Target
 
@@ -42,6 +43,7 @@ def profile_to_target(
             password_command if password_command is not None else profile.password_command
         ),
         profile_name=profile.name,
+        findings=thresholds_from(profile.findings),  # issue 18; checked when loaded
     )
     return target if chosen_refresh is None else target.replace(refresh=chosen_refresh)
 

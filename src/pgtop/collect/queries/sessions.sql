@@ -29,6 +29,8 @@ SELECT a.pid,
        a.query,
        a.query_id,
        a.backend_xid::text AS backend_xid,
+       -- As text, not age(): an idle row is not sent again, and its age grows meanwhile.
+       a.backend_xmin::text AS backend_xmin,
        -- pg_blocking_pids() is costly, so it runs only for sessions waiting on a lock.
        CASE WHEN a.wait_event_type = 'Lock' AND reused.pid IS NULL
             THEN pg_blocking_pids(a.pid) END AS blocked_by,
@@ -45,5 +47,5 @@ SELECT a.pid,
    AND known.pid IS NULL
  UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL,
        (SELECT array_agg(pg_stat_get_backend_pid(i)) FROM pg_stat_get_backend_idset() AS i)

@@ -1,0 +1,31 @@
+"""Findings: what one poll means (why clients wait, who holds the slots, storms, old
+snapshots, lock piles, leaks), derived from data pgtop already has. Pure.
+
+base.py the `Finding` record and `Thresholds`; history.py what the caller keeps between
+polls; pooler.py, server.py, sessions.py one function per kind; derive.py runs them.
+"""
+
+from pgtop.model.findings.base import (
+    DEFAULT_THRESHOLDS,
+    KINDS,
+    THRESHOLD_NAMES,
+    Finding,
+    Severity,
+    Thresholds,
+    thresholds_from,
+)
+from pgtop.model.findings.derive import derive_findings, worst
+from pgtop.model.findings.history import FindingHistory
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "KINDS",
+    "THRESHOLD_NAMES",
+    "Finding",
+    "FindingHistory",
+    "Severity",
+    "Thresholds",
+    "derive_findings",
+    "thresholds_from",
+    "worst",
+]

@@ -1,0 +1,60 @@
+"""What findings need from earlier polls: connections in use and new backends over time.
+
+Mutable, like model/history.py: the object that keeps it between polls (MonitorState)
+is its only writer, and calls `observe` once per PostgreSQL snapshot, before deriving.
+Without one (`--once`), findings use what a single snapshot shows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from pgtop.model.records import Snapshot
+
+KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and a baseline
+
+
+class FindingHistory:
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # (server time, client connections in use, backends not seen at the poll before)
+        self.polls: deque[tuple[datetime, int, int]] = deque()
+        self._seen: set[tuple[int, datetime | None]] = set()
+        self._last: Snapshot | None = None
+
+    def observe(self, snap: Snapshot) -> None:
+        if snap is self._last:
+            return
+        now = snap.server.snapshot_time
+        if self._last is not None and now <= self._last.server.snapshot_time:
+            self._reset()  # a replay jumped back: start over rather than mix times
+        seen = {(s.pid, s.backend_start) for s in snap.sessions if s.is_client}
+        new = len(seen - self._seen) if self._last is not None else 0
+        self.polls.append((now, snap.limits.client_connections, new))
+        while self.polls and (now - self.polls[0][0]).total_seconds() > KEEP_S:
+            self.polls.popleft()
+        self._seen = seen
+        self._last = snap
+
+    def connections_ago(self, now: datetime, seconds: float) -> tuple[int, float] | None:
+        """(connections in use, how long ago) at the oldest poll within `seconds` of `now`;
+        None when no poll is at least half that old (too short a history to tell growth)."""
+        for t, used, _ in self.polls:
+            ago = (now - t).total_seconds()
+            if ago <= seconds:
+                return (used, ago) if ago >= seconds / 2 else None
+        return None
+
+    def usual_new_rate(self, now: datetime, window_s: float) -> float | None:
+        """New backends per second before the last `window_s`; None with under a minute of
+        history before it."""
+        before = [(t, n) for t, _, n in self.polls if (now - t).total_seconds() > window_s]
+        if len(before) < 2:
+            return None
+        span = (before[-1][0] - before[0][0]).total_seconds()
+        if span < 60:
+            return None
+        return sum(n for _, n in before[1:]) / span
