@@ -94,6 +94,17 @@ class Target:
     profile_name: str | None = None
     # --read-only given when pgtop started: it holds for the whole run, profile switches too.
     read_only_locked: bool = False
+    # -- the fleet (issue 17): set from a profile, shown beside the server's name --------
+    env: str | None = None  # any word, e.g. "prod"
+    colour: str | None = None  # a colour name Rich understands (checked by profiles)
+    # More PgBouncer consoles of the same server (several processes, so_reuseport), after
+    # `pooler`; their figures are added up. May hold passwords, so repr=False.
+    poolers: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def pooler_consoles(self) -> tuple[str, ...]:
+        """Every PgBouncer console of this server: `pooler` first, then `poolers`."""
+        return ((self.pooler,) if self.pooler else ()) + self.poolers
 
     def replace(self, **changes: Any) -> Target:
         return replace(self, **changes)

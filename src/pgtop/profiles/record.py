@@ -25,6 +25,10 @@ CONN_KEYWORDS: tuple[str, ...] = (
 )
 OTHER_KEYS: tuple[str, ...] = ("password", "pooler", "refresh", "read_only", "password_command")
 PROFILE_KEYS: tuple[str, ...] = ("uri", *CONN_KEYWORDS, *OTHER_KEYS)
+# -- the fleet (issue 17; checked in profiles/fleet_fields.py) ------------------------------
+# Written by hand, never by --save-profile: they are out of PROFILE_KEYS, so rewriting a
+# profile keeps them as they are.
+FLEET_KEYS: tuple[str, ...] = ("env", "colour", "groups", "poolers")
 
 
 class ProfileError(Exception):
@@ -46,6 +50,11 @@ class Profile:
     read_only: bool = False
     password_command: str | None = None
     password: str | None = None  # only ever saved with allow_password=True
+    # -- the fleet (FLEET_KEYS) --------------------------------------------------------
+    env: str | None = None  # e.g. "prod": shown beside the server's name
+    colour: str | None = None  # a colour name Rich understands
+    groups: tuple[str, ...] = ()  # `pgtop --fleet NAME` watches the profiles listing NAME
+    poolers: tuple[str, ...] = ()  # more PgBouncer consoles of this server, after `pooler`
 
     def __post_init__(self) -> None:
         # Copy so the caller's dict cannot change a frozen profile, and keep one home for
@@ -66,6 +75,9 @@ class Profile:
         parts.append(f"password_command={self.password_command!r}")
         if self.password is not None:
             parts.append("password='***'")
+        if self.env or self.colour or self.groups or self.poolers:
+            parts += [f"env={self.env!r}", f"colour={self.colour!r}", f"groups={self.groups!r}"]
+            parts.append(f"poolers={tuple(redact_conninfo(p) for p in self.poolers)!r}")
         return f"Profile({', '.join(parts)})"
 
     def conn_params(self) -> dict[str, str]:

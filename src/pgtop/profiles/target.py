@@ -42,6 +42,9 @@ def profile_to_target(
             password_command if password_command is not None else profile.password_command
         ),
         profile_name=profile.name,
+        env=profile.env,
+        colour=profile.colour,
+        poolers=profile.poolers,
     )
     return target if chosen_refresh is None else target.replace(refresh=chosen_refresh)
 
