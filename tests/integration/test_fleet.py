@@ -261,3 +261,37 @@ def test_once_with_several_profiles_prints_every_server(
     none = run_pgtop(["--fleet", "--once", "--format", "json", "--refresh", "0.5"], env)
     assert none.returncode == 1
     assert [d["status"] for d in json.loads(none.stdout)] == ["unreachable", "unreachable"]
+
+
+# -- the demo's fleet ------------------------------------------------------------------
+
+
+async def test_demo_fleet_has_a_healthy_a_crowded_and_a_queued_server() -> None:
+    from pgtop.demo.fleet import DemoFleet
+    from support import find_pgbouncer
+
+    demo = await asyncio.to_thread(DemoFleet(quiet=True).start)
+    try:
+        assert await asyncio.to_thread(demo.ready.wait, 30), "the demo's load did not start"
+        fleet = Fleet(demo.members(refresh=REFRESH))
+        async with Running(fleet):
+
+            def lines() -> dict[str, Any]:
+                return {line.name: line for line in fleet_lines(fleet.views())}
+
+            def settled() -> bool:
+                got = lines()
+                queued = got["queued"].pool_waiting
+                return all(not line.down for line in got.values()) and (
+                    find_pgbouncer() is None or (queued is not None and queued >= 3)
+                )
+
+            await wait_for(settled, 20, "three live lines, clients queued")
+            got = lines()
+            assert got["crowded"].used_pct is not None and got["crowded"].used_pct >= 90
+            assert got["crowded"].level in ("warn", "crit") and got["crowded"].env == "prod"
+            assert got["healthy"].level == "ok" and got["healthy"].used_pct < 50  # type: ignore[operator]
+            assert [line.name for line in fleet_lines(fleet.views())][-1] == "healthy"
+    finally:
+        await asyncio.to_thread(demo.close)
+    assert demo.root is None
