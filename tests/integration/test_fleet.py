@@ -123,11 +123,27 @@ async def test_broken_members_never_hold_up_the_others(
             for client in clients:
                 await client.fetchval("SELECT 1")
             await wait_for(
-                lambda: pooled_m.state.pooler_snapshot is not None
-                and sum(p.cl_active for p in pooled_m.state.pooler_snapshot.pools) == 2,
-                10, "pools of both processes summed",
-            )  # fmt: skip
+                lambda: (
+                    pooled_m.status.pooler is not None
+                    and sum(p.cl_active for p in pooled_m.status.pooler.pools) == 2
+                ),
+                10,
+                "pools of both processes summed",
+            )
             assert len(pooled_m.pooler.processes) == 2  # type: ignore[union-attr]
+            # Off screen the pooler costs SHOW POOLS alone: no client list is read.
+            assert pooled_m.status.pooler.client_list == ()  # type: ignore[union-attr]
+            assert pooled_m.state.pooler_snapshot is None
+            fleet.focus("pooled")  # on screen: everything, both processes' clients
+            await wait_for(
+                lambda: (
+                    pooled_m.state.pooler_snapshot is not None
+                    and len(pooled_m.state.pooler_snapshot.client_list) == 2
+                ),
+                5,
+                "the focused member's full pooler snapshot",
+            )
+            fleet.focus(None)
         finally:
             for client in clients:
                 await client.close()

@@ -65,7 +65,15 @@ class PoolerGroup:
         return any(c.connected for c in self.consoles)
 
     async def poll(self) -> PoolerSnapshot:
-        results = await asyncio.gather(*(c.poll() for c in self.consoles), return_exceptions=True)
+        return await self._gathered(full=True)
+
+    async def poll_pools(self) -> PoolerSnapshot:
+        """SHOW POOLS alone on each process (the fleet's background poll)."""
+        return await self._gathered(full=False)
+
+    async def _gathered(self, *, full: bool) -> PoolerSnapshot:
+        polls = (c.poll() if full else c.poll_pools() for c in self.consoles)
+        results = await asyncio.gather(*polls, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, CollectError):
                 raise result

@@ -2,10 +2,11 @@
 
 Every `MemberFeed` is a `LiveFeed` (monitor/live.py) whose PostgreSQL worker polls either
 the full session list (the member on screen, "focused") or one summary statement
-(collect/summary.py) for the others; its pooler worker polls the pooler console(s) as
-ever. Each member's workers run apart, so a member that hangs or is down delays nobody:
-a poll that hangs ends at the poll timeout, and a member that keeps failing is retried
-after a growing delay (`retry_delay`, up to a minute), not every tick.
+(collect/summary.py) for the others; its pooler worker likewise reads everything while
+focused and SHOW POOLS alone otherwise. Each member's workers run apart, so a member
+that hangs or is down delays nobody: a poll that hangs ends at the poll timeout, and a
+member that keeps failing is retried after a growing delay (`retry_delay`, up to a
+minute), not every tick.
 
 State and writers: each member's `MemberStatus` and `MonitorState` are written only by
 that member's feed callbacks (its workers); the `Fleet` writes only which member is
@@ -24,7 +25,7 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.poller import Poller
 from pgtop.collect.summary import ServerSummary, SummaryCollector, summary_of_snapshot
 from pgtop.model.fleet_line import MemberView
-from pgtop.model.records import Snapshot
+from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.monitor.feed import POOLER_GROUP, POSTGRES_GROUP, Spawn, Update
 from pgtop.monitor.live import LiveFeed
 from pgtop.target import Target
@@ -67,6 +68,8 @@ class MemberStatus:
     failures: int = 0  # failed polls in a row
     retry_in: float | None = None  # seconds until the next try, while failing
     statements: int = 0  # summary statements sent (the benchmark counts them)
+    pooler: PoolerSnapshot | None = None  # the latest, full or pools only
+    pooler_error: str | None = None
 
 
 class MemberFeed(LiveFeed):
@@ -101,6 +104,33 @@ class MemberFeed(LiveFeed):
             on_error=self._member_failed,
             retry_delay=lambda failures: retry_delay(failures, target.refresh),
         )
+        # And the pooler's: SHOW POOLS alone while off screen, everything while focused.
+        if self.pooler is not None:
+            self.pooler_poller: Poller[tuple[bool, PoolerSnapshot]] | None = Poller(  # type: ignore[assignment]
+                self._poll_pooler_member,
+                interval=target.refresh,
+                on_result=self._took_pooler_member,
+                on_error=self._pooler_member_failed,
+                retry_delay=lambda failures: retry_delay(failures, target.refresh),
+            )
+
+    async def _poll_pooler_member(self) -> tuple[bool, PoolerSnapshot]:
+        assert self.pooler is not None
+        if self.focused:
+            return True, await self.pooler.poll()
+        return False, await self.pooler.poll_pools()
+
+    def _took_pooler_member(self, result: tuple[bool, PoolerSnapshot]) -> None:
+        full, snap = result
+        self.status.pooler, self.status.pooler_error = snap, None
+        if full:  # only full snapshots go to the drill-in screen: its rates need stats
+            self._took_pooler(snap)
+        else:
+            self._notify(self.name, Update("pooler"))
+
+    def _pooler_member_failed(self, error: CollectError) -> None:
+        self.status.pooler, self.status.pooler_error = None, error.message
+        self._pooler_failed(error)
 
     async def _poll_member(self) -> Snapshot | ServerSummary:
         if self.focused:
@@ -152,6 +182,8 @@ class MemberFeed(LiveFeed):
             self.focused = focused
             if focused and self.status.failures == 0:
                 self.pg_poller.poll_now()
+                if self.pooler_poller is not None and self.pooler_poller.failures == 0:
+                    self.pooler_poller.poll_now()
 
     def start(self, spawn: Spawn) -> None:
         # Groups named per member: stopping one member's workers leaves the others.
@@ -161,7 +193,7 @@ class MemberFeed(LiveFeed):
 
     def view(self) -> MemberView:
         """What model/fleet_line.py needs of this member, read now."""
-        st, pooler = self.status, self.state.pooler_snapshot
+        st = self.status
         return MemberView(
             name=self.name,
             env=self.target.env,
@@ -171,8 +203,8 @@ class MemberFeed(LiveFeed):
             since=st.since,
             summary=st.summary,
             tps=st.tps,
-            pooler=pooler,
-            pooler_error=self.state.pooler_error,
+            pooler=st.pooler,
+            pooler_error=st.pooler_error,
         )
 
 
