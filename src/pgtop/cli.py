@@ -289,6 +289,8 @@ def parse(argv: list[str]) -> Invocation:
     args = build_parser().parse_args(argv)
     mouse, fmt = not args.no_mouse, args.format
     if args.demo:
+        if args.fleet is not None:  # pgtop.demo.fleet has the servers; the screen is to come
+            raise UsageError("--demo --fleet needs the fleet screen, which is not there yet")
         from pgtop.demo import DEMO_REFRESH
 
         demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))

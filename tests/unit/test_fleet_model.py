@@ -77,6 +77,14 @@ def test_fleet_alone_is_every_profile_and_a_name_is_its_group(config: Path) -> N
     assert [m.name for m in parse(["--fleet", "billing", "-P", "db3"]).members] == ["db3", "db1"]
 
 
+def test_list_profiles_shows_env_groups_and_extra_poolers(config: Path) -> None:
+    from pgtop.profiles import format_profile_list
+
+    listing = format_profile_list(load_profiles()[0]).splitlines()
+    assert "env=prod, groups=eu,billing, +1 pooler(s)" in listing[1]
+    assert "env=preprod, groups=eu" in listing[2]
+
+
 def test_a_single_profile_is_a_single_server_as_before(config: Path) -> None:
     one = parse(["-P", "db2"])
     assert not one.fleet and one.members == ()
@@ -89,6 +97,7 @@ def test_a_single_profile_is_a_single_server_as_before(config: Path) -> None:
         (["-P", "db1", "-P", "nope"], "no profile named 'nope'"),
         (["--fleet", "asia"], "no profile is in group 'asia' (groups: billing, eu)"),
         (["-P", "db1", "-P", "db2", "-h", "elsewhere"], "name one server"),
+        (["-P", "db1", "-P", "db2"], "not available yet; use --once"),
     ],
 )
 def test_unknown_profile_or_group_is_one_line_and_exit_2(
