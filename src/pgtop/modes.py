@@ -75,8 +75,6 @@ def _with_password(invocation: Invocation) -> tuple[Target, str | None]:
 
 def run_fleet(invocation: Invocation) -> int:
     """Several profiles: --once prints every server; the fleet screen is not built yet."""
-    from pgtop.profiles import ProfileError, apply_password_command
-
     if invocation.mode != "once":
         print(
             "pgtop: watching several servers on one screen is not available yet; "
@@ -87,17 +85,10 @@ def run_fleet(invocation: Invocation) -> int:
     from pgtop import gc_pause
 
     gc_pause.resume()
-    members = []
-    for name, target in invocation.members:
-        try:  # each member's own password_command, now, just before connecting
-            members.append((name, apply_password_command(target) if target.password_command
-                            else target))  # fmt: skip
-        except ProfileError as exc:
-            print(f"pgtop: {name}: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
     from pgtop.once_fleet import collect_fleet, render_fleet
 
-    try:
+    members = [(m.name, m.target) for m in invocation.members]
+    try:  # each member's password_command runs in collect_fleet, for that member alone
         results = asyncio.run(collect_fleet(members, {}))
     except KeyboardInterrupt:
         return EXIT_FAILURE

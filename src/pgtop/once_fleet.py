@@ -47,6 +47,13 @@ def _deadline(target: Target) -> float:
 
 
 async def _one(name: str, target: Target, password: str | None) -> ServerResult:
+    if target.password_command:  # this member's own, now; its failure is its result alone
+        from pgtop.profiles import ProfileError, apply_password_command
+
+        try:
+            target = await asyncio.to_thread(apply_password_command, target)
+        except ProfileError as exc:
+            return ServerResult(name, target, status="no password", error=str(exc))
     try:
         snap, rates = await asyncio.wait_for(collect_once(target, password), _deadline(target))
     except CollectError as exc:

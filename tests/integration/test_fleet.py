@@ -255,6 +255,7 @@ def test_once_with_several_profiles_prints_every_server(
     config.write_text(
         profile("up", up.port, 'env = "prod"\ngroups = ["a"]')
         + profile("down", free_port(), 'groups = ["a"]')
+        + profile("nopw", up.port, 'groups = ["a"]\npassword_command = "exit 3"')
     )
     config.chmod(0o600)
     env = clean_env(home, PGTOP_CONFIG=str(config), PGPASSWORD=MONITOR.password)
@@ -262,7 +263,12 @@ def test_once_with_several_profiles_prints_every_server(
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     data = json.loads(proc.stdout)
-    assert [(d["profile"], d["status"]) for d in data] == [("up", "live"), ("down", "unreachable")]
+    assert [(d["profile"], d["status"]) for d in data] == [
+        ("up", "live"),
+        ("down", "unreachable"),
+        ("nopw", "no password"),  # its password_command failed: that server alone
+    ]
+    assert "exited with status 3" in data[2]["error"]
     assert data[0]["env"] == "prod" and data[0]["schema"] == "pgtop.snapshot/1"
     assert "connection refused" in data[1]["error"] and "server" not in data[1]
 
