@@ -10,8 +10,11 @@ SELECT current_setting('server_version') AS version,
        current_setting('reserved_connections', true)::int AS reserved,
        a.client_connections, a.active, a.idle_in_transaction, a.waiting_on_lock,
        a.oldest_xact_s,
-       (SELECT coalesce(sum(xact_commit + xact_rollback), 0)::bigint
-          FROM pg_stat_database) AS transactions,
+       -- Over the databases the full poll counts (databases.sql), so that the rate does
+       -- not jump when a server comes on screen.
+       (SELECT coalesce(sum(s.xact_commit + s.xact_rollback), 0)::bigint
+          FROM pg_database AS d JOIN pg_stat_database AS s ON s.datid = d.oid
+         WHERE NOT d.datistemplate) AS transactions,
        pg_is_in_recovery() AS in_recovery,
        statement_timestamp() AS now
   -- As the sessions pane counts: client backends only, pgtop's own left out of states.
