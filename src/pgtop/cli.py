@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from pgtop import __version__
 from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from pgtop.invocation import Invocation, Mode
+from pgtop.invocation import Invocation, Member, Mode
 from pgtop.target import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REFRESH,
@@ -101,7 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay", metavar="FILE", help="watch a recording instead of a server (no connection)"
     )
     pr = p.add_argument_group("profiles")
-    pr.add_argument("-P", "--profile", metavar="NAME", help="connect with a saved profile")
+    pr.add_argument(
+        "-P",
+        "--profile",
+        metavar="NAME",
+        action="append",
+        dest="profiles",
+        help="connect with a saved profile; repeat to watch several servers",
+    )
+    pr.add_argument(
+        "--fleet",
+        metavar="GROUP",
+        nargs="?",
+        const="",
+        help="watch every saved profile, or those whose groups list GROUP",
+    )
     pr.add_argument("--save-profile", metavar="NAME", help="save the other arguments as NAME")
     pr.add_argument(
         "--save-password", action="store_true", help="with --save-profile: store the password"
@@ -174,7 +188,7 @@ def build_target(args: argparse.Namespace) -> Target:
     """The Target from a profile (-P, or `default`) with arguments on top, or from arguments."""
     from pgtop import profiles
 
-    name = args.profile
+    name = args.profiles[-1] if args.profiles else None
     if name is None and profiles.use_default_profile(os.environ, _conn_args_given(args)):
         name = profiles.DEFAULT_PROFILE if profiles.profiles_path().exists() else None
     saved: dict[str, profiles.Profile] = {}
@@ -182,7 +196,7 @@ def build_target(args: argparse.Namespace) -> Target:
         saved, warnings = profiles.load_profiles()
         for warning in warnings:
             print(f"pgtop: warning: {warning}", file=sys.stderr)
-        if name not in saved and args.profile is not None:
+        if name not in saved and args.profiles:
             raise UsageError(f"no profile named {name!r} — see pgtop --list-profiles")
     if name in saved:
         target = profiles.profile_to_target(
@@ -204,6 +218,46 @@ def build_target(args: argparse.Namespace) -> Target:
     return target.replace(
         connect_timeout=_connect_timeout(args, target), read_only_locked=bool(args.read_only)
     )
+
+
+# -- the fleet (issue 17): several profiles at once -------------------------------------
+
+
+def _fleet_members(args: argparse.Namespace) -> tuple[Member, ...]:
+    """The servers -P a -P b or --fleet [GROUP] name; () for one server (as before).
+
+    Connection arguments name one server, so they are refused with several; --refresh,
+    --read-only, --connect-timeout and --password-command hold for every member."""
+    from pgtop import profiles
+    from pgtop.profiles.fleet_fields import choose_fleet
+
+    names: list[str] = args.profiles or []
+    if args.fleet is None and len(names) < 2:
+        return ()
+    saved, warnings = profiles.load_profiles()
+    for warning in warnings:
+        print(f"pgtop: warning: {warning}", file=sys.stderr)
+    chosen = choose_fleet(saved, names, args.fleet)
+    if len(chosen) < 2 and args.fleet is None:
+        return ()
+    if _conn_args_given(args) or args.pooler or args.password:
+        raise UsageError(
+            "connection arguments, --pooler and -W name one server: with several profiles, "
+            "set them in each profile"
+        )
+    members = []
+    for profile in chosen:
+        target = profiles.profile_to_target(
+            profile,
+            refresh=args.refresh,
+            read_only=args.read_only,
+            password_command=args.password_command,
+        )
+        target = target.replace(
+            connect_timeout=_connect_timeout(args, target), read_only_locked=bool(args.read_only)
+        )
+        members.append(Member(profile.name, target))
+    return tuple(members)
 
 
 def _connect_timeout(args: argparse.Namespace, target: Target) -> float:
@@ -243,6 +297,8 @@ def parse(argv: list[str]) -> Invocation:
     args = build_parser().parse_args(argv)
     mouse, fmt = not args.no_mouse, args.format
     if args.demo:
+        if args.fleet is not None:  # pgtop.demo.fleet has the servers; the screen is to come
+            raise UsageError("--demo --fleet needs the fleet screen, which is not there yet")
         from pgtop.demo import DEMO_REFRESH
 
         demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))
@@ -254,7 +310,8 @@ def parse(argv: list[str]) -> Invocation:
     _check_pooler(args.pooler)
     if args.list_profiles or args.delete_profile or args.save_profile:
         return _profile_invocation(args)
-    target = build_target(args)
+    members = _fleet_members(args)
+    target = members[0].target if members else build_target(args)
     if args.once and args.record:
         raise UsageError("--record records the interactive view, not --once")
     record = Path(args.record) if args.record else None
@@ -262,6 +319,7 @@ def parse(argv: list[str]) -> Invocation:
     return Invocation(
         server_mode,
         target=target,
+        members=members,
         ask_password=args.password,
         mouse=mouse,
         output_format=fmt,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pgtop.profiles.record import Profile
 from pgtop.target import Target
@@ -20,6 +20,14 @@ from pgtop.target import Target
 # throwaway server under load; the rest manage saved profiles without connecting.
 Mode = Literal["live", "once", "replay", "demo", "list-profiles", "delete-profile", "save-profile"]
 OutputFormat = Literal["text", "json"]
+
+
+class Member(NamedTuple):
+    """One server of a fleet: the profile it came from and the Target built from it."""
+
+    name: str
+    target: Target
+
 
 FULL_SCREEN_MODES: frozenset[Mode] = frozenset({"live", "replay", "demo"})
 PROFILE_MODES: frozenset[Mode] = frozenset({"list-profiles", "delete-profile", "save-profile"})
@@ -43,6 +51,14 @@ class Invocation:
     profile: Profile | None = None  # save-profile: what to save
     save_password: bool = False  # save-profile: keep the password in the file
     profile_name: str | None = None  # delete-profile: which one
+    # live, once: the servers of a fleet (-P a -P b, --fleet [NAME]), in the order asked;
+    # empty for a single server, which is `target` (as before the fleet).
+    members: tuple[Member, ...] = ()
+
+    @property
+    def fleet(self) -> bool:
+        """Several servers are watched (a single -P is a single server, as before)."""
+        return len(self.members) > 1
 
     @property
     def full_screen(self) -> bool:

@@ -40,6 +40,8 @@ def run_invocation(invocation: Invocation) -> int:
         from pgtop.profile_commands import run_profile_command
 
         return run_profile_command(invocation)
+    if invocation.fleet:
+        return run_fleet(invocation)
     from pgtop.password_prompt import NoPassword
     from pgtop.profiles import ProfileError
 
@@ -66,6 +68,36 @@ def _with_password(invocation: Invocation) -> tuple[Target, str | None]:
     if target.password_command:
         return apply_password_command(target), None
     return target, None
+
+
+# -- the fleet (issue 17): several servers ------------------------------------------------
+
+
+def run_fleet(invocation: Invocation) -> int:
+    """Several profiles: --once prints every server; the fleet screen is not built yet."""
+    if invocation.mode != "once":
+        print(
+            "pgtop: watching several servers on one screen is not available yet; "
+            "use --once, or one -P",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from pgtop import gc_pause
+
+    gc_pause.resume()
+    from pgtop.once_fleet import collect_fleet, render_fleet
+
+    members = [(m.name, m.target) for m in invocation.members]
+    try:  # each member's password_command runs in collect_fleet, for that member alone
+        results = asyncio.run(collect_fleet(members, {}))
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    sys.stdout.write(render_fleet(results, invocation.output_format))
+    sys.stdout.flush()
+    for r in results:
+        for warning in warnings_for(r.snapshot) if r.snapshot is not None else ():
+            print(f"pgtop: warning: {r.name}: {warning}", file=sys.stderr)
+    return EXIT_OK if any(r.answered for r in results) else EXIT_FAILURE
 
 
 def _run_demo(invocation: Invocation) -> int:

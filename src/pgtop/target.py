@@ -98,6 +98,17 @@ class Target:
     read_only_locked: bool = False
     # When findings are raised: defaults, or a profile's [findings] table.
     findings: Thresholds = DEFAULT_THRESHOLDS
+    # -- the fleet (issue 17): set from a profile, shown beside the server's name --------
+    env: str | None = None  # any word, e.g. "prod"
+    colour: str | None = None  # a colour name Rich understands (checked by profiles)
+    # More PgBouncer consoles of the same server (several processes, so_reuseport), after
+    # `pooler`; their figures are added up. May hold passwords, so repr=False.
+    poolers: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def pooler_consoles(self) -> tuple[str, ...]:
+        """Every PgBouncer console of this server: `pooler` first, then `poolers`."""
+        return ((self.pooler,) if self.pooler else ()) + self.poolers
 
     def replace(self, **changes: Any) -> Target:
         return replace(self, **changes)

@@ -31,7 +31,7 @@ HAND_EDITED = """\
 [profiles.prod]
 host = "db1"  # the primary
 port = 5432
-colour = "red"  # unknown to pgtop, must survive
+nickname = "red"  # unknown to pgtop, must survive
 
 # Staging, rebuilt nightly.
 [profiles.staging]
@@ -90,7 +90,7 @@ def test_comments_order_and_unknown_keys_survive_save(config: Path) -> None:
     assert "[profiles.dev]" in text and 'theme = "dark"' in text
     loaded, warnings = load_profiles()
     assert list(loaded) == ["prod", "staging", "dev"]
-    assert warnings == [f"{config}: profile 'prod': unknown key 'colour' ignored"]
+    assert warnings == [f"{config}: profile 'prod': unknown key 'nickname' ignored"]
 
 
 def test_replacing_a_profile_keeps_its_comments_and_unknown_keys(config: Path) -> None:
@@ -100,7 +100,7 @@ def test_replacing_a_profile_keeps_its_comments_and_unknown_keys(config: Path) -
     assert 'host = "db9"  # the primary\n' in text
     # The new key goes with the profile's keys, not below the next profile's comment.
     assert text.index("refresh = 1.0") < text.index("# Staging, rebuilt nightly.")
-    assert 'colour = "red"  # unknown to pgtop, must survive' in text
+    assert 'nickname = "red"  # unknown to pgtop, must survive' in text
     assert "# My servers. Keep this comment." in text
     assert "port" not in text.split("[profiles.staging]")[0]  # replaced, not merged
     loaded, _ = load_profiles()
@@ -114,7 +114,7 @@ def test_comments_survive_delete(config: Path) -> None:
     text = config.read_text()
     assert "# My servers. Keep this comment." in text
     assert "# Staging, rebuilt nightly." in text
-    assert "colour" not in text
+    assert "nickname" not in text
     assert 'theme = "dark"' in text
     assert list(load_profiles()[0]) == ["staging"]
     assert delete_profile("prod") is False

@@ -14,6 +14,7 @@ import dataclasses
 from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.postgres import PostgresCollector
+from pgtop.model.pooler_sum import sum_poolers
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.target import Target
 
@@ -33,13 +34,60 @@ def postgres_collector(target: Target, password: str | None = None) -> PostgresC
     )
 
 
-def pooler_collector(target: Target) -> PgBouncerCollector | None:
-    """The collector of the target's PgBouncer console, when it names one."""
-    if not target.pooler:
-        return None
-    return PgBouncerCollector(
-        target.pooler, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout(target)
-    )
+def pooler_collector(target: Target) -> PgBouncerCollector | PoolerGroup | None:
+    """The collector of the target's PgBouncer console(s), when it names any."""
+    consoles = [
+        PgBouncerCollector(
+            conninfo, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout(target)
+        )
+        for conninfo in target.pooler_consoles
+    ]
+    if len(consoles) > 1:
+        return PoolerGroup(consoles)
+    return consoles[0] if consoles else None
+
+
+class PoolerGroup:
+    """Several PgBouncer processes of one server (issue 17), polled together and added up.
+
+    A process that fails leaves the others' figures standing (the error is in
+    `processes`); only when none answers does the poll fail. `processes` (this object its
+    one writer, at each poll) keeps each process's own figures for the pooler pane.
+    """
+
+    def __init__(self, consoles: list[PgBouncerCollector]) -> None:
+        self.consoles = consoles
+        self.address = ", ".join(c.address for c in consoles)
+        self.processes: tuple[PoolerSnapshot | CollectError, ...] = ()
+
+    @property
+    def connected(self) -> bool:
+        return any(c.connected for c in self.consoles)
+
+    async def poll(self) -> PoolerSnapshot:
+        return await self._gathered(full=True)
+
+    async def poll_pools(self) -> PoolerSnapshot:
+        """SHOW POOLS alone on each process (the fleet's background poll)."""
+        return await self._gathered(full=False)
+
+    async def _gathered(self, *, full: bool) -> PoolerSnapshot:
+        polls = (c.poll() if full else c.poll_pools() for c in self.consoles)
+        results = await asyncio.gather(*polls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, CollectError):
+                raise result
+        self.processes = tuple(r for r in results if not isinstance(r, BaseException)
+                               or isinstance(r, CollectError))  # fmt: skip
+        answered = [r for r in results if isinstance(r, PoolerSnapshot)]
+        if not answered:
+            first = next(r for r in results if isinstance(r, CollectError))
+            raise first
+        return sum_poolers(answered)
+
+    async def close(self) -> None:
+        for console in self.consoles:
+            await console.close()
 
 
 class Monitor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -150,10 +151,18 @@ class PgBouncerCollector:
             raise describe_pooler_error(exc, self.address, self.conninfo) from None
 
     async def poll(self) -> PoolerSnapshot:
+        return await self._polled(self._poll)
+
+    async def poll_pools(self) -> PoolerSnapshot:
+        """SHOW POOLS alone (one statement): what the fleet needs of a pooler that is not
+        on screen. The snapshot has pools and a client count, nothing else."""
+        return await self._polled(self._poll_pools)
+
+    async def _polled(self, body: Callable[[], Awaitable[PoolerSnapshot]]) -> PoolerSnapshot:
         if not self.connected:
             await self.connect()
         try:
-            return await asyncio.wait_for(self._poll(), self.poll_timeout)
+            return await asyncio.wait_for(body(), self.poll_timeout)
         except TimeoutError:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -169,6 +178,23 @@ class PgBouncerCollector:
             if self._conn is not None and self._conn.closed:
                 self._conn = None
             raise describe_pooler_error(exc, self.address, self.conninfo) from None
+
+    async def _poll_pools(self) -> PoolerSnapshot:
+        rows = await self._show("POOLS")
+        pools = tuple(pool_from_row(r) for r in rows if r.get("database") != "pgbouncer")
+        return PoolerSnapshot(
+            version=self._version,
+            address=self.address,
+            pools=pools,
+            stats=(),
+            databases=(),
+            config=dict(self._config),
+            clients=sum(p.cl_active + p.cl_waiting for p in pools),
+            servers=sum(
+                p.sv_active + p.sv_idle + p.sv_used + p.sv_tested + p.sv_login for p in pools
+            ),
+            polled_at=datetime.now(UTC),
+        )
 
     async def _poll(self) -> PoolerSnapshot:
         pools = await self._show("POOLS")

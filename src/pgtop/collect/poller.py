@@ -31,14 +31,18 @@ class Poller(Generic[T]):
         on_error: Callable[[CollectError], None],
         on_polling: Callable[[], None] | None = None,
         first: Awaitable[T] | None = None,
+        retry_delay: Callable[[int], float] | None = None,
     ) -> None:
-        """`first`: a poll already under way (started while the UI was loading)."""
+        """`first`: a poll already under way (started while the UI was loading);
+        `retry_delay`: seconds to wait after the n-th failure in a row (the fleet backs
+        off from a server that is down), instead of one interval."""
         self._poll = poll
         self._first = first
         self.interval = interval
         self._on_result = on_result
         self._on_error = on_error
         self._on_polling = on_polling
+        self._retry_delay = retry_delay
         self._wake = asyncio.Event()
         self._running = asyncio.Event()
         self._running.set()
@@ -85,7 +89,10 @@ class Poller(Generic[T]):
                 self.failures = 0
                 self._on_result(result)
             # Sleep until the next tick, counted from the poll's start, unless woken early.
-            delay = max(0.05, self.interval - (loop.time() - started))
+            wait = self.interval
+            if self.failures and self._retry_delay is not None:
+                wait = max(wait, self._retry_delay(self.failures))
+            delay = max(0.05, wait - (loop.time() - started))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

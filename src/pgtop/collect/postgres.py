@@ -189,6 +189,17 @@ class PostgresCollector:
         conn, self._conn = self._conn, None
         await close_connection(conn)
 
+    @property
+    def connection(self) -> asyncpg.Connection | None:
+        """The open connection, for the fleet's summary statement (collect/summary.py)."""
+        return self._conn if self.connected else None
+
+    def drop_connection(self) -> None:
+        """Forget a connection that stopped answering: the next poll reconnects."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
     async def poll(self) -> Snapshot:
         """One poll: at most two round trips, three when slow facts are due."""
         import asyncio

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from pgtop.collect.errors import CollectError
-from pgtop.collect.monitor import pooler_collector, postgres_collector
+from pgtop.collect.monitor import PoolerGroup, pooler_collector, postgres_collector
 from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
 from pgtop.collect.postgres import PostgresCollector
@@ -34,9 +34,11 @@ class LiveFeed:
         password: str | None = None,
         source: Callable[[], Awaitable[Snapshot]] | None = None,
         head_start: tuple[PostgresCollector, Awaitable[Snapshot]] | None = None,
+        retry_delay: Callable[[int], float] | None = None,
     ) -> None:
         """`source` replaces polling PostgreSQL and its pooler (tests); `head_start` is a
-        collector and its first poll, begun while the UI was still importing (modes.py)."""
+        collector and its first poll, begun while the UI was still importing (modes.py);
+        `retry_delay` backs off from a server that keeps failing (the fleet, monitor/fleet.py)."""
         self._on_update = on_update
         first: Awaitable[Snapshot] | None = None
         if head_start is not None:
@@ -50,8 +52,9 @@ class LiveFeed:
             interval=target.refresh,
             on_result=self._took_postgres,
             on_error=self._postgres_failed,
+            retry_delay=retry_delay,
         )
-        self.pooler: PgBouncerCollector | None = None
+        self.pooler: PgBouncerCollector | PoolerGroup | None = None
         self.pooler_poller: Poller[PoolerSnapshot] | None = None
         if source is None:
             self.pooler = pooler_collector(target)
@@ -61,6 +64,7 @@ class LiveFeed:
                 interval=target.refresh,
                 on_result=self._took_pooler,
                 on_error=self._pooler_failed,
+                retry_delay=retry_delay,
             )
         self.state = MonitorState(
             separate_pooler=self.pooler_poller is not None,

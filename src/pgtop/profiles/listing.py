@@ -28,6 +28,13 @@ def format_profile_list(profiles: Mapping[str, Profile], path: Path | None = Non
             flags.append("password_command")
         if profile.password is not None or any(map(_has_password, (profile.uri, profile.pooler))):
             flags.append("saved-password")
+        # The fleet's keys (issue 17).
+        if profile.env:
+            flags.append(f"env={profile.env}")
+        if profile.groups:
+            flags.append(f"groups={','.join(profile.groups)}")
+        if profile.poolers:
+            flags.append(f"+{len(profile.poolers)} pooler(s)")
         # A hand-edited file may hold escape characters: never send them to the terminal.
         rows.append((visible(name), visible(_describe_profile(profile)), visible(", ".join(flags))))
     width_name = max(len(row[0]) for row in rows)

@@ -25,6 +25,10 @@ CONN_KEYWORDS: tuple[str, ...] = (
 )
 OTHER_KEYS: tuple[str, ...] = ("password", "pooler", "refresh", "read_only", "password_command")
 PROFILE_KEYS: tuple[str, ...] = ("uri", *CONN_KEYWORDS, *OTHER_KEYS)
+# -- the fleet (issue 17; checked in profiles/fleet_fields.py) ------------------------------
+# Written by hand, never by --save-profile: they are out of PROFILE_KEYS, so rewriting a
+# profile keeps them as they are.
+FLEET_KEYS: tuple[str, ...] = ("env", "colour", "groups", "poolers")
 
 
 class ProfileError(Exception):
@@ -49,6 +53,11 @@ class Profile:
     # -- findings (issue 18): the profile's [findings] table, threshold -> number. Written
     # by hand only: pgtop never saves it, and an update in place keeps it.
     findings: dict[str, float] = field(default_factory=dict)
+    # -- the fleet (FLEET_KEYS) --------------------------------------------------------
+    env: str | None = None  # e.g. "prod": shown beside the server's name
+    colour: str | None = None  # a colour name Rich understands
+    groups: tuple[str, ...] = ()  # `pgtop --fleet NAME` watches the profiles listing NAME
+    poolers: tuple[str, ...] = ()  # more PgBouncer consoles of this server, after `pooler`
 
     def __post_init__(self) -> None:
         # Copy so the caller's dict cannot change a frozen profile, and keep one home for
@@ -69,6 +78,9 @@ class Profile:
         parts.append(f"password_command={self.password_command!r}")
         if self.password is not None:
             parts.append("password='***'")
+        if self.env or self.colour or self.groups or self.poolers:
+            parts += [f"env={self.env!r}", f"colour={self.colour!r}", f"groups={self.groups!r}"]
+            parts.append(f"poolers={tuple(redact_conninfo(p) for p in self.poolers)!r}")
         return f"Profile({', '.join(parts)})"
 
     def conn_params(self) -> dict[str, str]:

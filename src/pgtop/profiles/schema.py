@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from pgtop.model.findings import THRESHOLD_NAMES, thresholds_from
+from pgtop.profiles.fleet_fields import fleet_value, fleet_values_for_file
 from pgtop.profiles.record import (
     CONN_KEYWORDS,
+    FLEET_KEYS,
     Profile,
     ProfileError,
     parse_conninfo,
@@ -82,6 +84,8 @@ def profile_from_values(
             fields[key] = value
         elif key == "findings":
             fields[key] = _findings_table(name, value, path)
+        elif key in FLEET_KEYS:  # the fleet's keys (issue 17), checked in fleet_fields.py
+            fields[key] = fleet_value(name, key, value, path)
         else:
             warnings.append(f"{path}: profile {name!r}: unknown key {key!r} ignored")
     return Profile(name=name, conn=conn, **fields)
@@ -114,9 +118,14 @@ def without_passwords(profile: Profile) -> tuple[Profile, bool]:
                 conninfo, found = strip_password(conninfo)
                 dropped |= found
             stripped[key] = conninfo
+        poolers = []
+        for conninfo in profile.poolers:  # the fleet's extra consoles (issue 17)
+            conninfo, found = strip_password(conninfo)
+            dropped |= found
+            poolers.append(conninfo)
     except ProfileError as exc:
         raise ProfileError(f"profile {profile.name!r}: {exc}") from None
-    return dataclasses.replace(profile, password=None, **stripped), dropped
+    return dataclasses.replace(profile, password=None, poolers=tuple(poolers), **stripped), dropped
 
 
 def values_for_file(profile: Profile) -> dict[str, Any]:
@@ -140,4 +149,5 @@ def values_for_file(profile: Profile) -> dict[str, Any]:
         values["read_only"] = True
     if profile.password_command is not None:
         values["password_command"] = profile.password_command
+    values.update(fleet_values_for_file(profile))
     return values

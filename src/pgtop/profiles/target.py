@@ -44,6 +44,9 @@ def profile_to_target(
         ),
         profile_name=profile.name,
         findings=thresholds_from(profile.findings),  # issue 18; checked when loaded
+        env=profile.env,
+        colour=profile.colour,
+        poolers=profile.poolers,
     )
     return target if chosen_refresh is None else target.replace(refresh=chosen_refresh)
 
