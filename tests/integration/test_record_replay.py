@@ -41,6 +41,7 @@ from pgtop.model.records import (
 from pgtop.monitor.replay import parse_jump
 from pgtop.target import Target
 from pgtop.ui.app import PgTopApp
+from pgtop.ui.key_listing import bound_actions
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.widgets.header import StatusHeader
 
@@ -442,17 +443,17 @@ async def test_record_then_replay_shows_the_same_rows(
         for i in range(len(rec)):
             if i:
                 await pilot.press("full_stop")
-            assert replay.header_state.frame.last_good == rec.times[i]
-            assert f"{i + 1}/{len(rec)}" in replay.header_state.frame.status
+            assert replay.server.header_state.frame.last_good == rec.times[i]
+            assert f"{i + 1}/{len(rec)}" in replay.server.header_state.frame.status
             if rec.times[i] in seen:
                 assert rows_of(replay) == seen[rec.times[i]], f"frame {i + 1}"
                 compared += 1
         assert compared >= 4
         await pilot.press("comma")
-        assert replay.header_state.frame.last_good == rec.times[-2]
+        assert replay.server.header_state.frame.last_good == rec.times[-2]
         # Nothing to act on: no confirmation, no Terminate key anywhere.
         await pilot.press("k", "c", "K")
         assert not isinstance(replay.screen, ConfirmScreen)
-        described = [d for _, d, _, _ in replay._active_keys(replay.screen)]
+        described = [b.description for b in bound_actions(replay, replay.screen)]
         assert "Terminate" not in described and "Cancel" not in described
         assert "read-only" not in described and "Jump to time" in described

@@ -559,6 +559,7 @@ async def test_marks_are_cleared_by_a_profile_switch(
         assert set(table.marked) == {marked}
         # Even onto the same server, where the marked session still runs.
         await _switch_to(pilot, app, "rw", saved_profiles)
+        table = app.query_one(SessionsTable)  # the new server screen's
         await until(pilot, lambda: marked in {s.pid for s in table.rows}, "the session again")
         assert not table.marked
         assert "marked" not in header_text(app)

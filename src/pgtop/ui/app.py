@@ -71,6 +71,9 @@ class PgTopApp(App[None]):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
     ENABLE_COMMAND_PALETTE = True
+    # Each server screen is the base of a mode of its own: a profile switch adds the new
+    # server's mode, switches to it, and removes the old one with everything on top of it.
+    DEFAULT_MODE = "server-0"
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
@@ -103,10 +106,16 @@ class PgTopApp(App[None]):
             head_start=head_start,
             on_fatal=self._fatal,
         )
+        first = self.server
+        self.add_mode(self.DEFAULT_MODE, lambda: first)
+        self._switches = 0
         controls = self.server.feed.controls  # the same for every server it may switch to
         add_bindings(self, [b for c in FEED_KEYS if c in controls for b in FEED_KEYS[c]])
 
-    def get_default_screen(self) -> Screen[None]:
+
+    def _get_dom_base(self) -> ServerScreen:
+        """`app.query_one` looks in the server screen watched now. Textual's default is
+        the first screen, which a profile switch removes."""
         return self.server
 
     def _fatal(self, reason: str) -> None:
@@ -201,16 +210,20 @@ class PgTopApp(App[None]):
             except ProfileError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return
-        await old.close()
-        self.server = ServerScreen(
+        new = ServerScreen(
             target,
             recorder=self.recorder,
             filter_text=old.sessions.filter_text,
             on_fatal=self._fatal,
         )
-        while self.screen is not old and len(self.screen_stack) > 1:
-            self.pop_screen()  # a dialog opened meanwhile belongs to the old server
-        await self.switch_screen(self.server)
+        self.server = new
+        await old.close()
+        old_mode = self.current_mode
+        self._switches += 1
+        mode = f"server-{self._switches}"
+        self.add_mode(mode, lambda: new)
+        await self.switch_mode(mode)
+        await self.remove_mode(old_mode)  # with any dialog still open over the old server
         read_only = " (read-only)" if target.read_only else ""
         self.notify(f"switched to profile {profile.name!r} ({profile.describe()}){read_only}")
 
