@@ -112,7 +112,6 @@ class PgTopApp(App[None]):
         controls = self.server.feed.controls  # the same for every server it may switch to
         add_bindings(self, [b for c in FEED_KEYS if c in controls for b in FEED_KEYS[c]])
 
-
     def _get_dom_base(self) -> ServerScreen:
         """`app.query_one` looks in the server screen watched now. Textual's default is
         the first screen, which a profile switch removes."""
