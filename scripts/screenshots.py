@@ -35,7 +35,7 @@ SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def _to_busiest_pool(app: PgTopApp) -> None:
     from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
 
-    snap = app.current_snapshot()
+    snap = app.server.state.snapshot()
     if snap is None or snap.pooler is None or not snap.pooler.pools:
         return
     busiest = max(snap.pooler.pools, key=lambda p: p.cl_waiting)
@@ -50,7 +50,7 @@ async def shoot(env: DemoEnvironment, out: Path, size: tuple[int, int], suffix: 
         # Let the workload settle: lock chains and queued pooled clients take a few seconds.
         while time.monotonic() < deadline:
             await pilot.pause(0.5)
-            snap = app.current_snapshot()
+            snap = app.server.state.snapshot()
             locked = snap is not None and any(s.blocked_by for s in snap.sessions)
             queued = (
                 snap is not None and snap.pooler and any(p.cl_waiting for p in snap.pooler.pools)

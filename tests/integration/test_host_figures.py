@@ -52,10 +52,10 @@ async def test_host_columns_appear_for_a_local_server(
     app = PgTopApp(Target(_settings(primary_pg), refresh=0.5))
     async with app.run_test(size=(160, 40)) as pilot:
         for _ in range(100):
-            if app.header_state.host is not None:
+            if app.server.header_state.host is not None:
                 break
             await pilot.pause(0.1)
-        assert app.header_state.host is not None, "the header shows host load/mem/disk"
+        assert app.server.header_state.host is not None, "the header shows host load/mem/disk"
         await pilot.press("h")
         table = app.query_one(SessionsTable)
         for _ in range(50):
@@ -69,15 +69,15 @@ async def test_host_columns_appear_for_a_local_server(
 
 async def test_host_columns_are_absent_when_not_local(primary_pg: PostgresServer) -> None:
     app = PgTopApp(Target(_settings(primary_pg), refresh=0.5))
-    app.host_checked = True  # as if the check had failed: the server is elsewhere
+    app.server.host.checked = True  # as if the check had failed: the server is elsewhere
     async with app.run_test(size=(160, 40)) as pilot:
         for _ in range(50):
-            if app.state.pg_snapshot is not None:
+            if app.server.state.pg_snapshot is not None:
                 break
             await pilot.pause(0.1)
         await pilot.press("h")
         await pilot.pause(0.6)
         header = app.query_one(SessionsTable).render_line(0).text
         assert "CPU%" not in header and "MEM" not in header
-        assert app.header_state.host is None
+        assert app.server.header_state.host is None
         assert any("not this machine" in str(n.message) for n in app._notifications)

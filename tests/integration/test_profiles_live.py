@@ -312,7 +312,7 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
             await pilot.press("down", "enter")
 
             def on_second() -> bool:
-                snapshot = app.header_state.frame.snapshot
+                snapshot = app.server.header_state.frame.snapshot
                 return (
                     second_app in applications(app)
                     and snapshot is not None
@@ -321,7 +321,7 @@ async def test_switching_profiles_in_the_app_shows_the_other_server(
 
             await until(pilot, on_second, "the second server's rows and header")
             assert first_app not in applications(app)
-            assert app.target.profile_name == "second"
+            assert app.server.target.profile_name == "second"
             assert not isinstance(app.screen, ProfilePicker)
             assert header_lines(app)[0].startswith(" second  PostgreSQL")
             assert "filter: app:-on-" in header_lines(app)[3]  # it was lost from the header

@@ -41,6 +41,7 @@ from pgtop.model.records import (
 from pgtop.monitor.replay import parse_jump
 from pgtop.target import Target
 from pgtop.ui.app import PgTopApp
+from pgtop.ui.key_listing import bound_actions
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.widgets.header import StatusHeader
 
@@ -328,18 +329,18 @@ async def test_stepping_through_a_hostile_file_in_the_app_never_shows_a_bad_fram
     async with app.run_test(size=(120, 40)) as pilot:
         # Playing at ×8 runs into the damaged end and stops there instead of looping.
         await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
-        await until(pilot, lambda: not app.feed.playing, "playback to stop", timeout=15)
-        assert app.header_state.frame.last_good == snaps[7].server.snapshot_time
+        await until(pilot, lambda: not app.server.feed.playing, "playback to stop", timeout=15)
+        assert app.server.header_state.frame.last_good == snaps[7].server.snapshot_time
         await pilot.press("circumflex_accent")
         shown_times = []
         for _ in range(12):
             await pilot.press("full_stop")
-            shown_times.append(app.header_state.frame.last_good)
+            shown_times.append(app.server.header_state.frame.last_good)
         await pilot.press("dollar_sign")
-        shown_times.append(app.header_state.frame.last_good)
+        shown_times.append(app.server.header_state.frame.last_good)
         for _ in range(12):
             await pilot.press("comma")
-            shown_times.append(app.header_state.frame.last_good)
+            shown_times.append(app.server.header_state.frame.last_good)
         notes = [n.message for n in app._notifications]
     assert set(shown_times) <= readable
     assert shown_times[-1] == snaps[0].server.snapshot_time
@@ -412,7 +413,7 @@ async def test_record_then_replay_shows_the_same_rows(
     seen: dict[datetime, list[tuple[int, str | None]]] = {}
     app = PgTopApp(target_for(primary_pg), recorder=Recorder(path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state.pg_snapshot is not None, "the first poll")
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "the first poll")
         conns = []
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
@@ -421,7 +422,7 @@ async def test_record_then_replay_shows_the_same_rows(
             else:
                 await conns.pop(0).close()
             await primary_workload.active_sleep(1.0)
-            when = app.header_state.frame.last_good
+            when = app.server.header_state.frame.last_good
             if when is not None:  # what the pane shows as of this poll
                 seen[when] = rows_of(app)
             await pilot.pause(0.1)
@@ -442,17 +443,17 @@ async def test_record_then_replay_shows_the_same_rows(
         for i in range(len(rec)):
             if i:
                 await pilot.press("full_stop")
-            assert replay.header_state.frame.last_good == rec.times[i]
-            assert f"{i + 1}/{len(rec)}" in replay.header_state.frame.status
+            assert replay.server.header_state.frame.last_good == rec.times[i]
+            assert f"{i + 1}/{len(rec)}" in replay.server.header_state.frame.status
             if rec.times[i] in seen:
                 assert rows_of(replay) == seen[rec.times[i]], f"frame {i + 1}"
                 compared += 1
         assert compared >= 4
         await pilot.press("comma")
-        assert replay.header_state.frame.last_good == rec.times[-2]
+        assert replay.server.header_state.frame.last_good == rec.times[-2]
         # Nothing to act on: no confirmation, no Terminate key anywhere.
         await pilot.press("k", "c", "K")
         assert not isinstance(replay.screen, ConfirmScreen)
-        described = [d for _, d, _, _ in replay._active_keys(replay.screen)]
+        described = [b.description for b in bound_actions(replay, replay.screen)]
         assert "Terminate" not in described and "Cancel" not in described
         assert "read-only" not in described and "Jump to time" in described

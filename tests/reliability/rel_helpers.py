@@ -94,14 +94,16 @@ async def until(
 
 
 def is_live(app: PgTopApp) -> bool:
-    return app.header_state.frame.status == "live" and app.state.pg_snapshot is not None
+    return (
+        app.server.header_state.frame.status == "live" and app.server.state.pg_snapshot is not None
+    )
 
 
 def live_since(app: PgTopApp, since: datetime) -> bool:
     """Live, with a snapshot the server took after `since` (server and tests share a clock)."""
-    snap = app.state.pg_snapshot
+    snap = app.server.state.pg_snapshot
     return (
-        app.header_state.frame.status == "live"
+        app.server.header_state.frame.status == "live"
         and snap is not None
         and snap.server.snapshot_time > since
     )

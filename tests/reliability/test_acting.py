@@ -159,7 +159,7 @@ async def test_read_only_has_no_path_to_a_signal(
         commands = {c.title for c in app.get_system_commands(app.screen)}
         assert not {"Cancel", "Terminate", "Kill all in db"} & commands, commands
         await pilot.pause(0.3)
-        assert app._runner is None, "read-only mode opened an action connection"
+        assert app.server.acting.runner is None, "read-only mode opened an action connection"
         assert await alive(factory, victim) == {victim}
         admin = await factory.admin()
         state = await admin.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", victim)
@@ -203,7 +203,7 @@ def _needs_pid_reuse() -> None:
 
 
 def _holds(app: PgTopApp, pid: int, application: str) -> bool:
-    snap = app.state.pg_snapshot
+    snap = app.server.state.pg_snapshot
     return snap is not None and any(
         s.pid == pid and s.application == application for s in snap.sessions
     )
@@ -286,7 +286,7 @@ async def test_inspect_says_session_ended_and_never_acts_on_a_newcomer(
             assert app.screen is screen, key  # no confirmation to hit the newcomer
             assert f"session ended: pid {pid}" in notifications(app)[-1]
         await pilot.pause(0.3)
-        assert app._runner is None
+        assert app.server.acting.runner is None
         assert await alive(factory, pid) == {pid}
         assert_healthy(app)
 
@@ -347,7 +347,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         table = app.query_one(SessionsTable)
         await until(pilot, lambda: all(table.move_cursor_to_pid(p) for p in sleepers), "both")
         await pilot.press("p")
-        assert app.header_state.frame.status == "paused"
+        assert app.server.header_state.frame.status == "paused"
         for count, pid in enumerate(sleepers, start=1):
             assert table.move_cursor_to_pid(pid)
             await pilot.press("space")
@@ -362,7 +362,7 @@ async def test_marks_clear_after_a_cancel_and_count_at_once_while_paused(
         assert not table.marked
         assert "marked" not in header_text(app)  # still paused: redrawn without a poll
         assert not any(table.is_marked(s) for s in table.rows)
-        assert app.header_state.frame.status == "paused"
+        assert app.server.header_state.frame.status == "paused"
 
 
 # -- a signal the server does not answer -------------------------------------------------
@@ -444,8 +444,8 @@ async def test_terminate_key_on_a_stopped_action_backend_says_so_and_never_fires
         assert table.move_cursor_to_pid(other)
         await pilot.press("c", "y")
         await until(pilot, lambda: f"cancel {other}: done" in notifications(app), "cancel done")
-        assert app._runner is not None and app._runner.pid is not None
-        stuck = app._runner.pid
+        assert app.server.acting.runner is not None and app.server.acting.runner.pid is not None
+        stuck = app.server.acting.runner.pid
         _stop(stuck)
         try:
             assert table.move_cursor_to_pid(victim)
@@ -494,11 +494,11 @@ async def _switch_to(pilot: Pilot[None], app: PgTopApp, name: str, names: list[s
     """`o`, move to `name` in the picker, enter; until that server's data is back."""
     await pilot.press("o")
     await until(pilot, lambda: isinstance(app.screen, ProfilePicker), "the profile picker")
-    step = names.index(name) - names.index(app.target.profile_name or names[0])
+    step = names.index(name) - names.index(app.server.target.profile_name or names[0])
     await pilot.press(*(["down"] * step if step > 0 else ["up"] * -step), "enter")
     await until(
         pilot,
-        lambda: app.target.profile_name == name and app.state.pg_snapshot is not None,
+        lambda: app.server.target.profile_name == name and app.server.state.pg_snapshot is not None,
         f"data from profile {name}",
     )
 
@@ -528,7 +528,7 @@ async def test_read_only_from_the_command_line_holds_across_profile_switches(
         await _switch_to(pilot, app, "ro", saved_profiles)
         await _switch_to(pilot, app, "rw", saved_profiles)
         assert not await _k_opens_a_confirmation(pilot, app, victim)
-        assert app._runner is None, "read-only mode opened an action connection"
+        assert app.server.acting.runner is None, "read-only mode opened an action connection"
         assert "read-only" in notifications(app)[-1]
     assert await alive(factory, victim) == {victim}
 
@@ -559,6 +559,7 @@ async def test_marks_are_cleared_by_a_profile_switch(
         assert set(table.marked) == {marked}
         # Even onto the same server, where the marked session still runs.
         await _switch_to(pilot, app, "rw", saved_profiles)
+        table = app.query_one(SessionsTable)  # the new server screen's
         await until(pilot, lambda: marked in {s.pid for s in table.rows}, "the session again")
         assert not table.marked
         assert "marked" not in header_text(app)

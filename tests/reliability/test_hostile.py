@@ -175,7 +175,7 @@ async def test_inspect_opens_on_every_hostile_session(
         )
         for name, pid in hostile.pids.items():
             assert table.move_cursor_to_pid(pid)
-            app.action_inspect()
+            app.server.sessions.action_inspect()
             await until(
                 pilot,
                 lambda p=pid: (

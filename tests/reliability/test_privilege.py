@@ -44,7 +44,7 @@ async def test_plain_user_sees_hidden_sessions_and_a_hint(
     async with running(app, SIZE) as pilot:
         table = app.query_one(SessionsTable)
         await until(pilot, lambda: others <= {s.pid for s in table.rows}, "other users' sessions")
-        snap = app.state.pg_snapshot
+        snap = app.server.state.pg_snapshot
         assert snap is not None
         assert snap.server.can_see_all is False
         assert snap.server.current_user == PLAIN_USER.name
@@ -82,9 +82,11 @@ async def test_pooler_user_not_in_stats_or_admin_users(
     app = PgTopApp(target_for(rel_pg, pooler=pooler))
     async with running(app, SIZE) as pilot:
         await until(
-            pilot, lambda: app.state.pooler_error is not None and is_live(app), "pooler error"
+            pilot,
+            lambda: app.server.state.pooler_error is not None and is_live(app),
+            "pooler error",
         )
-        error = app.state.pooler_error or ""
+        error = app.server.state.pooler_error or ""
         assert "\n" not in error
         assert "admin_users" in error or "stats_users" in error or "not allowed" in error, error
         await pilot.press("4")

@@ -56,8 +56,10 @@ async def test_postgres_restart_shows_reconnecting_then_recovers(
         await until(pilot, lambda: any(s.pid == idle_pid for s in table.rows), "the idle session")
 
         await asyncio.to_thread(rel_pg.stop, mode)
-        await until(pilot, lambda: app.header_state.frame.status == "reconnecting", "reconnecting")
-        reason = app.header_state.frame.reason
+        await until(
+            pilot, lambda: app.server.header_state.frame.status == "reconnecting", "reconnecting"
+        )
+        reason = app.server.header_state.frame.reason
         assert reason and "\n" not in reason, f"reason must be one non-empty line: {reason!r}"
         assert table.rows, "the last data must stay visible while reconnecting"
         assert table.stale, "the last data must be marked stale"
@@ -70,7 +72,7 @@ async def test_postgres_restart_shows_reconnecting_then_recovers(
         took = await until(pilot, lambda: live_since(app, since), "live data after the restart")
         assert took <= RECOVERY_BUDGET, f"live again {took:.2f} s after start (> {RECOVERY_BUDGET})"
         assert not table.stale
-        assert app.header_state.frame.reason == ""
+        assert app.server.header_state.frame.reason == ""
         assert_healthy(app)
 
 
@@ -79,17 +81,19 @@ async def test_no_busy_loop_while_postgres_is_down(rel_pg: PostgresServer) -> No
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
         await asyncio.to_thread(rel_pg.stop, "fast")
-        await until(pilot, lambda: app.header_state.frame.status == "reconnecting", "reconnecting")
-        failures_before = app.feed.pg_poller.failures
+        await until(
+            pilot, lambda: app.server.header_state.frame.status == "reconnecting", "reconnecting"
+        )
+        failures_before = app.server.feed.pg_poller.failures
         cpu0, wall0 = time.process_time(), time.monotonic()
         while time.monotonic() - wall0 < 3.0:  # a measurement window, not a wait
             await pilot.pause(0.1)
         cpu = time.process_time() - cpu0
-        retries = app.feed.pg_poller.failures - failures_before
+        retries = app.server.feed.pg_poller.failures - failures_before
         assert cpu < 1.0, f"{cpu:.2f} s CPU in 3 s while the server was down: a busy loop"
         # Retries once per refresh (0.5 s): about 6 in 3 s, never a tight loop.
         assert 2 <= retries <= 9, f"{retries} connection attempts in 3 s"
-        assert app.header_state.frame.status == "reconnecting"
+        assert app.server.header_state.frame.status == "reconnecting"
         assert_healthy(app)
         await asyncio.to_thread(rel_pg.start)
         since = utcnow()
@@ -112,15 +116,15 @@ async def test_pgbouncer_stop_and_start(
         await until(
             pilot,
             lambda: (
-                app.state.pooler_snapshot is not None
-                and app.state.pooler_error is None
+                app.server.state.pooler_snapshot is not None
+                and app.server.state.pooler_error is None
                 and is_live(app)
             ),
             "PostgreSQL and PgBouncer data",
         )
         await asyncio.to_thread(rel_bouncer.stop)
-        await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error")
-        error = app.state.pooler_error
+        await until(pilot, lambda: app.server.state.pooler_error is not None, "a pooler error")
+        error = app.server.state.pooler_error
         assert error and "\n" not in error and "pooler" in error
         await until(pilot, lambda: "Pooler !" in tab_line(app), "the ! badge on the Pooler tab")
         # PostgreSQL is unaffected: still live, still getting new snapshots.
@@ -133,9 +137,9 @@ async def test_pgbouncer_stop_and_start(
         took = await until(
             pilot,
             lambda: (
-                app.state.pooler_error is None
-                and app.state.pooler_snapshot is not None
-                and app.state.pooler_snapshot.polled_at > since
+                app.server.state.pooler_error is None
+                and app.server.state.pooler_snapshot is not None
+                and app.server.state.pooler_snapshot.polled_at > since
             ),
             "pooler data after PgBouncer restarted",
         )
@@ -149,10 +153,12 @@ async def test_pooler_pane_and_header_say_pgbouncer_is_down(
 ) -> None:
     app = PgTopApp(target_for(rel_pg, pooler=rel_bouncer.admin_dsn()))
     async with running(app, SIZE) as pilot:
-        await until(pilot, lambda: app.state.pooler_snapshot is not None and is_live(app), "data")
+        await until(
+            pilot, lambda: app.server.state.pooler_snapshot is not None and is_live(app), "data"
+        )
         await pilot.press("4")
         await asyncio.to_thread(rel_bouncer.stop)
-        await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error")
+        await until(pilot, lambda: app.server.state.pooler_error is not None, "a pooler error")
         await pilot.pause(2 * 0.5)  # let both panes redraw from the error
         message = pooler_message(app)
         shown = "\n".join(screen_lines(app))
@@ -165,7 +171,7 @@ async def test_own_backend_terminated_recovers(rel_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        old = app.feed.postgres.own_pids
+        old = app.server.feed.postgres.own_pids
         admin = await rel_pg.admin_connect()
         try:
             killed = await admin.fetchval(
@@ -177,7 +183,7 @@ async def test_own_backend_terminated_recovers(rel_pg: PostgresServer) -> None:
         since = utcnow()
         took = await until(
             pilot,
-            lambda: live_since(app, since) and app.feed.postgres.own_pids[0] != old[0],
+            lambda: live_since(app, since) and app.server.feed.postgres.own_pids[0] != old[0],
             "live on a new backend",
         )
         assert took <= RECOVERY_BUDGET + 2 * 0.5, f"took {took:.2f} s"

@@ -45,7 +45,7 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        (pid,) = app.feed.postgres.own_pids
+        (pid,) = app.server.feed.postgres.own_pids
         if not _can_signal(pid):
             pytest.skip("cannot signal the server's processes (tests not run as root/owner)")
         stopped_at = time.monotonic()
@@ -53,13 +53,13 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
         try:
             took = await until(
                 pilot,
-                lambda: app.header_state.frame.status == "reconnecting",
+                lambda: app.server.header_state.frame.status == "reconnecting",
                 "the poll to time out",
                 timeout=POLL_TIMEOUT + 2 * REFRESH + 3,
             )
             # Stopping happens between polls or mid-poll: either way, one poll timeout at most.
             assert time.monotonic() - stopped_at <= POLL_TIMEOUT + REFRESH + 1.5, took
-            reason = app.header_state.frame.reason
+            reason = app.server.header_state.frame.reason
             assert f"no answer in {POLL_TIMEOUT:g} s" in reason, reason
             assert "\n" not in reason
             await assert_keys_answer(pilot, app)
@@ -68,7 +68,7 @@ async def test_stopped_backend_times_out_keys_answer_and_recovers(rel_pg: Postgr
             os.kill(pid, signal.SIGCONT)
         since = utcnow()
         await until(pilot, lambda: live_since(app, since), "live again after SIGCONT")
-        assert app.feed.postgres.own_pids and app.feed.postgres.own_pids[0] != pid
+        assert app.server.feed.postgres.own_pids and app.server.feed.postgres.own_pids[0] != pid
         assert_healthy(app)
 
 
@@ -77,15 +77,15 @@ async def test_keys_answer_during_a_stuck_poll(rel_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(rel_pg))
     async with running(app, SIZE) as pilot:
         await until(pilot, lambda: is_live(app), "live")
-        (pid,) = app.feed.postgres.own_pids
+        (pid,) = app.server.feed.postgres.own_pids
         if not _can_signal(pid):
             pytest.skip("cannot signal the server's processes")
         os.kill(pid, signal.SIGSTOP)
         try:
             await pilot.pause(2 * REFRESH)  # a poll is now waiting on the stopped backend
-            assert app.header_state.frame.status == "live"  # not timed out yet (5 s)
+            assert app.server.header_state.frame.status == "live"  # not timed out yet (5 s)
             await assert_keys_answer(pilot, app)
-            assert app.header_state.frame.status == "live"  # all of that while the poll hung
+            assert app.server.header_state.frame.status == "live"  # all of that while the poll hung
         finally:
             os.kill(pid, signal.SIGCONT)
         since = utcnow()
@@ -126,14 +126,16 @@ async def test_silent_pooler_does_not_delay_postgres(rel_pg: PostgresServer) -> 
         app = PgTopApp(target)
         async with running(app, SIZE) as pilot:
             await until(pilot, lambda: is_live(app), "live")
-            await until(pilot, lambda: app.state.pooler_error is not None, "a pooler error", 6)
-            error = app.state.pooler_error or ""
+            await until(
+                pilot, lambda: app.server.state.pooler_error is not None, "a pooler error", 6
+            )
+            error = app.server.state.pooler_error or ""
             assert any(w in error for w in ("timed out", "timeout", "no answer")), error
             # PostgreSQL snapshots keep arriving every refresh while the pooler hangs.
             seen: list[object] = []
             start = time.monotonic()
             while time.monotonic() - start < 2.0:
-                snap = app.state.pg_snapshot
+                snap = app.server.state.pg_snapshot
                 if snap is not None and (not seen or seen[-1] is not snap):
                     seen.append(snap)
                 await pilot.pause(0.05)

@@ -24,7 +24,7 @@ def header_lines(app: PgTopApp) -> list[str]:
 async def started(pilot: Pilot[Any]) -> None:
     app = pilot.app
     for _ in range(50):
-        if app.state.pg_snapshot is not None:
+        if app.server.state.pg_snapshot is not None:
             break
         await pilot.pause(0.05)
     await pilot.pause()
@@ -120,12 +120,18 @@ async def test_one_key_per_common_order_and_a_way_back_to_the_default() -> None:
         assert "sort: xact age ▲" in header_lines(app)[3]
 
         await pilot.press("d")
-        assert app.view.sort == "database" and _order(app)[:2] == [105, 106]  # analytics
+        assert app.server.sessions.view.sort == "database" and _order(app)[:2] == [
+            105,
+            106,
+        ]  # analytics
         await pilot.press("e")
-        assert app.view.sort == "age" and "sort: age in state ▼" in header_lines(app)[3]
+        assert (
+            app.server.sessions.view.sort == "age"
+            and "sort: age in state ▼" in header_lines(app)[3]
+        )
 
         await pilot.press("0")
-        assert app.view.sort is None and not app.view.reverse
+        assert app.server.sessions.view.sort is None and not app.server.sessions.view.reverse
         assert _order(app) == default
         assert "sort: default (state, age)" in header_lines(app)[3]
 
@@ -162,7 +168,7 @@ async def test_s_cycles_the_columns_on_screen_then_the_default(
         seen = []
         for _ in range(len(cycle) + 1):
             await pilot.press("s")
-            seen.append(app.view.sort)
+            seen.append(app.server.sessions.view.sort)
         assert seen == [*cycle, None]
         await pilot.press("less_than_sign")
-        assert app.view.sort == cycle[-1]
+        assert app.server.sessions.view.sort == cycle[-1]

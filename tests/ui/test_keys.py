@@ -47,16 +47,16 @@ async def type_filter(pilot: Pilot[None], text: str, *, key_by_key: bool = False
     other tests paste it, which the prompt takes the same way as typed text."""
     app = pilot.app
     await pilot.press("slash")
-    assert app.filter_prompt.open
-    assert app.header_state.prompt == ""  # the prompt line is drawn in the header
+    assert app.server.sessions.filter_prompt.open
+    assert app.server.header_state.prompt == ""  # the prompt line is drawn in the header
     if key_by_key:
         await pilot.press(*text)
     else:
         app.query_one(SessionsTable).post_message(events.Paste(text))
         await pilot.pause()
-    assert app.filter_prompt.text == text
+    assert app.server.sessions.filter_prompt.text == text
     await pilot.press("enter")
-    assert not app.filter_prompt.open
+    assert not app.server.sessions.filter_prompt.open
 
 
 def confirm_text(app: PgTopApp) -> str:
@@ -81,7 +81,7 @@ async def test_filter_then_terminate_hits_exactly_the_chosen_backend(
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: shows_all(app, *pids), "the three idle sessions")
         await type_filter(pilot, f"app:{names[0]}", key_by_key=True)
-        assert app.header_state.filter_text == f"app:{names[0]}"
+        assert app.server.header_state.filter_text == f"app:{names[0]}"
         await until(pilot, lambda: list(shown(app)) == [victim], "only the chosen session")
         assert sessions_table(app).has_focus
         await pilot.press("k")
@@ -198,7 +198,7 @@ async def test_terminate_all_sessions_of_a_database(
         )
         assert await alive(admin, *shop) == set()
         assert await alive(admin, *elsewhere) == set(elsewhere)
-        own = set(app.feed.postgres.own_pids)
+        own = set(app.server.feed.postgres.own_pids)
         assert len(own) == 2  # the poller's connection and the one that sent the signals
         pgtop_pids = {
             r["pid"]
@@ -216,7 +216,7 @@ async def test_terminate_all_sessions_of_a_database(
             "the shop sessions leaving the list",
         )
         assert set(elsewhere) <= set(shown(app))
-        assert app.header_state.frame.status == "live"
+        assert app.server.header_state.frame.status == "live"
     entries = audit_lines(state_dir)
     assert {e["pid"] for e in entries} >= set(shop)
     assert {e["result"] for e in entries} == {"done"}
@@ -292,7 +292,9 @@ async def test_sort_and_filter_keep_the_cursor_on_its_session(
         orders = {tuple(s.pid for s in table.rows)}
         for key in ("s", "s", "s", "r", "greater_than_sign", "less_than_sign", "r"):
             await pilot.press(key)
-            assert table.cursor_pid == chosen, f"after {key!r} (sort {app.view.sort})"
+            assert table.cursor_pid == chosen, (
+                f"after {key!r} (sort {app.server.sessions.view.sort})"
+            )
             orders.add(tuple(s.pid for s in table.rows))
         assert len(orders) > 1, "the sort keys never changed the order"
         await type_filter(pilot, f"app:{tag}-keep")
@@ -388,7 +390,7 @@ async def test_inspect_shows_whole_query_and_locks(
 async def test_help_and_palette_list_the_keys(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state.pg_snapshot is not None, "the first snapshot")
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "the first snapshot")
         await pilot.press("question_mark")
         screen = app.screen
         assert isinstance(screen, HelpScreen)
@@ -426,18 +428,18 @@ async def test_leaving_inspect_stops_polling_its_locks(
         await inspect_waiter(pilot, chain.waiters[0])
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
-        assert app.state.pg_snapshot is not None
-        left_at = app.state.pg_snapshot.server.snapshot_time
+        assert app.server.state.pg_snapshot is not None
+        left_at = app.server.state.pg_snapshot.server.snapshot_time
         await until(
             pilot,
             lambda: (
-                app.state.pg_snapshot is not None
-                and app.state.pg_snapshot.server.snapshot_time > left_at
+                app.server.state.pg_snapshot is not None
+                and app.server.state.pg_snapshot.server.snapshot_time > left_at
             ),
             "a poll after leaving the inspect screen",
         )
-        assert app.feed.postgres.inspect_pid is None
-        assert app.state.pg_snapshot.inspected_pid is None
+        assert app.server.feed.postgres.inspect_pid is None
+        assert app.server.state.pg_snapshot.inspected_pid is None
 
 
 async def test_inspect_names_the_relation_in_another_database(
@@ -447,8 +449,10 @@ async def test_inspect_names_the_relation_in_another_database(
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
         await inspect_waiter(pilot, chain.waiters[0])
-        assert app.state.pg_snapshot is not None
-        (waiting,) = [lock for lock in app.state.pg_snapshot.inspected_locks if not lock.granted]
+        assert app.server.state.pg_snapshot is not None
+        (waiting,) = [
+            lock for lock in app.server.state.pg_snapshot.inspected_locks if not lock.granted
+        ]
         relation = waiting.relation or ""
         # The table's name, or at least which database the OID belongs to.
         assert chain.table in relation or SHOP_DB in relation, relation
@@ -466,36 +470,42 @@ async def test_keys_right_behind_the_slash_go_into_the_filter(primary_pg: Postgr
     """ "/cron" in one burst must filter on "cron", not sort (r) and open profiles (o)."""
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.state.pg_snapshot is not None, "a first snapshot")
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "a first snapshot")
         _burst(app, "/cron")
-        await until(pilot, lambda: app.filter_prompt.text == "cron", "the filter text")
-        assert app.view.sort is None and not app.view.reverse
+        await until(
+            pilot, lambda: app.server.sessions.filter_prompt.text == "cron", "the filter text"
+        )
+        assert app.server.sessions.view.sort is None and not app.server.sessions.view.reverse
         assert app.screen is app.default_screen
         await pilot.press("escape")
         # From another pane too: "/" brings the sessions pane back, the rest is typed.
         await pilot.press("2")
         _burst(app, "/ksr")
-        await until(pilot, lambda: app.filter_prompt.text == "ksr", "the filter text")
+        await until(
+            pilot, lambda: app.server.sessions.filter_prompt.text == "ksr", "the filter text"
+        )
         assert app.query_one("#panes").current == "sessions"  # type: ignore[attr-defined]
-        assert not isinstance(app.screen, ConfirmScreen) and app.view.sort is None
+        assert not isinstance(app.screen, ConfirmScreen) and app.server.sessions.view.sort is None
         await pilot.press("escape")
         # Elsewhere "/" is just a character: the command palette's input gets it.
         await pilot.press("ctrl+p")
         await pilot.press("a", "slash", "b")
         palette_input = app.screen.query_one("Input")
         assert palette_input.value == "a/b"  # type: ignore[attr-defined]
-        assert not app.filter_prompt.open
+        assert not app.server.sessions.filter_prompt.open
 
 
 async def test_keys_typed_into_the_filter_do_not_act(primary_pg: PostgresServer) -> None:
     """While the prompt is open, `k`, `s` or `c` are letters of the filter, not actions."""
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.state.pg_snapshot is not None, "a first snapshot")
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "a first snapshot")
         await pilot.press("slash", "k", "s", "c")
-        assert app.filter_prompt.text == "ksc"
+        assert app.server.sessions.filter_prompt.text == "ksc"
         assert not isinstance(app.screen, ConfirmScreen)
-        assert app.view.sort is None
-        assert app.header_state.filter_text == "ksc"
+        assert app.server.sessions.view.sort is None
+        assert app.server.header_state.filter_text == "ksc"
         await pilot.press("escape")
-        assert not app.filter_prompt.open and app.header_state.filter_text == ""
+        assert (
+            not app.server.sessions.filter_prompt.open and app.server.header_state.filter_text == ""
+        )

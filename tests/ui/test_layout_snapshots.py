@@ -36,7 +36,7 @@ def utc_clock() -> Iterator[None]:
 
 async def _wait_for_data(pilot) -> None:  # type: ignore[no-untyped-def]
     for _ in range(50):
-        if pilot.app.state.pg_snapshot is not None:
+        if pilot.app.server.state.pg_snapshot is not None:
             break
         await pilot.pause(0.05)
     await pilot.pause()

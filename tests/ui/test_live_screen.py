@@ -74,7 +74,7 @@ async def test_sessions_pane_lists_workload_with_states(
         assert " idle-tx " in line_of(table, in_tx)
         assert str(chain.holder) in line_of(table, waiter)  # BLOCKED BY column
         # pgtop's own connection is not listed.
-        own = set(app.feed.postgres.own_pids)
+        own = set(app.server.feed.postgres.own_pids)
         assert own and not own & set(rows)
         assert all(s.application != "pgtop" for s in rows.values())
 
@@ -102,12 +102,16 @@ async def test_databases_pane_counts_match_pg_stat_activity(
         async def compare() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
             """Server counts before and after a fresh snapshot, and what the pane shows."""
             before = {r["datname"]: r["count"] for r in await admin.fetch(count_sql)}
-            started = app.state.pg_snapshot.server.snapshot_time if app.state.pg_snapshot else None
+            started = (
+                app.server.state.pg_snapshot.server.snapshot_time
+                if app.server.state.pg_snapshot
+                else None
+            )
             await until(
                 pilot,
                 lambda: (
-                    app.state.pg_snapshot is not None
-                    and app.state.pg_snapshot.server.snapshot_time != started
+                    app.server.state.pg_snapshot is not None
+                    and app.server.state.pg_snapshot.server.snapshot_time != started
                     and pane.row_count > 0
                 ),
                 "a fresh snapshot in the databases pane",
@@ -179,25 +183,25 @@ async def test_cursor_stays_on_its_session_when_rows_appear_above(
 async def test_header_status_live_and_pause(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.header_state.frame.status == "live", "status live")
+        await until(pilot, lambda: app.server.header_state.frame.status == "live", "status live")
         assert "● live" in screen_text(app)
         await pilot.press("p")
-        assert app.header_state.frame.status == "paused"
+        assert app.server.header_state.frame.status == "paused"
         # A poll already under way may still land: settle, then watch for 1.5 s.
         await pilot.pause(0.3)
-        assert app.state.pg_snapshot is not None
-        frozen = app.state.pg_snapshot.server.snapshot_time
+        assert app.server.state.pg_snapshot is not None
+        frozen = app.server.state.pg_snapshot.server.snapshot_time
         await pilot.pause(1.5)
-        assert app.state.pg_snapshot.server.snapshot_time == frozen
-        assert app.header_state.frame.status == "paused"
+        assert app.server.state.pg_snapshot.server.snapshot_time == frozen
+        assert app.server.header_state.frame.status == "paused"
         assert "● paused" in screen_text(app)
         await pilot.press("p")
-        assert app.header_state.frame.status == "live"
+        assert app.server.header_state.frame.status == "live"
         await until(
             pilot,
             lambda: (
-                app.state.pg_snapshot is not None
-                and app.state.pg_snapshot.server.snapshot_time != frozen
+                app.server.state.pg_snapshot is not None
+                and app.server.state.pg_snapshot.server.snapshot_time != frozen
             ),
             "a new snapshot after resuming",
             timeout=5,
@@ -213,7 +217,9 @@ async def test_garbage_collector_back_on_after_first_screen(primary_pg: Postgres
         assert not gc.isenabled()
         app = PgTopApp(target_for(primary_pg))
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: app.state.pg_snapshot is not None, "the first snapshot")
+            await until(
+                pilot, lambda: app.server.state.pg_snapshot is not None, "the first snapshot"
+            )
             await until(pilot, gc.isenabled, "the collector back on after the first frame")
             assert "● live" in screen_text(app)
     finally:
@@ -224,7 +230,7 @@ async def test_garbage_collector_back_on_after_first_screen(primary_pg: Postgres
 async def test_layout_80x24(primary_pg: PostgresServer) -> None:
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.state.pg_snapshot is not None, "the first snapshot")
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "the first snapshot")
         await pilot.pause()
         header = sessions_table(app).render_line(0).text
         for label in ("PID", "STATE", "XACT", "AGE", "QUERY"):
@@ -258,7 +264,7 @@ async def test_layout_160x48_shows_side_panes(
     await primary_workload.idle()
     app = PgTopApp(target_for(primary_pg))
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.panes_ready, "the side panes mounted")
+        await until(pilot, lambda: app.server.panes_ready, "the side panes mounted")
         extras = app.query_one("#wide-extras")
         side_dbs = app.query_one("#side-databases", DatabasesPane)
         await until(pilot, lambda: side_dbs.row_count > 0, "the side databases pane filled")

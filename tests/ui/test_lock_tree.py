@@ -135,7 +135,7 @@ async def test_inspect_opens_blockers_and_waiters_by_key_and_by_click(
         await pilot.press("enter")  # by keyboard: tab, enter
         middle_screen = app.screen
         assert isinstance(middle_screen, InspectScreen) and middle_screen.pid == tree.middle
-        assert app.feed.postgres.inspect_pid == tree.middle
+        assert app.server.feed.postgres.inspect_pid == tree.middle
         links = middle_screen.query_one(RelatedSessions)
         await wait_until(pilot, lambda: len(links.options) == 3, "the middle's three links")
         assert [o.id for o in links.options] == [
@@ -147,7 +147,7 @@ async def test_inspect_opens_blockers_and_waiters_by_key_and_by_click(
         assert isinstance(app.screen, InspectScreen) and app.screen.pid == tree.leaves[1]
         await pilot.press("escape")
         assert app.screen is middle_screen
-        assert app.feed.postgres.inspect_pid == tree.middle  # its locks are polled again
+        assert app.server.feed.postgres.inspect_pid == tree.middle  # its locks are polled again
         assert app.focused is links  # still on the list, as it was left
         await pilot.press("home", "enter")  # the first link: the root blocker
         root_screen = app.screen
@@ -155,7 +155,7 @@ async def test_inspect_opens_blockers_and_waiters_by_key_and_by_click(
         assert "(3 sessions wait behind it in all)" in blocking_text(root_screen)
         await pilot.press("escape", "escape", "escape")
         assert not isinstance(app.screen, InspectScreen)
-        assert app.feed.postgres.inspect_pid is None
+        assert app.server.feed.postgres.inspect_pid is None
 
 
 async def test_inspect_says_blockers_are_unknown_when_the_server_hides_them(

@@ -36,7 +36,7 @@ async def first_snapshot(pilot: Pilot[None]) -> None:
     app = pilot.app
     await until(
         pilot,
-        lambda: getattr(getattr(app, "state", None), "pg_snapshot", None) is not None,
+        lambda: app.server.state.pg_snapshot is not None,
         "a snapshot",
     )
 
@@ -65,20 +65,22 @@ async def test_reopened_filter_takes_a_second_term(
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: shows_all(app, other, monitor), "both sessions")
         await pilot.press("slash", *"dur>1s", "enter")
-        assert app.header_state.filter_text == "dur>1s"
+        assert app.server.header_state.filter_text == "dur>1s"
         await until(pilot, lambda: shows_all(app, other, monitor), "both, older than 1 s")
         await pilot.press("slash")
-        assert app.filter_prompt.text == "dur>1s "  # ready for the next term
+        assert app.server.sessions.filter_prompt.text == "dur>1s "  # ready for the next term
         if delivery == "key by key":
             await pilot.press(*"-user:monitor")
         else:
             burst(app, "-user:monitor")
-            await until(pilot, lambda: app.filter_prompt.text.endswith("r"), "the burst")
-        assert app.filter_prompt.text == "dur>1s -user:monitor"
-        assert app.filter_prompt.error == ""
+            await until(
+                pilot, lambda: app.server.sessions.filter_prompt.text.endswith("r"), "the burst"
+            )
+        assert app.server.sessions.filter_prompt.text == "dur>1s -user:monitor"
+        assert app.server.sessions.filter_prompt.error == ""
         await pilot.press("enter")
-        assert not app.filter_prompt.open
-        assert app.header_state.filter_text == "dur>1s -user:monitor"
+        assert not app.server.sessions.filter_prompt.open
+        assert app.server.header_state.filter_text == "dur>1s -user:monitor"
         await until(pilot, lambda: monitor not in shown(app), "the monitor session hidden")
         assert other in shown(app)
         assert all(s.user != MONITOR.name for s in shown(app).values())
@@ -92,25 +94,30 @@ async def test_enter_never_applies_an_invalid_filter(
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: shows_all(app, pid), "the session")
         await pilot.press("slash", *"state:idle-tx", "enter")
-        assert app.header_state.filter_text == "state:idle-tx"
+        assert app.server.header_state.filter_text == "state:idle-tx"
         await pilot.press("slash", *"colour:red")
-        assert "unknown filter field 'colour'" in app.filter_prompt.error
+        assert "unknown filter field 'colour'" in app.server.sessions.filter_prompt.error
         await pilot.press("enter")
         # Still open, saying why; what filters the rows is the last valid text typed.
-        assert app.filter_prompt.open
-        assert app.header_state.prompt == "state:idle-tx colour:red"
-        assert app.header_state.prompt_error.startswith("not applied: unknown filter field")
+        assert app.server.sessions.filter_prompt.open
+        assert app.server.header_state.prompt == "state:idle-tx colour:red"
+        assert app.server.header_state.prompt_error.startswith("not applied: unknown filter field")
         assert "not applied" in screen_text(app)
-        assert app.header_state.filter_text == "state:idle-tx colour"
+        assert app.server.header_state.filter_text == "state:idle-tx colour"
         # Fixed, it applies.
         await pilot.press("ctrl+w", *"-state:active", "enter")
-        assert not app.filter_prompt.open
-        assert app.header_state.filter_text == "state:idle-tx -state:active"
+        assert not app.server.sessions.filter_prompt.open
+        assert app.server.header_state.filter_text == "state:idle-tx -state:active"
         # Invalid again, then esc: the prompt closes and clears the filter, as it says.
         await pilot.press("slash", *"dur>5x", "enter")
-        assert app.filter_prompt.open and "not a duration" in app.filter_prompt.error
+        assert (
+            app.server.sessions.filter_prompt.open
+            and "not a duration" in app.server.sessions.filter_prompt.error
+        )
         await pilot.press("escape")
-        assert not app.filter_prompt.open and app.header_state.filter_text == ""
+        assert (
+            not app.server.sessions.filter_prompt.open and app.server.header_state.filter_text == ""
+        )
 
 
 # -- help and palette -------------------------------------------------------------------
@@ -160,7 +167,7 @@ async def test_help_lists_the_keys_of_the_pane_it_is_opened_on(primary_pg: Postg
         await pilot.press("escape")
         # ...and those keys do nothing there: `s` does not sort unseen rows.
         await pilot.press("s", "k")
-        assert app.view.sort is None and not isinstance(app.screen, ConfirmScreen)
+        assert app.server.sessions.view.sort is None and not isinstance(app.screen, ConfirmScreen)
 
 
 async def test_help_on_the_inspect_screen(
@@ -206,7 +213,7 @@ async def test_palette_offers_every_action_of_the_screen(primary_pg: PostgresSer
         await pilot.press(*"lock tree")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await until(pilot, lambda: app.blocking_tree, "the lock tree")
+        await until(pilot, lambda: app.server.sessions.blocking_tree, "the lock tree")
         assert not isinstance(app.screen, CommandPalette)
 
 

@@ -8,12 +8,6 @@ import graphlib
 
 import grimp
 
-# Packages whose modules still import each other in a circle, not yet untangled; imports
-# from one of their modules to another are left out of the check. Imports crossing their
-# boundary are checked like any other. pgtop.ui: the mixins import pgtop.ui.app for type
-# hints while pgtop.ui.app is made of them; the rework of the UI removes that.
-CYCLES_TOLERATED_INSIDE: tuple[str, ...] = ("pgtop.ui",)
-
 
 def _inside(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
@@ -38,7 +32,7 @@ def import_cycle(graph: grimp.ImportGraph, tolerated: tuple[str, ...] = ()) -> l
 
 def test_no_module_under_src_imports_itself_through_others() -> None:
     graph = grimp.build_graph("pgtop", include_external_packages=False)
-    cycle = import_cycle(graph, CYCLES_TOLERATED_INSIDE)
+    cycle = import_cycle(graph)
     assert cycle == [], "import cycle: " + " -> ".join(cycle)
 
 

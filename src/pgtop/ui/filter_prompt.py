@@ -2,7 +2,8 @@
 
 Opening an Input would move focus, make the footer rebuild its keys and relayout the
 pane: ~100 ms per `/` at 1,000 sessions. Instead, while the prompt is open the sessions
-table hands its keys here and the text is drawn in the header's fourth line.
+table hands its keys here and the text is drawn in the header's fourth line. The
+sessions pane owns the one FilterPrompt and is its only writer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Messages a server's feed posts to the app."""
+"""Messages a server's feed posts to its server screen."""
 
 from __future__ import annotations
 

@@ -1,14 +1,12 @@
 """Inspect one session: its whole query, every field, its locks, who blocks it and whom it blocks.
 
-The app keeps feeding snapshots while this screen is open, so what it shows stays live;
+It draws each frame its server screen publishes while it is open, so what it shows stays live;
 when the session ends the screen says so and keeps the last view, dimmed. The session is
 held by its identity (pid, backend_start): a new backend that gets the same pid is never
 shown here nor acted on from here.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -17,7 +15,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import Footer, Static
 
 from pgtop.model.derive import session_ages
@@ -25,10 +25,10 @@ from pgtop.model.format import age, one_line, visible
 from pgtop.model.identity import same_session
 from pgtop.model.locks import blockers_unknown, waiters_behind
 from pgtop.model.records import PoolerLink, Session, Snapshot
+from pgtop.monitor.feed import Feed
+from pgtop.monitor.frame import Frame
+from pgtop.ui.acting import SignalSessions, act_bindings, read_only_rule, say_read_only
 from pgtop.ui.widgets.related_sessions import RelatedSessions
-
-if TYPE_CHECKING:
-    from pgtop.ui.app import PgTopApp
 
 FORMAT_LIMIT = 20_000  # reformatting a huge query would stall the UI; show it as sent
 
@@ -91,8 +91,10 @@ class InspectScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "dismiss", "Back", id="back"),
         Binding("y", "copy_query", "Copy query", id="copy"),
-        Binding("c", "app.cancel_inspected", "Cancel", id="inspect-cancel"),
-        Binding("k", "app.terminate_inspected", "Terminate", id="inspect-terminate"),
+    ]
+    ACT_KEYS = [
+        Binding("c", "cancel_inspected", "Cancel", id="inspect-cancel"),
+        Binding("k", "terminate_inspected", "Terminate", id="inspect-terminate"),
     ]
 
     DEFAULT_CSS = """
@@ -110,10 +112,24 @@ class InspectScreen(Screen[None]):
             self.pid = pid
 
     def __init__(
-        self, pid: int, snapshot: Snapshot, *, read_only: bool, session: Session | None = None
+        self,
+        pid: int,
+        snapshot: Snapshot,
+        frames: Signal[Frame],
+        feed: Feed,
+        server: MessagePump,
+        *,
+        read_only: bool,
+        session: Session | None = None,
     ) -> None:
-        """`session` is the one chosen; by default the backend holding `pid` in `snapshot`."""
+        """`session` is the one chosen; by default the backend holding `pid` in `snapshot`.
+        `frames` and `feed` are the server's; `server` (its screen) takes what this
+        screen asks for: a signal, another session to inspect."""
         super().__init__()
+        self._frames = frames
+        self._feed = feed
+        self._server = server
+        act_bindings(self, self.ACT_KEYS, has_server=feed.has_server)
         self.pid = pid
         self.read_only = read_only
         self.session: Session | None = session or next(
@@ -133,6 +149,7 @@ class InspectScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._frames.subscribe(self, self._take_frame, immediate=True)
         if self.session is None:
             self.query_one("#inspect-title", Static).update(
                 Text(f"session {self.pid} is not on the server", "bold red")
@@ -141,9 +158,34 @@ class InspectScreen(Screen[None]):
         self._draw(self.session, self.snapshot)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (
-            self.read_only and action in ("app.cancel_inspected", "app.terminate_inspected")
-        )
+        return read_only_rule(action, self.read_only)
+
+    def _take_frame(self, frame: Frame) -> None:
+        if frame.snapshot is not None and frame.snapshot is not self.snapshot:
+            self.update_snapshot(frame.snapshot)
+
+    def _inspected(self, kind: str) -> list[Session] | None:
+        """The inspected session, or None (said why) when it ended: never the newcomer
+        that may hold its pid now."""
+        if self.session is None:
+            return []
+        if self.ended:
+            self.notify(f"session ended: pid {self.pid}, nothing to {kind}", severity="warning")
+            return None
+        return [self.session]
+
+    def action_cancel_inspected(self) -> None:
+        targets = self._inspected("cancel")
+        if targets is not None:
+            self._server.post_message(SignalSessions("cancel", targets))
+
+    def action_terminate_inspected(self) -> None:
+        targets = self._inspected("terminate")
+        if targets is not None:
+            self._server.post_message(SignalSessions("terminate", targets))
+
+    def action_read_only_notice(self) -> None:
+        say_read_only(self)
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         if self.session is None or self.ended:
@@ -241,7 +283,7 @@ class InspectScreen(Screen[None]):
         return t
 
     def on_related_sessions_chosen(self, message: RelatedSessions.Chosen) -> None:
-        self.post_message(self.OpenSession(message.pid))
+        self._server.post_message(self.OpenSession(message.pid))
 
     def _locks(self, snap: Snapshot) -> RenderableType:
         if snap.inspected_pid != self.pid:
@@ -264,10 +306,9 @@ class InspectScreen(Screen[None]):
     def _locks_unread(self) -> str:
         """Why the snapshot holds no locks of this session: they come with the next poll,
         which a pause holds back and a recording never had."""
-        app = cast("PgTopApp", self.app)
-        if not app.feed.has_server:
+        if not self._feed.has_server:
             return "not recorded"
-        if app.feed.paused:
+        if self._feed.paused:
             return "not read while paused (p resumes)"
         return "loading…"
 

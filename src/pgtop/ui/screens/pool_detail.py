@@ -2,8 +2,8 @@
 
 Opened by Enter on a pool row of the pooler pane, fed every poll by that pane. Enter on a
 client that holds a server connection (or on the server connection itself) closes this
-screen with the backend's pid; the pooler pane then asks the app to select that session
-and inspect it.
+screen with the backend's pid; the pooler pane then asks its server screen to select that
+session and inspect it.
 """
 
 from __future__ import annotations

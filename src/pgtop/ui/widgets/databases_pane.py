@@ -1,5 +1,8 @@
 """Connections per database, user, application or client host, by state.
 
+`K` here terminates every client session of the database under the cursor: the pane
+asks its server screen with a SignalSessions message (ui/acting.py runs it).
+
 A stock DataTable is enough here: tens of rows, not thousands (see docs/design.md).
 """
 
@@ -15,6 +18,7 @@ from pgtop.model.capacity import usage
 from pgtop.model.derive import GROUPINGS, Rates, counts_by
 from pgtop.model.format import one_line
 from pgtop.model.records import DatabaseStat, Snapshot, StateCounts
+from pgtop.ui.acting import SignalSessions, act_bindings, read_only_rule, say_read_only
 from pgtop.ui.widgets.cells import cursor_key, fit_widths, label, num, pct
 
 GROUPING_ORDER = ("database", "user", "application", "client")
@@ -76,8 +80,14 @@ class DatabasesPane(DataTable[Text]):
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
+        has_server: bool = False,
+        read_only: bool = True,
     ) -> None:
+        """`has_server`: the feed has a server to act on (`K`); `read_only`: it may not."""
         super().__init__(cursor_type="row", name=name, id=id, classes=classes)
+        self.read_only = read_only
+        kill = Binding("K", "terminate_database", "Kill all in db", show=False, id="terminate-db")
+        act_bindings(self, [kill], has_server=has_server)
         if grouping not in GROUPINGS:
             raise ValueError(f"unknown grouping {grouping!r}")
         self.grouping = grouping
@@ -100,6 +110,23 @@ class DatabasesPane(DataTable[Text]):
         if self.grouping != "database":
             return None
         return cursor_key(self) or None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return read_only_rule(action, self.read_only)
+
+    def action_terminate_database(self) -> None:
+        name = self.selected_database()
+        snap = self._snapshot
+        if name is None or snap is None:
+            self.notify(
+                "select a database in the Databases pane (grouped by database)", severity="warning"
+            )
+            return
+        targets = [s for s in snap.sessions if s.is_client and s.database == name]
+        self.post_message(SignalSessions("terminate", targets, database=name))
+
+    def action_read_only_notice(self) -> None:
+        say_read_only(self)
 
     def action_regroup(self) -> None:
         i = GROUPING_ORDER.index(self.grouping)

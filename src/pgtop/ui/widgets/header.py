@@ -1,7 +1,7 @@
 """The header: server facts, connection use against the limit, states, rates, trends.
 
 It is a fixed-height widget whose `render` reads its HeaderState: the server's latest
-Frame (drawn as it is published) and the app's view of it. Refreshing it repaints four
+Frame (drawn as it is published) and the screen's view of it. Refreshing it repaints four
 lines without a layout pass. Text from the server goes in as `Text`, never markup.
 Each line is fitted to the width by dropping its least important items whole
 (header_parts.py), so a number is never cut.
@@ -27,8 +27,10 @@ from pgtop.ui.widgets.header_parts import Part, fit_parts
 
 @dataclass
 class HeaderState:
-    """What the header draws. `frame` is the server's latest (published by the app, drawn
-    on arrival); the rest is the app's view of it, written by the app alone."""
+    """What the header draws. `frame` is the server's latest (published by its server
+    screen, drawn on arrival); the rest is that screen's view of it. Writers: the sessions
+    pane (view_parts, filter_text, prompt, prompt_error), the HostSampler (host), the
+    server screen (notes, the trends it hands over from its MonitorState)."""
 
     frame: Frame = field(default_factory=Frame)
     filter_text: str = ""

@@ -5,7 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual import events
 from textual.message import Message
+from textual.signal import Signal
 from textual.widget import Widget
+
+from pgtop.monitor.frame import Frame
 
 PANES: tuple[tuple[str, str], ...] = (
     ("sessions", "Sessions"),
@@ -25,11 +28,23 @@ class PaneTabs(Widget):
             super().__init__()
             self.pane = pane
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, frames: Signal[Frame], *, id: str | None = None) -> None:
+        """`frames`: the server's; the badges follow each one."""
         super().__init__(id=id)
+        self._frames = frames
         self.current = PANES[0][0]
         self.badges: dict[str, str] = {}  # pane -> short alert, e.g. "3 waiting"
         self._spans: list[tuple[int, int, str]] = []
+
+    def on_mount(self) -> None:
+        self._frames.subscribe(self, self._show_frame, immediate=True)
+
+    def _show_frame(self, frame: Frame) -> None:
+        snap = frame.snapshot
+        if snap is None:
+            return
+        waiting = sum(p.cl_waiting for p in snap.pooler.pools) if snap.pooler else 0
+        self.set_badge("pooler", "!" if snap.pooler_error else f"{waiting}w" if waiting else "")
 
     def select(self, pane: str) -> None:
         self.current = pane

@@ -64,10 +64,13 @@ class SessionsTable(ScrollView, can_focus=True):
         *,
         id: str | None = None,
         key_handler: Callable[[events.Key], bool] | None = None,
+        paste_handler: Callable[[str], bool] | None = None,
     ) -> None:
-        """`key_handler` sees each key first (the filter prompt); True means it took it."""
+        """`key_handler` sees each key first, `paste_handler` each paste (the filter
+        prompt); True means it took it."""
         super().__init__(id=id)
         self.key_handler = key_handler
+        self.paste_handler = paste_handler
         self.rows: list[Session] = []
         self._index: dict[int, int] = {}
         self.now: datetime | None = None
@@ -346,8 +349,7 @@ class SessionsTable(ScrollView, can_focus=True):
             event.stop()
 
     def on_paste(self, event: events.Paste) -> None:
-        handler = getattr(self.app, "filter_paste", None)
-        if handler is not None and handler(event.text):
+        if self.paste_handler is not None and self.paste_handler(event.text):
             event.stop()
 
     def on_click(self, event: events.Click) -> None:

@@ -1,0 +1,249 @@
+"""Every act on a server goes through here: confirm → guarded signal → audit → notify.
+
+Panes and screens only say what they want done; an `Acting` (one per server screen, its
+only writer) runs it. An `Act` is the generic description: what it is, the question the
+dialog asks with the targets it lists, how to run it, and how to audit its results (issue
+19 adds pooler commands as Acts). `Acting.signal_sessions` builds the Act for cancelling
+or terminating sessions, over the action connection it owns (`runner`, made on first use).
+The read-only rule for the act keys is `read_only_rule`; act keys exist at all only for a
+feed with a server (`act_bindings`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.screen import Screen
+
+from pgtop.model.format import one_line
+from pgtop.model.locks import waiters_behind
+from pgtop.model.records import Session, Snapshot
+from pgtop.ui.key_order import add_bindings
+
+if TYPE_CHECKING:
+    from pgtop.collect.actions import ActionResult, ActionRunner, Kind
+    from pgtop.monitor.feed import Feed
+    from pgtop.target import Target
+
+# The keys that act, and the stand-in each has on a read-only target.
+ACTS = {"cancel", "terminate", "terminate_database", "cancel_inspected", "terminate_inspected"}
+READ_ONLY_NOTICE = "read_only_notice"
+
+
+def read_only_rule(action: str, read_only: bool) -> bool:
+    """Both sets are bound; exactly one stays alive, so a read-only target has no path
+    to a signal, and its keys say "read-only" instead of doing nothing."""
+    if action in ACTS:
+        return not read_only
+    if action == READ_ONLY_NOTICE:
+        return read_only
+    return True
+
+
+def act_bindings(node: DOMNode, bindings: Sequence[Binding], *, has_server: bool) -> None:
+    """Give `node` its act keys, with their read-only stand-in, when its feed has a
+    server to act on (a recording has none: its screen has no act keys at all)."""
+    if not has_server:
+        return
+    keys = ",".join(dict.fromkeys(k for b in bindings for k in b.key.split(",")))
+    notice = Binding(keys, READ_ONLY_NOTICE, "read-only", show=False, id="read-only")
+    add_bindings(node, [*bindings, notice])
+
+
+def say_read_only(node: DOMNode) -> None:
+    node.notify("read-only: cancel and terminate are disabled", severity="warning")
+
+
+class SignalSessions(Message):
+    """Cancel or terminate these sessions (the records on screen: each carries its
+    backend_start to the guarded signal). The server screen hands it to its Acting."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        targets: list[Session],
+        *,
+        marked: bool = False,
+        database: str | None = None,
+        done: Callable[[list[Session]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.targets = targets
+        self.marked = marked
+        self.database = database
+        self.done = done  # after the signal went out, whatever the outcome (unmark)
+
+
+@dataclass(frozen=True)
+class Act:
+    """One act asked for, before it is confirmed."""
+
+    what: str  # "cancel", "terminate": said when it fails
+    title: str  # the confirmation's question
+    body: Text  # what it acts on
+    run: Callable[[], Awaitable[list[ActionResult]]]  # sends it; a result per target
+    audit: Callable[[list[ActionResult]], str | None]  # logs it; an error to show
+    after: Callable[[], None] = field(default=lambda: None)
+
+
+def summarize_results(results: list[ActionResult]) -> tuple[str, str]:
+    """A one-line summary and the notification severity."""
+    if len(results) == 1:
+        r = results[0]
+        return r.line, "information" if r.outcome == "done" else "warning"
+    counts = Counter(r.outcome for r in results)
+    text = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    refused = next((r for r in results if r.outcome == "refused"), None)
+    unsent = next((r for r in results if r.outcome in ("unknown", "not sent")), None)
+    if refused is not None:
+        text += f" — e.g. {refused.detail}"
+    elif unsent is not None:
+        text += f" — {unsent.detail}"
+    kind = results[0].kind if results else "signal"
+    return f"{kind}: {text}", "information" if counts["done"] == len(results) else "warning"
+
+
+class Acting:
+    """Runs the acts of one server screen (`screen`), against its target and feed."""
+
+    def __init__(
+        self,
+        screen: Screen[object],
+        target: Target,
+        feed: Feed,
+        password: str | None,
+        snapshot: Callable[[], Snapshot | None],
+    ) -> None:
+        self.screen = screen
+        self.target = target
+        self.feed = feed
+        self.password = password
+        self.snapshot = snapshot
+        self.runner: ActionRunner | None = None  # the action connection, made on first use
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.close()
+            self.runner = None
+
+    def perform(self, act: Act) -> None:
+        """Ask, then run it in a worker: the UI never waits on the network."""
+        from pgtop.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.screen.run_worker(self._run(act), group="actions")
+
+        self.screen.app.push_screen(ConfirmScreen(act.title, act.body), callback=answered)
+
+    async def _run(self, act: Act) -> None:
+        try:
+            results = await act.run()
+        except Exception as exc:  # reported, never raised into the UI
+            self.screen.notify(f"{act.what} failed: {exc}", severity="error")
+            return
+        summary, severity = summarize_results(results)
+        self.screen.notify(summary, severity=severity, timeout=6)  # type: ignore[arg-type]
+        error = act.audit(results)
+        if error:
+            self.screen.notify(error, severity="error")
+        act.after()
+        self.feed.poll_now()
+
+    # -- cancel and terminate sessions ---------------------------------------------------
+
+    def signal_sessions(self, request: SignalSessions) -> None:
+        kind, targets, database = request.kind, request.targets, request.database
+        if self.target.read_only:
+            say_read_only(self.screen)
+            return
+        if self.runner is not None and self.runner.busy:
+            # Queued behind a signal the server has not answered, it would go out whenever
+            # that one ends, long after the user stopped expecting it.
+            self.screen.notify(
+                f"the last signal still waits for the server's answer "
+                f"(at most {self.runner.answer_timeout:g} s): nothing else is sent meanwhile",
+                severity="warning",
+            )
+            return
+        postgres = self.feed.postgres
+        assert postgres is not None  # act keys exist only for a feed with a server
+        own = set(postgres.own_pids)
+        targets = [s for s in targets if s.pid not in own]
+        if not targets:
+            self.screen.notify(f"nothing to {kind}", severity="warning")
+            return
+        done = request.done
+
+        def after() -> None:
+            if done is not None:
+                done(targets)
+
+        self.perform(
+            Act(
+                what=kind,
+                title=self._title(kind, targets, request.marked, database),
+                body=self._body(targets, database),
+                run=lambda: self._signal(kind, targets),
+                audit=lambda results: self._audit(targets, results),
+                after=after,
+            )
+        )
+
+    @staticmethod
+    def _title(kind: Kind, targets: list[Session], marked: bool, database: str | None) -> str:
+        if database is not None:
+            return f"Terminate all {len(targets)} client sessions of database {one_line(database)}?"
+        if len(targets) == 1:
+            return f"{kind.capitalize()} this {'marked ' if marked else ''}session?"
+        return f"{kind.capitalize()} {len(targets)} marked sessions?"
+
+    def _body(self, targets: list[Session], database: str | None) -> Text:
+        from pgtop.ui.confirm_text import describe_many, describe_one
+
+        snap = self.snapshot()
+        blocks = waiters_behind(snap.sessions) if snap is not None else {}
+        if len(targets) == 1 and database is None:
+            body = describe_one(targets[0], blocks.get(targets[0].pid, 0))
+        else:
+            width, height = self.screen.app.size
+            # The dialog takes at most 90 % of the screen; its frame, title, buttons, the
+            # summary and the guard line need 16 lines, the rest lists the targets.
+            body = describe_many(
+                targets,
+                blocks,
+                limit=max(3, min(12, int(height * 0.9) - 16)),
+                width=int(width * 0.9) - 6,
+            )
+        body.append("\nGuarded by backend_start: a session that ended is not touched.", "dim")
+        return body
+
+    async def _signal(self, kind: Kind, targets: list[Session]) -> list[ActionResult]:
+        from pgtop.collect.actions import ActionRunner
+
+        postgres = self.feed.postgres
+        assert postgres is not None
+        if self.runner is None:
+            self.runner = ActionRunner(
+                self.target.postgres,
+                password=self.password,
+                connect_timeout=self.target.connect_timeout,
+            )
+        pid = await self.runner.connect()
+        postgres.exclude_pid(pid)  # its own backend is never signalled
+        return await self.runner.signal(kind, targets, set(postgres.own_pids))
+
+    def _audit(self, targets: list[Session], results: list[ActionResult]) -> str | None:
+        from pgtop.audit import record_actions
+
+        postgres = self.feed.postgres
+        assert postgres is not None
+        return record_actions(postgres.address, targets, results)
