@@ -40,7 +40,7 @@ class Launcher:
             spec.cmd(*self.env.ports), monitor_env(home), COLS, ROWS, user=user, cwd=str(home)
         )
         known = self.env.known_pids
-        need = min(20, max(1, len(known) // 4))
+        need = min(20, max(1, len(known) // 10))
         first = m.watch(lambda s: known_pid_rows(s, known) >= need)
         self.monitor = m
         try:
