@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 import shutil
 import statistics
 import tempfile
@@ -22,18 +21,16 @@ from common import COLS, PGTOP, ROWS, WARMUP, log
 from keys import DOWN, press
 from monitors import monitor_env
 from ptymon import PtyMonitor
-from screens import cursor_pid, known_pid_rows
+from screens import cursor_pid, known_pid_rows, replay_frame, sort_arrow
 from usage import cpu_delta, cpu_snapshot, vm_hwm_kb
 
-# The header's replay status: "replay 13:05:33 5/30 ×1" (monitor/replay.py status()).
-_FRAME = re.compile(r"replay(?: \w+)? \d\d:\d\d:\d\d (\d+)/\d+ ")
 FILTER = b"-app:batch"  # keeps 5/6 of the sessions: the sort still has most rows to order
 SORT_KEY = b"e"  # age in state: changes for every session that changed
 REVERSE = b"r"
 HEADER_LINES = 6
 
 
-def _header(screen: pyte.Screen) -> list[str]:
+def header(screen: pyte.Screen) -> list[str]:
     return [
         "".join(screen.buffer[y][x].data for x in range(screen.columns))
         for y in range(HEADER_LINES)
@@ -41,18 +38,11 @@ def _header(screen: pyte.Screen) -> list[str]:
 
 
 def frame_index(screen: pyte.Screen) -> int | None:
-    for line in _header(screen)[:2]:
-        if m := _FRAME.search(line):
-            return int(m.group(1))
-    return None
+    return replay_frame(header(screen)[:2])
 
 
-def sort_arrow(screen: pyte.Screen) -> str | None:
-    for line in _header(screen):
-        for arrow in ("▲", "▼"):
-            if arrow in line and "PID" in line:
-                return arrow
-    return None
+def arrow(screen: pyte.Screen) -> str | None:
+    return sort_arrow(header(screen))
 
 
 @dataclass
@@ -134,9 +124,9 @@ def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> 
                 press(rng, m, DOWN, lambda s, b=before: cursor_pid(s) not in (None, b))
             )
         for _ in range(keys):
-            before = m.snapshot(sort_arrow)
+            before = m.snapshot(arrow)
             res.key_sort_ms.append(
-                press(rng, m, REVERSE, lambda s, b=before: sort_arrow(s) not in (None, b))
+                press(rng, m, REVERSE, lambda s, b=before: arrow(s) not in (None, b))
             )
         if not m.alive():
             raise RuntimeError("replay: pgtop exited:\n" + "\n".join(m.lines()))

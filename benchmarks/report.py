@@ -9,11 +9,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common import COLS, ROWS
-from replayrun import ReplayResult
-from runs import RunResult
+
+if TYPE_CHECKING:  # annotations only: the tables are computed without the pty harness
+    from replayrun import ReplayResult
+    from runs import RunResult
 
 REMOTE, LOCAL, PLAIN = "pg_activity", "pg_activity local", "plain read"
 NAN = float("nan")
