@@ -57,18 +57,23 @@ def _frame(f: str) -> tuple[str, str]:
     return f"{m.group(1)} ({Path(m.group(2)).name})", m.group(2)
 
 
-def group_of(path: str) -> str:
-    """Where a frame's file belongs: a pgtop module (pgtop.ui, pgtop.model.view, ...),
-    textual, rich, asyncpg, or python (the standard library, asyncio's loop) / other."""
+def group_of(path: str, name: str = "") -> str:
+    """Where a frame's file belongs: a pgtop module (pgtop.ui.widgets, pgtop.model.view,
+    ...), textual, rich, asyncpg, or python (the standard library, asyncio's loop) / other.
+    asyncpg decodes rows in compiled code that py-spy cannot see: its time shows as
+    asyncio's data_received, which only asyncpg's protocol feeds here."""
     p = path.replace("\\", "/")
     if m := re.search(r"(?:^|/)pgtop/(.+?)\.py$", p):
         parts = m.group(1).split("/")
-        return "pgtop." + ".".join(
-            parts[:2] if parts[0] in ("ui", "collect", "model") else parts[:1]
-        )
+        keep = 2 if parts[0] in ("ui", "collect", "model", "monitor") else 1
+        return "pgtop." + ".".join(parts[:keep])
     for lib in ("textual", "rich", "asyncpg"):
         if re.search(rf"(?:^|/){lib}/", p):
             return lib
+    if name.startswith("_SelectorSocketTransport._read_ready__data_received"):
+        return "asyncpg (compiled protocol)"
+    if p == "<string>" and "__init__" in name:
+        return "dataclass __init__ (records)"
     if "site-packages" in p:
         return "other libraries"
     return "python (stdlib, asyncio)" if p else "native/unknown"
@@ -93,10 +98,10 @@ def summarize_profile(raw: Path, top: int = 15) -> None:
             continue
         total += count
         name, path = frames[-1]
-        group = group_of(path)
+        group = group_of(path, name)
         self_fn[f"{group}: {name}"] += count
         self_group[group] += count
-        for g in {group_of(p) for _, p in frames}:
+        for g in {group_of(p, n) for n, p in frames}:
             incl_group[g] += count
     if not total:
         print("  (no samples)")
