@@ -1,5 +1,6 @@
-"""`run.py --profile S`: pgtop under py-spy on each workload (today, churn) and on a quiet
-server (100 idle sessions), and Textual's own idle cost (idle_app.py) as the reference.
+"""`run.py --profile S`: pgtop under py-spy on each workload (today, churn), on a quiet
+server (100 idle sessions) and replaying the synthetic recording of --replay-sessions
+(10,000) sessions, and Textual's own idle cost (idle_app.py) as the reference.
 For each: CPU s/min over the window, then the self time grouped by where it is spent
 (pgtop's modules, textual, rich, asyncpg, the rest) and the top functions. Collapsed
 stacks stay in /tmp/pgtop-profile-<name>.txt (re-read: run.py --summarize-profile FILE).
@@ -23,6 +24,7 @@ from environment import BenchEnvironment
 from launcher import Launcher
 from monitors import MONITORS, monitor_env
 from ptymon import PtyMonitor
+from replayrun import ReplayResult, open_replay
 from usage import cpu_delta, cpu_snapshot
 from workloads import churn, quiet, today
 
@@ -146,6 +148,18 @@ def profile_all(args: argparse.Namespace) -> None:
     finally:
         m.stop()
         shutil.rmtree(home, ignore_errors=True)
+    if args.replay_sessions:  # the synthetic replay: the client alone at many sessions
+        log(f"profiling pgtop replaying {args.replay_sessions:,} synthetic sessions")
+        tmp = Path(tempfile.mkdtemp(prefix="pgtop-bench-replay-"))
+        res = ReplayResult(args.replay_sessions)
+        rm: PtyMonitor | None = None
+        try:
+            rm = open_replay(args.replay_sessions, 60 + int(WARMUP) + seconds + 30, tmp, res)
+            _profile_one(f"replay-{args.replay_sessions}", rm, seconds)
+        finally:
+            if rm is not None:
+                rm.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
     env = BenchEnvironment(max(w.sessions for w in workloads), max(w.pooled for w in workloads))
     launcher = Launcher(env)
     try:

@@ -74,12 +74,10 @@ class FrameClock:
         return False
 
 
-def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> ReplayResult:
-    res = ReplayResult(sessions)
-    tmp = Path(tempfile.mkdtemp(prefix="pgtop-bench-replay-"))
+def open_replay(sessions: int, frames: int, tmp: Path, res: ReplayResult) -> PtyMonitor:
+    """Write the synthetic recording into `tmp`, start pgtop replaying it (stop it when
+    done), wait for its first screen, then apply the sort and the filter."""
     path = tmp / f"synthetic-{sessions}.pgtop.gz"
-    # Enough frames for start-up, filter and sort, warm-up, the window and the keys.
-    frames = int(60 + WARMUP + seconds + keys * 2 * 1.6)
     t = time.monotonic()
     synthetic.write_recording(path, sessions, frames)
     res.generate_s = time.monotonic() - t
@@ -92,22 +90,31 @@ def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> 
     m = PtyMonitor(
         [str(PGTOP), "--replay", str(path)], monitor_env(home), COLS, ROWS, cwd=str(home)
     )
-    clock = FrameClock(res)
     known = synthetic.pids(sessions)
     first = m.watch(lambda s: known_pid_rows(s, known) >= 20)
+    m.start()
+    if not first.event.wait(120) or first.fired_at is None:
+        raise RuntimeError("replay: no first screen in 120 s:\n" + "\n".join(m.lines()))
+    res.first_screen_s = first.fired_at - m.started_at
+    m.watch(FrameClock(res))
+    m.send(SORT_KEY)
+    time.sleep(1.0)
+    m.send(b"/")
+    time.sleep(0.5)
+    m.send(FILTER)
+    time.sleep(0.5)
+    m.send(b"\r")
+    return m
+
+
+def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> ReplayResult:
+    res = ReplayResult(sessions)
+    tmp = Path(tempfile.mkdtemp(prefix="pgtop-bench-replay-"))
+    # Enough frames for start-up, filter and sort, warm-up, the window and the keys.
+    frames = int(60 + WARMUP + seconds + keys * 2 * 1.6)
+    m: PtyMonitor | None = None
     try:
-        m.start()
-        if not first.event.wait(120) or first.fired_at is None:
-            raise RuntimeError("replay: no first screen in 120 s:\n" + "\n".join(m.lines()))
-        res.first_screen_s = first.fired_at - m.started_at
-        m.watch(clock)
-        m.send(SORT_KEY)
-        time.sleep(1.0)
-        m.send(b"/")
-        time.sleep(0.5)
-        m.send(FILTER)
-        time.sleep(0.5)
-        m.send(b"\r")
+        m = open_replay(sessions, frames, tmp, res)
         time.sleep(WARMUP)
         t0 = time.monotonic()
         cpu0 = cpu_snapshot(m.pid)
@@ -132,7 +139,8 @@ def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> 
             raise RuntimeError("replay: pgtop exited:\n" + "\n".join(m.lines()))
         res.peak_rss_mb = vm_hwm_kb(m.pid) / 1024.0
     finally:
-        m.stop()
+        if m is not None:
+            m.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return res
 
