@@ -79,7 +79,7 @@ $(PG18_STAMP):
 # --- end extra PostgreSQL versions ---
 
 # --- benchmark: pgtop vs pg_activity under load (see benchmarks/README.md) ---
-# Default (~22 min): today's and the churn workload, pg_activity remote and local, then the
+# Default (~21 min): today's and the churn workload, pg_activity remote and local, then the
 # 10,000-session synthetic replay. Development: make bench BENCH_ARGS="--quick" (~4 min);
 # many sessions: BENCH_ARGS="--sessions 50000"; profiles: BENCH_ARGS="--profile 30".
 .PHONY: bench
