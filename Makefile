@@ -79,7 +79,9 @@ $(PG18_STAMP):
 # --- end extra PostgreSQL versions ---
 
 # --- benchmark: pgtop vs pg_activity under load (see benchmarks/README.md) ---
-# Quick run: make bench BENCH_ARGS="--repeat 1 --seconds 20 --sessions 300"
+# Default (~21 min): today's and the churn workload, pg_activity remote and local, then the
+# 10,000-session synthetic replay. Development: make bench BENCH_ARGS="--quick" (~4 min);
+# many sessions: BENCH_ARGS="--sessions 50000"; profiles: BENCH_ARGS="--profile 30".
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt

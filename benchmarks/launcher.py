@@ -22,9 +22,8 @@ def screen_dump(m: PtyMonitor) -> str:
 
 
 class Launcher:
-    def __init__(self, env: BenchEnvironment, pga_local: bool) -> None:
+    def __init__(self, env: BenchEnvironment) -> None:
         self.env = env
-        self.pga_local = pga_local
         self.monitor: PtyMonitor | None = None
 
     def launch(self, spec: MonitorSpec) -> tuple[PtyMonitor, Path, float]:
@@ -32,10 +31,8 @@ class Launcher:
         Returns the monitor (stop it, and remove HOME, when done) and the seconds it took."""
         home = Path(tempfile.mkdtemp(prefix="home-", dir=self.env.tmp))
         user = None
-        # As root pg_activity could read the postmaster's pidfile and switch to its "local"
-        # mode (per-backend /proc CPU/memory/IO). pgtop collects nothing of the kind, so
-        # run it as an unprivileged OS user: like-for-like. --pga-local keeps it as root.
-        if spec.run_as_nobody and os.geteuid() == 0 and not self.pga_local:
+        # pg_activity's remote mode: see MonitorSpec.run_as_nobody.
+        if spec.run_as_nobody and os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             user = (nobody.pw_uid, nobody.pw_gid)
             os.chown(home, *user)
@@ -43,7 +40,7 @@ class Launcher:
             spec.cmd(*self.env.ports), monitor_env(home), COLS, ROWS, user=user, cwd=str(home)
         )
         known = self.env.known_pids
-        need = min(20, max(1, len(known) // 4))
+        need = min(20, max(1, len(known) // 10))
         first = m.watch(lambda s: known_pid_rows(s, known) >= need)
         self.monitor = m
         try:

@@ -3,12 +3,19 @@
     python benchmarks/load.py --port 5432 --sessions 1000 --pooled 500 --bouncer-port 6432 \
         --pids-file /tmp/pids.json
 
-Direct sessions (role bench_load), per 100 sessions: one lock holder with 3 waiters
-behind it, then 15% long active (pg_sleep), 10% idle in transaction, 10% "churners"
-(short queries of 0.1-2 s at random intervals, so states change every tick), the rest
-idle. They are opened concurrently, 50 at a time. Pooled clients (role bench_app) go
-through PgBouncer (transaction pooling, pool size 20): each sleeps 1-9 s, then runs a
-0.1-0.4 s transaction, so about 25 want a server at once and some wait.
+--mix picks the shape (MIXES below), per 100 direct sessions (role bench_load):
+- today: one lock holder with 3 waiters behind it, then 15% long active (pg_sleep),
+  10% idle in transaction, 10% "churners" (queries of 0.1-2 s every 0.5-3 s, so states
+  change every tick), the rest idle. Pooled clients (role bench_app, through PgBouncer,
+  transaction pooling, pool size 20) each sleep 1-9 s, then run a 0.1-0.4 s transaction,
+  so about 25 want a server at once and some wait.
+- churn (issue 21): one lock holder with 4 waiters, 8% long active, 9% idle in
+  transaction, 26% churners running 0.2-2 s statements with 0.1-1 s pauses (about 2/3 of
+  the time active): about 25% of sessions running a statement at any moment, and many rows
+  change every second. Pooled clients run a 5-30 ms transaction every 0.5-2.5 s: 300 of them
+  make ~200 transactions/s through PgBouncer.
+- idle: every session idle (a quiet server, for profiling), no lock chains.
+Direct sessions are opened concurrently, 50 at a time.
 
 Once everything is open it writes the direct sessions' backend pids to --pids-file and
 prints READY. It stops when stdin closes (the harness died or finished), on SIGTERM/SIGINT,
@@ -26,6 +33,7 @@ import random
 import signal
 import sys
 import time
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -52,9 +60,31 @@ async def _connect(port: int, user: str, app: str, **kw: object) -> asyncpg.Conn
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Shares of the direct sessions and the pooled clients' rhythm, for one --mix."""
+
+    waiters: int  # per 100 sessions, behind one lock holder (0: no lock chains)
+    long_active: float
+    idle_in_xact: float
+    churners: float
+    churn_pause: tuple[float, float]  # seconds between a churner's statements
+    churn_query: tuple[float, float]  # a churner's statement, seconds
+    pooled_pause: tuple[float, float]
+    pooled_xact: tuple[float, float]
+
+
+MIXES = {
+    "today": Mix(3, 0.15, 0.10, 0.10, (0.5, 3.0), (0.1, 2.0), (1.0, 9.0), (0.1, 0.4)),
+    "churn": Mix(4, 0.08, 0.09, 0.26, (0.1, 1.0), (0.2, 2.0), (0.5, 2.5), (0.005, 0.03)),
+    "idle": Mix(0, 0.0, 0.0, 0.0, (1.0, 1.0), (0.1, 0.1), (1.0, 9.0), (0.1, 0.4)),
+}
+
+
 class Load:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.mix = MIXES[args.mix]
         self.deadline = time.monotonic() + args.seconds
         self.stop = asyncio.Event()
         self.rng = random.Random(args.seed)
@@ -71,18 +101,20 @@ class Load:
 
     async def churn(self, conn: asyncpg.Connection, rng: random.Random) -> None:
         while self.running():
-            await self.pause(rng.uniform(0.5, 3.0))
+            await self.pause(rng.uniform(*self.mix.churn_pause))
             if not self.running():
                 return
+            seconds = rng.uniform(*self.mix.churn_query)
             with contextlib.suppress(asyncpg.PostgresError, OSError):
-                await conn.execute(f"SELECT pg_sleep({rng.uniform(0.1, 2.0):.2f}) /* churn */")
+                await conn.execute(f"SELECT pg_sleep({seconds:.2f}) /* churn */")
 
     async def pooled_client(self, conn: asyncpg.Connection, rng: random.Random) -> None:
         while self.running():
-            await self.pause(rng.uniform(1.0, 9.0))
+            await self.pause(rng.uniform(*self.mix.pooled_pause))
             if not self.running():
                 return
-            sql = f"BEGIN; SELECT pg_sleep({rng.uniform(0.1, 0.4):.2f}) /* pooled */; COMMIT"
+            seconds = rng.uniform(*self.mix.pooled_xact)
+            sql = f"BEGIN; SELECT pg_sleep({seconds:.3f}) /* pooled */; COMMIT"
             with contextlib.suppress(asyncpg.PostgresError, OSError):
                 await conn.execute(sql)
 
@@ -90,19 +122,20 @@ class Load:
         rng = random.Random(self.args.seed * 100003 + i)
         conn = await _connect(self.args.port, "bench_load", rng.choice(APPS))
         kind = rng.random()
+        mix = self.mix
         chain, pos = divmod(i, 100)
-        if pos == 0:
+        if mix.waiters and pos == 0:
             await conn.execute("BEGIN")
             await conn.execute(f"LOCK TABLE bench_lock_{chain} IN ACCESS EXCLUSIVE MODE")
-        elif pos < 4:
+        elif mix.waiters and pos <= mix.waiters:
             return conn  # waiters are started once all holders hold their lock
-        elif kind < 0.15:
+        elif kind < mix.long_active:
             sql = f"SELECT pg_sleep(86400) /* long {i} */"
             self.tasks.append(asyncio.create_task(conn.execute(sql)))
-        elif kind < 0.25:
+        elif kind < mix.long_active + mix.idle_in_xact:
             await conn.execute("BEGIN")
             await conn.execute(f"SELECT txid_current() /* idle in xact {i} */")
-        elif kind < 0.35:
+        elif kind < mix.long_active + mix.idle_in_xact + mix.churners:
             self.tasks.append(asyncio.create_task(self.churn(conn, rng)))
         else:
             await conn.execute(f"SELECT {i} /* idle */")
@@ -118,7 +151,7 @@ class Load:
             idx = range(start, min(start + BATCH, a.sessions))
             self.conns.extend(await asyncio.gather(*(self.open_direct(i) for i in idx)))
         for i, conn in enumerate(self.conns):
-            if 0 < i % 100 < 4:
+            if self.mix.waiters and 0 < i % 100 <= self.mix.waiters:
                 sql = f"SELECT count(*) FROM bench_lock_{i // 100} /* waiter */"
                 self.tasks.append(asyncio.create_task(conn.execute(sql)))
         if a.pooled and a.bouncer_port:
@@ -155,6 +188,7 @@ async def main() -> None:
     p.add_argument("--pooled", type=int, default=500)
     p.add_argument("--seconds", type=float, default=4 * 3600)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--mix", choices=sorted(MIXES), default="today")
     p.add_argument("--pids-file", required=True)
     load = Load(p.parse_args())
     loop = asyncio.get_running_loop()

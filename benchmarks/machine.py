@@ -21,7 +21,7 @@ def _version(cmd: list[str]) -> str:
     return "unknown"
 
 
-def machine_info(env: BenchEnvironment) -> dict[str, Any]:
+def machine_info(env: BenchEnvironment | None) -> dict[str, Any]:
     cpu = "unknown"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -37,8 +37,8 @@ def machine_info(env: BenchEnvironment) -> dict[str, Any]:
         "python_harness": platform.python_version(),
         "python_pgtop": _version([str(ROOT / ".venv/bin/python"), "-V"]),
         "python_pg_activity": _version([str(pga_py), "-V"]),
-        "postgresql": env.pg.version_text if env.pg else "unknown",
-        "pgbouncer": env.bouncer.version_text if env.bouncer else "unknown",
+        "postgresql": env.pg.version_text if env and env.pg else "none",
+        "pgbouncer": env.bouncer.version_text if env and env.bouncer else "none",
         "pgtop": _version([str(PGTOP), "--version"]),
         "pg_activity": _version([str(PGA), "--version"]),
         "textual": _version(

@@ -24,7 +24,11 @@ class MonitorSpec:
     open_key: bytes
     open_key_doc: str
     opened: Callable[[pyte.Screen], bool]
+    # As root pg_activity reads the postmaster's pidfile and switches to its "local" mode
+    # (per-backend /proc CPU/memory/IO, which pgtop does not collect); as `nobody` it
+    # cannot, and stays in its remote mode: like for like.
     run_as_nobody: bool = False
+    mode: str = ""  # how the table's column header names it
 
 
 def pgtop_cmd(port: int, bport: int, pooler: bool) -> list[str]:
@@ -71,6 +75,16 @@ MONITORS = {
         "h (help screen)",
         contains("Press any key to exit"),
         run_as_nobody=True,
+        mode="remote",
+    ),
+    "pg_activity local": MonitorSpec(
+        "pg_activity local",
+        "bench_pgactivity",
+        pga_cmd,
+        b"h",
+        "h (help screen)",
+        contains("Press any key to exit"),
+        mode="local, as root",
     ),
     "pgtop+pooler": MonitorSpec(
         "pgtop+pooler",

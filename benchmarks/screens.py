@@ -3,9 +3,15 @@ its cursor is, whether a text is on it. Stateless."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import pyte
+if TYPE_CHECKING:  # annotations only: the pure line readers below run without pyte
+    import pyte
+
+# pgtop's header while replaying: "replay 13:05:33 5/30 ×1" (monitor/replay.py status()).
+_REPLAY_FRAME = re.compile(r"replay(?: \w+)? \d\d:\d\d:\d\d (\d+)/\d+ ")
 
 
 def _first_token(line: str) -> str:
@@ -32,3 +38,21 @@ def cursor_pid(screen: pyte.Screen) -> str | None:
 
 def contains(*needles: str) -> Callable[[pyte.Screen], bool]:
     return lambda screen: any(n in line for line in screen.display for n in needles)
+
+
+def replay_frame(lines: list[str]) -> int | None:
+    """The frame number pgtop's replay header shows (1-based), if any."""
+    for line in lines:
+        if m := _REPLAY_FRAME.search(line):
+            return int(m.group(1))
+    return None
+
+
+def sort_arrow(lines: list[str]) -> str | None:
+    """The arrow on the sessions table's sorted column: ▲ ascending, ▼ descending."""
+    for line in lines:
+        if "PID" in line:
+            for arrow in ("▲", "▼"):
+                if arrow in line:
+                    return arrow
+    return None
