@@ -18,7 +18,7 @@ from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.screens.pool_detail import PoolDetailScreen
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
-from support import APP_USER, SHOP_DB, PgBouncerServer, PostgresServer
+from support import APP_USER, SHOP_DB, PgBouncerServer, PostgresServer, find_pgbouncer
 
 
 @pytest.fixture(autouse=True)
@@ -29,16 +29,25 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 async def bouncer(
-    primary_pg: PostgresServer, make_pgbouncer: Callable[..., PgBouncerServer]
+    primary_pg: PostgresServer,
 ) -> AsyncIterator[tuple[PgBouncerServer, asyncpg.Connection]]:
-    """A PgBouncer of its own (commands change its state) with one idle client of shop."""
-    b = make_pgbouncer(primary_pg, pool_mode="transaction")
-    conn = await asyncpg.connect(b.client_dsn(APP_USER.name), statement_cache_size=0)
-    await conn.execute("SELECT 1")
+    """A PgBouncer of its own (commands change its state) with one idle client of shop.
+    shop has its own [databases] entry, as in production: a database only reached through
+    `*` is forgotten once KILL empties it, and with it its paused state."""
+    if find_pgbouncer() is None:
+        pytest.skip("pgbouncer binary not found")
+    b = PgBouncerServer(primary_pg, pool_mode="transaction")
+    b.databases = {SHOP_DB: "", "*": ""}
+    b.setup()
     try:
-        yield b, conn
+        conn = await asyncpg.connect(b.client_dsn(APP_USER.name), statement_cache_size=0)
+        await conn.execute("SELECT 1")
+        try:
+            yield b, conn
+        finally:
+            conn.terminate()
     finally:
-        conn.terminate()
+        b.cleanup()
 
 
 async def db_flag(b: PgBouncerServer, flag: str) -> int:
