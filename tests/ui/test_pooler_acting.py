@@ -164,6 +164,27 @@ async def test_disable_enable_and_kill_from_the_keyboard(
     ]
 
 
+async def test_reconnect_shows_until_the_held_server_is_released(
+    primary_pg: PostgresServer,
+    bouncer: tuple[PgBouncerServer, asyncpg.Connection],
+) -> None:
+    b, conn = bouncer
+    tx = conn.transaction()
+    await tx.start()
+    before = await conn.fetchval("SELECT pg_backend_pid()")  # holds its server
+    app = PgTopApp(target_for(primary_pg, pgbouncer=b))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_shop_pool(pilot, app)
+        await pilot.press("C")
+        assert "Reconnect the server connections of database shop" in confirm_text(app)
+        await pilot.press("y")
+        await answered(pilot, app, f"RECONNECT {SHOP_DB}: done")
+        await until(pilot, lambda: f"{SHOP_DB} RECONNECTING" in header_text(app), "header")
+        await tx.commit()
+        await until(pilot, lambda: "RECONNECTING" not in header_text(app), "header to clear")
+    assert await conn.fetchval("SELECT pg_backend_pid()") != before
+
+
 async def test_a_stats_user_sees_pgbouncers_refusal(
     primary_pg: PostgresServer,
     bouncer: tuple[PgBouncerServer, asyncpg.Connection],

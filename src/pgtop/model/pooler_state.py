@@ -3,7 +3,9 @@
 PAUSE, KILL (which leaves the database paused) and DISABLE persist until someone undoes
 them; a forgotten one silently holds or refuses every client. SHOW DATABASES reports them
 (`paused`, `disabled`, since long before 1.18); with several processes the summed row is
-paused or disabled when any process is (model/pooler_sum.py). Pure functions, no state.
+paused or disabled when any process is (model/pooler_sum.py). RECONNECT lasts until each
+server connection is released: SHOW SERVERS marks those still to close (`close_needed`).
+Pure functions, no state.
 """
 
 from __future__ import annotations
@@ -23,13 +25,20 @@ class DatabaseReach:
 
 
 def database_states(pooler: PoolerSnapshot | None) -> dict[str, str]:
-    """Database name → "PAUSED", "DISABLED" or "PAUSED DISABLED", for those not serving
-    normally; in the order SHOW DATABASES gave them."""
+    """Database name → "PAUSED", "DISABLED", "RECONNECTING" (servers still to be closed
+    once released) or several of them, for those not serving normally; in the order SHOW
+    DATABASES gave them."""
     if pooler is None:
         return {}
+    reconnecting = {s.database for s in pooler.server_list if s.close_needed}
     states: dict[str, str] = {}
     for db in pooler.databases:
-        words = [w for w, on in (("PAUSED", db.paused), ("DISABLED", db.disabled)) if on]
+        flags = (
+            ("PAUSED", db.paused),
+            ("DISABLED", db.disabled),
+            ("RECONNECTING", db.name in reconnecting),
+        )
+        words = [w for w, on in flags if on]
         if words:
             states[db.name] = " ".join(words)
     return states
