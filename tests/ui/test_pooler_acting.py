@@ -286,3 +286,34 @@ async def test_two_pgbouncer_processes_both_take_it(
             c.terminate()
     assert [await db_flag(b, "disabled") for b in bouncers] == [0, 0]
     assert len(audit_lines(state_dir)) == 4  # a line per process and command
+
+
+async def test_a_replay_has_no_pooler_keys(tmp_path: Path, state_dir: Path) -> None:
+    """A recording of a paused pooler shows it paused, and offers nothing to act with."""
+    from sample import sample_snapshot
+
+    from pgtop.collect.record import Recorder
+    from pgtop.collect.replay import load_recording
+    from pgtop.target import Target
+
+    snap = sample_snapshot()
+    assert snap.pooler is not None
+    paused = dataclasses.replace(snap.pooler.databases[0], paused=True)
+    pooler = dataclasses.replace(snap.pooler, databases=(paused, *snap.pooler.databases[1:]))
+    path = tmp_path / "r.pgtop"
+    recorder = Recorder(path)
+    for _ in range(2):
+        recorder.record(dataclasses.replace(snap, pooler=pooler))
+    recorder.close()
+    app = PgTopApp(Target(read_only=True), replay=load_recording(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        pane = app.query_one("#pooler", PoolerPane)
+        await until(pilot, lambda: pane.table.row_count > 0, "the recorded pools")
+        await until(pilot, lambda: f"{paused.name} PAUSED" in header_text(app), "the header")
+        described = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert not any("(pooler)" in d for d in described)
+        await pilot.press("P", "K", "R")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not any("read-only" in n for n in notifications(app))  # no key at all
+    assert audit_lines(state_dir) == []
