@@ -197,3 +197,22 @@ async def test_two_processes_both_take_the_command(
     text, everywhere = summary(results)
     assert not everywhere and "1 of 2 PgBouncer processes took it" in text
     assert (await database_row(bouncers[0])).get("disabled", 0) == 0
+
+
+async def test_a_hung_console_costs_a_bounded_wait(
+    primary_pg: PostgresServer, make_pgbouncer: Callable[..., PgBouncerServer]
+) -> None:
+    import os
+    import signal
+
+    b = make_pgbouncer(primary_pg)
+    assert b.pid is not None
+    os.kill(b.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        result = await run_command(b.admin_dsn(), "PAUSE", SHOP_DB, connect_timeout=1, deadline=1)
+        assert time.monotonic() - started < 5
+        assert result.outcome == "not sent"  # it never got as far as the command
+    finally:
+        os.kill(b.pid, signal.SIGCONT)
+    assert (await database_row(b)).get("paused", 0) == 0

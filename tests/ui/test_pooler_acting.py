@@ -317,3 +317,34 @@ async def test_a_replay_has_no_pooler_keys(tmp_path: Path, state_dir: Path) -> N
         assert not isinstance(app.screen, ConfirmScreen)
         assert not any("read-only" in n for n in notifications(app))  # no key at all
     assert audit_lines(state_dir) == []
+
+
+async def test_a_pause_that_waits_never_holds_up_the_keys(
+    primary_pg: PostgresServer,
+    make_pgbouncer: Callable[..., PgBouncerServer],
+    state_dir: Path,
+) -> None:
+    # Session pooling: PAUSE waits for this client to leave, i.e. past its deadline.
+    b = make_pgbouncer(primary_pg)
+    conn = await asyncpg.connect(b.client_dsn(APP_USER.name), statement_cache_size=0)
+    await conn.execute("SELECT 1")
+    app = PgTopApp(target_for(primary_pg, pgbouncer=b))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_shop_pool(pilot, app)
+            await pilot.press("P", "y")
+            await until(pilot, lambda: app.server.acting.pooler_busy, "the PAUSE to go out")
+            await pilot.press("P")  # a second command is not queued behind it
+            assert not isinstance(app.screen, ConfirmScreen)
+            await answered(pilot, app, "still waits for PgBouncer's answer")
+            await pilot.press("1")  # and every other key works meanwhile
+            assert app.server.current_pane() == "sessions"
+            await answered(pilot, app, "the pause stays in effect")
+            assert any(f"PAUSE {SHOP_DB}: unknown" in n for n in notifications(app))
+            await until(pilot, lambda: f"{SHOP_DB} PAUSED" in header_text(app), "the header")
+            await open_shop_pool(pilot, app)
+            await pilot.press("R", "y")
+            await answered(pilot, app, f"RESUME {SHOP_DB}: done")
+    finally:
+        conn.terminate()
+    assert [e["result"] for e in audit_lines(state_dir)] == ["unknown", "done"]
