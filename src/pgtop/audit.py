@@ -1,11 +1,13 @@
-"""The audit log: every cancel and terminate, so a DBA can later say what was hit.
+"""The audit log: every cancel, terminate and PgBouncer command, so a DBA can later say
+what was hit.
 
 One JSON object per line in `platformdirs.user_state_dir("pgtop")/audit.log` (or
 $PGTOP_STATE_DIR/audit.log), appended, mode 0600. JSON with ensure_ascii: every control,
 C1 and bidi character from the server is stored as a \\u escape, so reading the log in a
 terminal cannot be hijacked. Each append is whole lines or nothing (see private_file).
-The file is the only state: `record_actions` is its one writer (called by the acting code
-after each signal), and nothing in pgtop rewrites or truncates it.
+The file is the only state: `record_actions` (signals) and `record_pooler_commands`
+(PgBouncer admin commands, a line per process) are its writers, through `_append`, called
+by the acting code after each act; nothing in pgtop rewrites or truncates it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pgtop.collect.actions import ActionResult
+from pgtop.collect.pooler_commands import CommandResult
 from pgtop.model.format import visible
-from pgtop.model.records import Session
+from pgtop.model.records import PoolerClient, Session
 from pgtop.private_file import PrivateFileError, append_whole, open_private_append
 
 QUERY_HEAD = 200
@@ -62,6 +65,39 @@ def record_actions(
                 ensure_ascii=True,
             )
         )
+    return _append(lines)
+
+
+def record_pooler_commands(
+    pooler: str,
+    database: str,
+    client: PoolerClient | None,
+    results: Iterable[CommandResult],
+) -> str | None:
+    """One line per PgBouncer process the command went to; a one-line error or None."""
+    now = datetime.now(UTC).isoformat()
+    lines = [
+        json.dumps(
+            {
+                "time": now,
+                "pooler": pooler,
+                "process": r.process,
+                "action": f"pgbouncer {r.kind}",
+                "database": database,
+                "client_id": client.id if client else None,
+                "client": client.address if client else None,
+                "application": client.application_name if client else None,
+                "result": r.outcome,
+                "detail": r.detail,
+            },
+            ensure_ascii=True,
+        )
+        for r in results
+    ]
+    return _append(lines)
+
+
+def _append(lines: list[str]) -> str | None:
     path = audit_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

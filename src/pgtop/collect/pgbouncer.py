@@ -81,7 +81,7 @@ class PgBouncerCollector:
         self._version = ""
         self._config: dict[str, str] = {}
         self._config_at = 0.0
-        self.address = _describe_conninfo(conninfo)
+        self.address = describe_conninfo(conninfo)
         self._clients = RowRecords(client_from_row)
         self._servers = RowRecords(server_from_row)
 
@@ -241,7 +241,7 @@ async def _close_quietly(conn: Any) -> None:
         await asyncio.wait_for(conn.close(), 2)
 
 
-def _describe_conninfo(conninfo: str) -> str:
+def describe_conninfo(conninfo: str) -> str:
     """host:port of a pooler conninfo, without user or password."""
     try:
         from psycopg.conninfo import conninfo_to_dict

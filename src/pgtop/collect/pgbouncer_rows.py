@@ -215,6 +215,7 @@ def server_from_row(row: Row) -> PoolerServer:
         application_name=(
             str(row["application_name"] or "") if "application_name" in row else None
         ),
+        close_needed=bool(int_column(row, "close_needed")),
     )
 
 

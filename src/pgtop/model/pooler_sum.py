@@ -36,7 +36,13 @@ def _sum_stats(stats: list[PoolerStats]) -> PoolerStats:
 
 def _sum_databases(rows: list[PoolerDatabase]) -> PoolerDatabase:
     current = [r.current_connections for r in rows if r.current_connections is not None]
-    return dataclasses.replace(rows[0], current_connections=sum(current) if current else None)
+    return dataclasses.replace(
+        rows[0],
+        current_connections=sum(current) if current else None,
+        # A pause or disable left on any one process holds or refuses its share of clients.
+        paused=any(r.paused for r in rows),
+        disabled=any(r.disabled for r in rows),
+    )
 
 
 def _grouped(items: list[tuple[K, V]]) -> dict[K, list[V]]:

@@ -247,6 +247,7 @@ class PoolerServer:
     link: str | None  # ptr of the client it serves now
     id: int | None = None  # 1.24+
     application_name: str | None = None  # 1.18+
+    close_needed: bool = False  # RECONNECT (or a config change) marked it: closed when released
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from pgtop.monitor.frame import Frame
 from pgtop.monitor.live import LiveFeed
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
-from pgtop.ui.acting import Acting, SignalSessions
+from pgtop.ui.acting import Acting, PoolerCommand, SignalSessions
 from pgtop.ui.host_sampler import HostSampler
 from pgtop.ui.key_order import add_bindings, in_key_order
 from pgtop.ui.messages import FeedUpdated
@@ -322,11 +322,11 @@ class ServerScreen(Screen[None]):
         panes = (
             DatabasesPane(id="databases", **acts),
             LimitsPane(id="limits"),
-            PoolerPane(id="pooler"),
+            PoolerPane(id="pooler", **acts),
         )
         for pane in panes:
             await switcher.add_content(pane)
-        side = (DatabasesPane(id="side-databases", **acts), PoolerPane(id="side-pooler"))
+        side = (DatabasesPane(id="side-databases", **acts), PoolerPane(id="side-pooler", **acts))
         await self.query_one("#wide-extras").mount(*side)
         for pane in (*panes, *side):
             self._follow_frames(pane)
@@ -400,6 +400,10 @@ class ServerScreen(Screen[None]):
     def on_signal_sessions(self, message: SignalSessions) -> None:
         message.stop()
         self.acting.signal_sessions(message)
+
+    def on_pooler_command(self, message: PoolerCommand) -> None:
+        message.stop()
+        self.acting.pooler_command(message)
 
     # -- shutdown -----------------------------------------------------------------------
 

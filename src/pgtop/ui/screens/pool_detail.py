@@ -4,10 +4,15 @@ Opened by Enter on a pool row of the pooler pane, fed every poll by that pane. E
 client that holds a server connection (or on the server connection itself) closes this
 screen with the backend's pid; the pooler pane then asks its server screen to select that
 session and inspect it.
+
+With a server to act on, the PgBouncer command keys work here too, on this pool's
+database, and `k` kills the selected client (KILL_CLIENT, PgBouncer 1.24+): each is a
+PoolerCommand handed to `act` (the pooler pane posts it to its server screen's Acting).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.text import Text
@@ -23,7 +28,16 @@ from pgtop.model.pooler_join import (
     missing_notes,
     pool_members,
 )
+from pgtop.model.pooler_state import database_states
 from pgtop.model.records import PoolerClient, PoolerServer, Snapshot
+from pgtop.ui.acting import (
+    PoolerCommand,
+    act_bindings,
+    pooler_bindings,
+    pooler_command_of,
+    read_only_rule,
+    say_read_only,
+)
 from pgtop.ui.widgets.cells import cursor_key
 
 CLIENT_COLUMNS = ("state", "client", "application", "waited", "connected", "backend")
@@ -97,8 +111,20 @@ class PoolDetailScreen(Screen[int | None]):
     PoolDetailScreen #pool-servers { height: 1fr; }
     """
 
-    def __init__(self, database: str, user: str, snapshot: Snapshot) -> None:
+    def __init__(
+        self,
+        database: str,
+        user: str,
+        snapshot: Snapshot,
+        *,
+        act: Callable[[PoolerCommand], object] | None = None,
+        has_server: bool = False,
+        read_only: bool = True,
+    ) -> None:
         super().__init__()
+        self.act = act
+        self.read_only = read_only
+        act_bindings(self, pooler_bindings(kill_client=True), has_server=has_server and bool(act))
         self.database = database
         self.user = user
         self.snapshot = snapshot
@@ -150,6 +176,10 @@ class PoolDetailScreen(Screen[int | None]):
         )
         if pool is not None:
             title.append(f"  ·  {pool.pool_mode} mode")
+        state = database_states(pooler).get(self.database)
+        if state:
+            title.append("  ")
+            title.append(state, "bold black on yellow")
         if pooler is None:
             title.append("  — pooler not answering", "bold red")
         elif snapshot.pooler_error:
@@ -243,3 +273,48 @@ class PoolDetailScreen(Screen[int | None]):
             "gone": "this client disconnected",
         }.get(state, "its server connection matches no backend of this server")
         self.notify(reason, timeout=3)
+
+    # -- PgBouncer commands -------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return read_only_rule(action, self.read_only)
+
+    def action_read_only_notice(self) -> None:
+        say_read_only(self)
+
+    def _send(self, request: PoolerCommand) -> None:
+        if self.act is not None:
+            self.act(request)
+
+    def _command(self, action: str) -> None:
+        self._send(PoolerCommand(pooler_command_of(action), self.database))
+
+    def action_pooler_pause(self) -> None:
+        self._command("pooler_pause")
+
+    def action_pooler_resume(self) -> None:
+        self._command("pooler_resume")
+
+    def action_pooler_disable(self) -> None:
+        self._command("pooler_disable")
+
+    def action_pooler_enable(self) -> None:
+        self._command("pooler_enable")
+
+    def action_pooler_reconnect(self) -> None:
+        self._command("pooler_reconnect")
+
+    def action_pooler_kill(self) -> None:
+        self._command("pooler_kill")
+
+    def action_pooler_kill_client(self) -> None:
+        """KILL_CLIENT on the client under the cursor; Acting says which version it needs
+        when this PgBouncer has none."""
+        table = self.query_one("#pool-clients", DataTable)
+        key = cursor_key(table)
+        ptr = self._client_ptr.get(key, "") if key is not None else ""
+        client = next((c for c in self.members.clients if c.ptr == ptr), None)
+        if client is None and not self.members.clients:
+            self.notify("this pool has no client to kill", severity="warning")
+            return
+        self._send(PoolerCommand("KILL_CLIENT", self.database, client))

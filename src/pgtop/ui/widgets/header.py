@@ -20,9 +20,10 @@ from pgtop.model.derive import count_states, uptime
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
+from pgtop.model.pooler_state import database_states
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
-from pgtop.ui.widgets.header_parts import Part, fit_parts
+from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
 
 
 @dataclass
@@ -197,6 +198,9 @@ class StatusHeader(Widget):
             parts.append(Part(Text(f"{waiting} wait", "bold red" if waiting else ""), group=2))
             if waiting:
                 parts.append(Part(Text(f"max {age(longest)}", "red"), keep=1, group=2))
+            held = pooler_states_part(database_states(pooler), group=3)
+            if held is not None:
+                parts.append(held)
         elif st.frame.snapshot.pooler_error:
             parts.append(Part(Text("pooler: unreachable", "red"), group=2))
         return parts

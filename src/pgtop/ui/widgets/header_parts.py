@@ -59,3 +59,15 @@ def fit_parts(parts: list[Part], width: int) -> Text:
         line.append(gap)
         line.append_text(text)
     return line
+
+
+def pooler_states_part(states: dict[str, str], group: int) -> Part | None:
+    """ "pooler: shop PAUSED, app DISABLED": what PgBouncer commands left on its databases,
+    kept on the header however narrow (a forgotten PAUSE silently holds every client)."""
+    if not states:
+        return None
+    shown = list(states.items())[:3]
+    text = ", ".join(f"{name} {state}" for name, state in shown)
+    if len(states) > len(shown):
+        text += f", +{len(states) - len(shown)} more"
+    return Part(Text(f"pooler: {text}", "bold black on yellow"), group=group, shrink=24)

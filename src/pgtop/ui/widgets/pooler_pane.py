@@ -2,6 +2,11 @@
 
 SHOW POOLS' cl_active counts idle linked clients too (docs/reference/pgbouncer-console.md), so
 the columns keep PgBouncer's own meaning instead of pretending to know who is busy.
+
+With a server to act on, the pane (and the pool detail screen it opens) has the PgBouncer
+command keys for the selected database (ui/acting.py POOLER_KEYS); it posts a
+PoolerCommand, which its server screen's Acting confirms, sends and audits. A database a
+command left paused or disabled says so on its pools' lines.
 """
 
 from __future__ import annotations
@@ -20,7 +25,16 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
+from pgtop.model.pooler_state import database_states
 from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
+from pgtop.ui.acting import (
+    PoolerCommand,
+    act_bindings,
+    pooler_bindings,
+    pooler_command_of,
+    read_only_rule,
+    say_read_only,
+)
 from pgtop.ui.screens.pool_detail import PoolDetailScreen
 from pgtop.ui.widgets.cells import config_value, cursor_key, fit_widths, label, num
 
@@ -110,6 +124,46 @@ def _pool_cells(p: Pool, short_mode: bool) -> dict[str, Text]:
     }
 
 
+def _held_without_pools(pooler: PoolerSnapshot, states: dict[str, str]) -> list[Pool]:
+    """A line for each paused or disabled database that has no pool left (KILL drops
+    them): the state stays visible, and R or E can be pressed on it."""
+    pooled = {p.database for p in pooler.pools}
+    modes = {d.name: d.pool_mode or "" for d in pooler.databases}
+    return [
+        Pool(
+            name,
+            "",
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0.0,
+            modes.get(name) or pooler.config.get("pool_mode", ""),
+        )
+        for name in states
+        if name not in pooled
+    ]
+
+
+def _database_name(p: Pool, states: dict[str, str], attr: str) -> str:
+    name = one_line(getattr(p, attr))
+    state = states.get(p.database) if attr == "database" else None
+    return f"{name} {state}" if state else name
+
+
+def _database_label(database: str, states: dict[str, str], width: int) -> Text:
+    """The database, then what a command left on it (PAUSED, DISABLED), which is never
+    the part cut: a paused pool must read as paused however narrow the screen."""
+    state = states.get(database)
+    if not state:
+        return label(database, width)
+    room = max(1, width - len(state) - 1)
+    return Text.assemble(label(database, room), " ", (state, "bold black on yellow"))
+
+
 class PoolerPane(Vertical):
     """Summary, config limits and one row per PgBouncer pool (database, user).
 
@@ -143,8 +197,15 @@ class PoolerPane(Vertical):
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
+        has_server: bool = False,
+        read_only: bool = True,
     ) -> None:
+        """`has_server`: the feed has a pooler to act on (P, R, D, E, C, K); `read_only`:
+        it may not."""
         super().__init__(name=name, id=id, classes=classes)
+        self.has_server = has_server
+        self.read_only = read_only
+        act_bindings(self, pooler_bindings(), has_server=has_server)
         self.border_title = "PgBouncer pools"
         self._pooler: PoolerSnapshot | None = None  # last good one, kept through errors
         self._rates: Rates | None = None
@@ -183,8 +244,54 @@ class PoolerPane(Vertical):
         if self._latest is None or event.row_key.value is None:
             return
         database, _, user = event.row_key.value.partition("\x1f")
-        self._detail = PoolDetailScreen(database, user, self._latest[0])
+        self._detail = PoolDetailScreen(
+            database,
+            user,
+            self._latest[0],
+            act=self.post_message,
+            has_server=self.has_server,
+            read_only=self.read_only,
+        )
         self.app.push_screen(self._detail, callback=self._detail_closed)
+
+    # -- PgBouncer commands on the selected database ------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return read_only_rule(action, self.read_only)
+
+    def selected_database(self) -> str | None:
+        if not self.is_mounted:
+            return None
+        key = cursor_key(self.table)
+        return key.partition("\x1f")[0] if key else None
+
+    def _command(self, action: str) -> None:
+        database = self.selected_database()
+        if database is None:
+            self.notify("select a pool first", severity="warning")
+            return
+        self.post_message(PoolerCommand(pooler_command_of(action), database))
+
+    def action_pooler_pause(self) -> None:
+        self._command("pooler_pause")
+
+    def action_pooler_resume(self) -> None:
+        self._command("pooler_resume")
+
+    def action_pooler_disable(self) -> None:
+        self._command("pooler_disable")
+
+    def action_pooler_enable(self) -> None:
+        self._command("pooler_enable")
+
+    def action_pooler_reconnect(self) -> None:
+        self._command("pooler_reconnect")
+
+    def action_pooler_kill(self) -> None:
+        self._command("pooler_kill")
+
+    def action_read_only_notice(self) -> None:
+        say_read_only(self)
 
     def _detail_closed(self, pid: int | None) -> None:
         self._detail = None
@@ -226,7 +333,11 @@ class PoolerPane(Vertical):
         table = self.table
         width = table.size.width or self.size.width or 80
         short = width < _WIDE
-        rows = {pool_key(p.database, p.user): (p, _pool_cells(p, short)) for p in pooler.pools}
+        states = database_states(pooler)
+        rows = {
+            pool_key(p.database, p.user): (p, _pool_cells(p, short))
+            for p in (*pooler.pools, *_held_without_pools(pooler, states))
+        }
         widths = {
             k: max([len(h), *(c[k].cell_len for _, c in rows.values())])
             for k, h in POOL_COLUMNS.items()
@@ -236,11 +347,11 @@ class PoolerPane(Vertical):
             width -= table.styles.scrollbar_size_vertical
         room = width - sum(w + pad for w in widths.values()) - 2 * pad
         natural = [
-            max([len(head), *(cell_len(one_line(getattr(p, attr))) for p, _ in rows.values())])
+            max([len(head), *(cell_len(_database_name(p, states, attr)) for p, _ in rows.values())])
             for head, attr in (("database", "database"), ("user", "user"))
         ]
         db_w, user_w = fit_widths(natural, room)
-        layout = (db_w, user_w, tuple(widths.values()))
+        layout = (db_w, user_w, tuple(widths.values()), tuple(states.items()))
         keep = cursor_key(table)
         if layout != self._layout:
             self._layout = layout
@@ -260,7 +371,10 @@ class PoolerPane(Vertical):
             table.clear()
             for key, (p, cells) in rows.items():
                 table.add_row(
-                    label(p.database, db_w), label(p.user, user_w), *cells.values(), key=key
+                    _database_label(p.database, states, db_w),
+                    label(p.user, user_w),
+                    *cells.values(),
+                    key=key,
                 )
         if keep is not None and keep in rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
