@@ -36,16 +36,18 @@ if TYPE_CHECKING:
     from pgtop.monitor.feed import Feed
     from pgtop.target import Target
 
-# PgBouncer admin commands on the selected database: (key, action, description, binding
-# id, command). Upper case, like K in the Databases pane: each acts on a whole database.
-POOLER_KEYS: tuple[tuple[str, str, str, str, Command], ...] = (
-    ("P", "pooler_pause", "Pause db (pooler)", "pooler-pause", "PAUSE"),
-    ("R", "pooler_resume", "Resume db (pooler)", "pooler-resume", "RESUME"),
-    ("D", "pooler_disable", "Disable db (pooler)", "pooler-disable", "DISABLE"),
-    ("E", "pooler_enable", "Enable db (pooler)", "pooler-enable", "ENABLE"),
-    ("C", "pooler_reconnect", "Reconnect db (pooler)", "pooler-reconnect", "RECONNECT"),
-    ("K", "pooler_kill", "Kill db's clients (pooler)", "pooler-kill", "KILL"),
+# PgBouncer admin commands on the selected database: (key, description, binding id,
+# command). Upper case, like K in the Databases pane: each acts on a whole database.
+POOLER_KEYS: tuple[tuple[str, str, str, Command], ...] = (
+    ("P", "Pause db (pooler)", "pooler-pause", "PAUSE"),
+    ("R", "Resume db (pooler)", "pooler-resume", "RESUME"),
+    ("D", "Disable db (pooler)", "pooler-disable", "DISABLE"),
+    ("E", "Enable db (pooler)", "pooler-enable", "ENABLE"),
+    ("C", "Reconnect db (pooler)", "pooler-reconnect", "RECONNECT"),
+    ("K", "Kill db's clients (pooler)", "pooler-kill", "KILL"),
 )
+# Every one of them is the action `pooler(COMMAND)` of the node that owns the keys.
+POOLER_ACTION = "pooler"
 KILL_CLIENT_KEY = ("k", "pooler_kill_client", "Kill client (pooler)", "pooler-kill-client")
 # The keys that act, and the stand-in each has on a read-only target.
 ACTS = {
@@ -54,7 +56,7 @@ ACTS = {
     "terminate_database",
     "cancel_inspected",
     "terminate_inspected",
-    *(action for _, action, _, _, _ in POOLER_KEYS),
+    POOLER_ACTION,
     KILL_CLIENT_KEY[1],
 }
 READ_ONLY_NOTICE = "read_only_notice"
@@ -87,15 +89,19 @@ def say_read_only(node: DOMNode) -> None:
 def pooler_bindings(*, kill_client: bool = False) -> list[Binding]:
     """The pooler command keys (for act_bindings), with KILL_CLIENT where a client can be
     selected (the pool detail screen)."""
-    keys = [Binding(k, a, d, show=False, id=i) for k, a, d, i, _ in POOLER_KEYS]
+    keys = [
+        Binding(k, f"{POOLER_ACTION}('{command}')", d, show=False, id=i)
+        for k, d, i, command in POOLER_KEYS
+    ]
     if kill_client:
         key, action, description, key_id = KILL_CLIENT_KEY
         keys.append(Binding(key, action, description, show=False, id=key_id))
     return keys
 
 
-def pooler_command_of(action: str) -> Command:
-    return next(c for _, a, _, _, c in POOLER_KEYS if a == action)
+def console_command(word: str) -> Command:
+    """The console command a `pooler(WORD)` key names (only POOLER_KEYS' own words)."""
+    return next(c for *_, c in POOLER_KEYS if c == word)
 
 
 class SignalSessions(Message):

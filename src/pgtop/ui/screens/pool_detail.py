@@ -33,8 +33,8 @@ from pgtop.model.records import PoolerClient, PoolerServer, Snapshot
 from pgtop.ui.acting import (
     PoolerCommand,
     act_bindings,
+    console_command,
     pooler_bindings,
-    pooler_command_of,
     read_only_rule,
     say_read_only,
 )
@@ -286,26 +286,8 @@ class PoolDetailScreen(Screen[int | None]):
         if self.act is not None:
             self.act(request)
 
-    def _command(self, action: str) -> None:
-        self._send(PoolerCommand(pooler_command_of(action), self.database))
-
-    def action_pooler_pause(self) -> None:
-        self._command("pooler_pause")
-
-    def action_pooler_resume(self) -> None:
-        self._command("pooler_resume")
-
-    def action_pooler_disable(self) -> None:
-        self._command("pooler_disable")
-
-    def action_pooler_enable(self) -> None:
-        self._command("pooler_enable")
-
-    def action_pooler_reconnect(self) -> None:
-        self._command("pooler_reconnect")
-
-    def action_pooler_kill(self) -> None:
-        self._command("pooler_kill")
+    def action_pooler(self, word: str) -> None:
+        self._send(PoolerCommand(console_command(word), self.database))
 
     def action_pooler_kill_client(self) -> None:
         """KILL_CLIENT on the client under the cursor; Acting says which version it needs

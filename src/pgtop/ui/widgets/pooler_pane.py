@@ -30,8 +30,8 @@ from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
 from pgtop.ui.acting import (
     PoolerCommand,
     act_bindings,
+    console_command,
     pooler_bindings,
-    pooler_command_of,
     read_only_rule,
     say_read_only,
 )
@@ -265,30 +265,12 @@ class PoolerPane(Vertical):
         key = cursor_key(self.table)
         return key.partition("\x1f")[0] if key else None
 
-    def _command(self, action: str) -> None:
+    def action_pooler(self, word: str) -> None:
         database = self.selected_database()
         if database is None:
             self.notify("select a pool first", severity="warning")
             return
-        self.post_message(PoolerCommand(pooler_command_of(action), database))
-
-    def action_pooler_pause(self) -> None:
-        self._command("pooler_pause")
-
-    def action_pooler_resume(self) -> None:
-        self._command("pooler_resume")
-
-    def action_pooler_disable(self) -> None:
-        self._command("pooler_disable")
-
-    def action_pooler_enable(self) -> None:
-        self._command("pooler_enable")
-
-    def action_pooler_reconnect(self) -> None:
-        self._command("pooler_reconnect")
-
-    def action_pooler_kill(self) -> None:
-        self._command("pooler_kill")
+        self.post_message(PoolerCommand(console_command(word), database))
 
     def action_read_only_notice(self) -> None:
         say_read_only(self)
