@@ -352,6 +352,11 @@ def test_queue_in_session_pooling_held_by_idle_clients_or_while_opening() -> Non
     )
     f = kinds(snap)["pooler_queue"]
     assert f.cause == "idle_clients" and "client_idle_timeout" in f.action
+    # Transaction pooling releases an idle client's server: a backend idle yet linked is
+    # PgBouncer releasing it between the two reads, never "use transaction pooling".
+    txn = snapshot(idle, pooler_snap=pooler((pool(waiting=2, maxwait=3, active=5),)))
+    f = kinds(txn)["pooler_queue"]
+    assert f.cause == "pool_size" and "pool_mode" not in f.action
     opening = pooler((pool(waiting=2, maxwait=3, active=2, login=1),))
     f = kinds(snapshot(idle[:2], pooler_snap=opening))["pooler_queue"]
     assert f.cause == "opening" and f.pids == ()

@@ -207,7 +207,14 @@ def _cause(
     iit = [s for s in backends if s.state in IDLE_IN_XACT_STATES]
     active = sorted((s for s in backends if s.state == ACTIVE), key=lambda s: -query_age(s, now))
     slow = [s for s in active if query_age(s, now) >= t.slow_query_s]
-    held_idle = [s for s in backends if s.state == IDLE and s.pooler and s.pooler.client]
+    # Only session pooling lets an idle client keep its server: in transaction or
+    # statement pooling an idle backend still linked is the moment PgBouncer releases it
+    # (SHOW SERVERS and pg_stat_activity are read apart), not a cause.
+    held_idle = (
+        [s for s in backends if s.state == IDLE and s.pooler and s.pooler.client]
+        if pool.pool_mode == "session"
+        else []
+    )
     held = max(servers, len(backends), 1)
     evidence["idle_in_transaction"] = len(iit)
     evidence["slow_queries"] = len(slow)
