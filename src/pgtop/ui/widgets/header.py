@@ -254,7 +254,8 @@ def finding_parts(findings: tuple[Finding, ...]) -> list[Part]:
     parts = [Part(Text(f"▲ {one_line(top.headline, 60)}", style), group=-1, shrink=20)]
     more = sum(1 for f in findings[1:] if f.severity != "info")
     if more:
-        parts.append(Part(Text(f"+{more} more (5)", "dim"), keep=1, group=-1))
+        # The tab's badge counts them too: this goes before the view's own items.
+        parts.append(Part(Text(f"+{more} more (5)", "dim"), keep=5, group=-1))
     return parts
 
 
