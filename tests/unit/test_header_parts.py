@@ -73,3 +73,14 @@ def test_the_worst_finding_leads_coloured_by_severity_and_info_shows_nothing() -
     assert fit_parts(parts, 40).plain == "▲ 3 idle in transaction  6 of 7 shown"
     assert fit_parts(parts, 30).plain == "▲ 3 idle in transaction"
     assert fit_parts(parts, 60).plain == "▲ 3 idle in transaction +1 more (5)  6 of 7 shown"
+
+
+def test_evidence_reads_as_words_with_ages_and_rates() -> None:
+    from pgtop.ui.widgets.findings_pane import evidence_text
+
+    evidence = {"waiting": 3, "longest_wait_s": 75.0, "seconds_until_timeout": 45.0,
+                "usual_per_s": 12.5, "percent": 96.4}  # fmt: skip
+    assert evidence_text(evidence) == (
+        "waiting 3 · longest wait 1m15s · until timeout 45s · usual rate 12.5/s · percent 96 %"
+    )
+    assert evidence_text(evidence, 2) == "waiting 3 · longest wait 1m15s"

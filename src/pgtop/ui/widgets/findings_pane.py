@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,6 +45,7 @@ KIND_NAMES = {
 }
 CALM = "No findings: no queue at the pooler, no full server, nothing piles up."
 NO_DATA = "Waiting for the first poll…"
+BADGE_WIDTH = 10  # " CRITICAL "
 LIST_EVIDENCE = 4  # figures each list entry shows; the detail below shows them all
 
 
@@ -57,7 +59,11 @@ def evidence_text(evidence: Mapping[str, float | int], limit: int | None = None)
     """ "waiting 3 · longest wait 12s · pool size 20": seconds as ages, names as words."""
     parts = []
     for name, value in list(evidence.items())[:limit]:
-        if name.endswith("_s"):
+        if name.endswith("per_s"):  # a rate: new backends per second
+            words, shown = name.removesuffix("per_s") + "rate", f"{value:g}/s"
+        elif name.startswith("seconds_"):
+            words, shown = name.removeprefix("seconds_"), age(float(value))
+        elif name.endswith("_s"):
             words, shown = name.removesuffix("_s"), age(float(value))
         elif name == "percent":
             words, shown = name, f"{value:.0f} %"
@@ -81,16 +87,20 @@ def jump_text(f: Finding) -> str:
     return ""
 
 
-def entry_text(f: Finding) -> Text:
-    """One list entry: the severity badge, the sentence, then its first figures."""
-    t = Text()
-    t.append(f" {SEVERITY_LABELS.get(f.severity, f.severity)} ", SEVERITY_STYLES[f.severity])
-    t.append(f" {KIND_NAMES.get(f.kind, f.kind)}: ", SEVERITY_COLOURS[f.severity])
+def entry(f: Finding) -> Table:
+    """One list entry: the severity badge, then the sentence and its first figures,
+    wrapped beside the badge so the next badge stands out."""
+    badge = Text(f" {SEVERITY_LABELS.get(f.severity, f.severity)} ", SEVERITY_STYLES[f.severity])
+    t = Text(f"{KIND_NAMES.get(f.kind, f.kind)}: ", SEVERITY_COLOURS[f.severity])
     t.append(one_line(f.summary, 400))
     figures = evidence_text(f.evidence, LIST_EVIDENCE)
     if figures:
-        t.append("\n  " + figures, "dim")
-    return t
+        t.append("\n" + figures, "dim")
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(width=BADGE_WIDTH)
+    grid.add_column(ratio=1)
+    grid.add_row(badge, t)
+    return grid
 
 
 def detail_text(f: Finding | None) -> Text:
@@ -204,7 +214,7 @@ class FindingsPane(Vertical):
                 key += "+"
             keys.append(key)
         self.findings, self._keys = found, keys
-        options.set_options(Option(entry_text(f), id=k) for f, k in zip(found, keys, strict=True))
+        options.set_options(Option(entry(f), id=k) for f, k in zip(found, keys, strict=True))
         if found:
             # The cursor stays on its finding; when that one went, at the same place.
             index = keys.index(keep) if keep in keys else min(was or 0, len(found) - 1)
