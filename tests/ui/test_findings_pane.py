@@ -112,7 +112,9 @@ async def test_queue_behind_idle_in_transaction_is_named_jumped_to_and_cleared(
             assert "Terminate them (k)" in screen_text(app)  # what to do, under the list
             await pilot.press("enter")
             sessions = app.query_one(SessionsPane)
-            assert sessions.filter_text == f"state:idle-tx db:{SHOP_DB} user:{APP_USER.name}"
+            assert (
+                sessions.filter_text == f"state:idle-tx age>=1s db:{SHOP_DB} user:{APP_USER.name}"
+            )
             assert set(shown(app)) == held
             assert app.focused is sessions.table
 
