@@ -1,8 +1,8 @@
 """The Findings pane (key 5): what the last poll means, worst first, and where to go.
 
 It draws the findings of the last frame its server screen published (`take_frame`;
-model/findings derives them, monitor/state.py once per frame); it holds nothing else
-than those and the list's cursor, which follows its finding from frame to frame. A
+model/findings derives them, monitor/state.py once per frame); it holds nothing but
+those and the list's cursor, which follows its finding from frame to frame. A
 finding that no longer holds is gone from the next frame, so from the list. Enter posts
 `FindingsPane.Jump` with the finding; the server screen takes it there (finding_jump.py).
 Below the list, the highlighted finding's evidence and what to do about it.
@@ -170,13 +170,13 @@ class FindingsPane(Vertical):
         yield Static(id="findings-detail")
 
     @property
-    def list(self) -> FindingsList:
+    def options(self) -> FindingsList:
         return self.query_one(FindingsList)
 
     def focus(self, scroll_visible: bool = True) -> Self:
         """Key 5 focuses the list, so Enter and the arrows work on it at once."""
         if self.is_mounted:
-            self.list.focus(scroll_visible)
+            self.options.focus(scroll_visible)
             return self
         return super().focus(scroll_visible)
 
@@ -192,7 +192,7 @@ class FindingsPane(Vertical):
 
     @property
     def highlighted(self) -> Finding | None:
-        i = self.list.highlighted
+        i = self.options.highlighted
         return self.findings[i] if i is not None and 0 <= i < len(self.findings) else None
 
     def _draw(self, frame: Frame) -> None:
@@ -204,7 +204,7 @@ class FindingsPane(Vertical):
             calm.update(Text.assemble(("✓ ", "bold green"), (CALM, "green")))
         self.set_class(not found, "-none")
         self.set_class(bool(found), "-some")
-        options = self.list
+        options = self.options
         was = options.highlighted
         keep = self._keys[was] if was is not None and was < len(self._keys) else None
         keys = []
