@@ -184,7 +184,7 @@ async def test_pool_exhausted_by_clients_idle_in_transaction(
         w = watch(primary_pg, pgbouncer)
         f = await w.until(of_kind("pooler_queue", POOL), "a pooler queue finding")
         assert f.cause == "idle_in_transaction" and set(f.pids) == held
-        assert f.filter == f"state:idle-tx db:{SHOP_DB} user:{APP_USER.name}"
+        assert f.filter == f"state:idle-tx age>=0.3s db:{SHOP_DB} user:{APP_USER.name}"
         iit = of_kind("idle_in_transaction")(w.state.frame.findings)
         assert iit is not None and set(iit.pids) == held
         for conn in holders:  # session pooling: the servers come free when they leave

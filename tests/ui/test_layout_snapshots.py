@@ -45,8 +45,8 @@ async def _wait_for_data(pilot) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
     "keys",
-    [(), ("2",), ("3",), ("4",), ("k",)],
-    ids=["sessions", "databases", "limits", "pooler", "confirm"],
+    [(), ("2",), ("3",), ("4",), ("5",), ("k",)],
+    ids=["sessions", "databases", "limits", "pooler", "findings", "confirm"],
 )
 def test_layout(snap_compare, size: str, keys: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]

@@ -79,10 +79,25 @@ def test_queue_behind_sessions_idle_in_transaction_names_them_and_the_pool() -> 
     assert set(f.pids) == {200, 201, 202, 203, 204}
     assert f.severity == "warning"
     assert f.evidence["waiting"] == 7 and f.evidence["seconds_until_timeout"] == 116
-    assert f.filter == "state:idle-tx db:shop user:app"
+    assert f.filter == "state:idle-tx age>=1s db:shop user:app"
     assert f.headline == "7 waiting at shop/app: idle in transaction"
     assert "idle in transaction" in f.summary and "app web" in f.summary
     assert "query_wait_timeout drops the first in 1m56s" in f.summary
+
+
+def test_round_trips_between_statements_do_not_hold_a_pool() -> None:
+    """Busy multi-statement transactions sit idle in transaction for a client's round trip
+    between statements: caught there by a poll they are work, not what holds the pool,
+    and 'terminate them' would kill healthy transactions."""
+    blips = [pooled(200 + i, IIT, xact_start=ago(0.3), state_change=ago(0.005)) for i in range(3)]
+    busy = [pooled(210 + i, "active", query_start=ago(0.01)) for i in range(2)]
+    snap = snapshot([*blips, *busy], pooler_snap=pooler((pool(waiting=6, maxwait=2.0, active=5),)))
+    f = kinds(snap)["pooler_queue"]
+    assert f.cause == "pool_size" and "Terminate" not in f.action
+    # Session pooling: a client between two queries does not hold its server either.
+    between = [pooled(300 + i, "idle", state_change=ago(0.005)) for i in range(5)]
+    session_pool = pooler((pool(waiting=2, maxwait=3, active=5, mode="session"),))
+    assert kinds(snapshot(between, pooler_snap=session_pool))["pooler_queue"].cause == "pool_size"
 
 
 def test_queue_behind_slow_queries_names_the_longest() -> None:
@@ -352,6 +367,11 @@ def test_queue_in_session_pooling_held_by_idle_clients_or_while_opening() -> Non
     )
     f = kinds(snap)["pooler_queue"]
     assert f.cause == "idle_clients" and "client_idle_timeout" in f.action
+    # Transaction pooling releases an idle client's server: a backend idle yet linked is
+    # PgBouncer releasing it between the two reads, never "use transaction pooling".
+    txn = snapshot(idle, pooler_snap=pooler((pool(waiting=2, maxwait=3, active=5),)))
+    f = kinds(txn)["pooler_queue"]
+    assert f.cause == "pool_size" and "pool_mode" not in f.action
     opening = pooler((pool(waiting=2, maxwait=3, active=2, login=1),))
     f = kinds(snapshot(idle[:2], pooler_snap=opening))["pooler_queue"]
     assert f.cause == "opening" and f.pids == ()

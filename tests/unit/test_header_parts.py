@@ -53,3 +53,34 @@ def test_separators_follow_the_items_shown() -> None:
     assert _line(20, parts) == "a  b · c"
     assert _line(6, parts) == "a  b"
     assert _line(3, parts) == "b"
+
+
+def test_the_worst_finding_leads_coloured_by_severity_and_info_shows_nothing() -> None:
+    from pgtop.model.findings import Finding
+    from pgtop.ui.widgets.header import finding_parts
+
+    def finding(severity: str, kind: str = "idle_in_transaction") -> Finding:
+        return Finding(kind, severity, "s.", {"sessions": 3})  # type: ignore[arg-type]
+
+    assert finding_parts(()) == [] and finding_parts((finding("info", "leak"),)) == []
+    (part,) = finding_parts((finding("warning"), finding("info", "leak")))
+    assert part.text.plain == "▲ 3 idle in transaction" and part.text.style == "bold yellow"
+    assert part.keep == 0 and part.shrink  # never dropped, only cut last
+    first, more = finding_parts((finding("critical"), finding("warning"), finding("info")))
+    assert first.text.style == "bold red" and more.text.plain == "+1 more (5)"
+    parts = [first, more, Part(Text("6 of 7 shown"), keep=2, group=3)]
+    # "+1 more" gives way first (the tab's badge counts them), then the view's items.
+    assert fit_parts(parts, 40).plain == "▲ 3 idle in transaction  6 of 7 shown"
+    assert fit_parts(parts, 30).plain == "▲ 3 idle in transaction"
+    assert fit_parts(parts, 60).plain == "▲ 3 idle in transaction +1 more (5)  6 of 7 shown"
+
+
+def test_evidence_reads_as_words_with_ages_and_rates() -> None:
+    from pgtop.ui.widgets.findings_pane import evidence_text
+
+    evidence = {"waiting": 3, "longest_wait_s": 75.0, "seconds_until_timeout": 45.0,
+                "usual_per_s": 12.5, "percent": 96.4}  # fmt: skip
+    assert evidence_text(evidence) == (
+        "waiting 3 · longest wait 1m15s · until timeout 45s · usual rate 12.5/s · percent 96 %"
+    )
+    assert evidence_text(evidence, 2) == "waiting 3 · longest wait 1m15s"

@@ -48,11 +48,14 @@ if TYPE_CHECKING:
     from pgtop.collect.replay import Recording
     from pgtop.ui.screens.inspect import InspectScreen
     from pgtop.ui.widgets.databases_pane import DatabasesPane
+    from pgtop.ui.widgets.findings_pane import FindingsPane
     from pgtop.ui.widgets.limits_pane import LimitsPane
     from pgtop.ui.widgets.pooler_pane import PoolerPane
 
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
-PANE_IDS = {"sessions", "databases", "limits", "pooler", "side-databases", "side-pooler"}
+PANE_IDS = {
+    "sessions", "databases", "limits", "pooler", "findings", "side-databases", "side-pooler"
+}  # fmt: skip
 # A first connection that fails is a typo or a wrong setting far more often than an
 # outage: exit with the one-line reason (as --once does) rather than retry forever.
 FATAL_AT_START = {"auth", "usage", "privilege", "connect", "timeout"}
@@ -67,6 +70,7 @@ class ServerScreen(Screen[None]):
         Binding("2", "show_pane('databases')", "Databases", show=False, id="pane-databases"),
         Binding("3", "show_pane('limits')", "Limits", show=False, id="pane-limits"),
         Binding("4", "show_pane('pooler')", "Pooler", show=False, id="pane-pooler"),
+        Binding("5", "show_pane('findings')", "Findings", show=False, id="pane-findings"),
         Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next-pane"),
         Binding(
             "shift+tab", "previous_pane", "Prev pane", show=False, priority=True, id="previous-pane"
@@ -314,6 +318,7 @@ class ServerScreen(Screen[None]):
 
     async def _mount_panes(self) -> None:
         from pgtop.ui.widgets.databases_pane import DatabasesPane
+        from pgtop.ui.widgets.findings_pane import FindingsPane
         from pgtop.ui.widgets.limits_pane import LimitsPane
         from pgtop.ui.widgets.pooler_pane import PoolerPane
 
@@ -324,12 +329,18 @@ class ServerScreen(Screen[None]):
             LimitsPane(id="limits"),
             PoolerPane(id="pooler", **acts),
         )
-        for pane in panes:
+        findings = FindingsPane(id="findings")
+        for pane in (*panes, findings):
             await switcher.add_content(pane)
         side = (DatabasesPane(id="side-databases", **acts), PoolerPane(id="side-pooler", **acts))
         await self.query_one("#wide-extras").mount(*side)
         for pane in (*panes, *side):
             self._follow_frames(pane)
+        self.frames.subscribe(
+            self,
+            lambda f: findings.take_frame(f) if self._pane_on_screen("findings") else None,
+            immediate=True,
+        )
         self.panes_ready = True
         self._panes_mounted.set()
         self._publish()
@@ -364,6 +375,14 @@ class ServerScreen(Screen[None]):
 
     async def action_previous_pane(self) -> None:
         await self._step_pane(-1)
+
+    def on_findings_pane_jump(self, message: FindingsPane.Jump) -> None:
+        """Enter on a finding: its sessions, filtered, or its pool (finding_jump.py)."""
+        from pgtop.ui.widgets.finding_jump import jump
+        from pgtop.ui.widgets.pooler_pane import PoolerPane
+
+        pooler = self.query("#pooler").first(PoolerPane) if self.panes_ready else None
+        jump(message.finding, self.sessions, self.show_pane, pooler)
 
     def action_open_filter(self) -> None:
         """From any pane: the filter applies to the sessions, so they come back."""

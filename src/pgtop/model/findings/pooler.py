@@ -204,10 +204,25 @@ def _cause(
         )
     if not unlimited and servers < size and pool.sv_login > 0:
         return _opening(servers, size)
-    iit = [s for s in backends if s.state in IDLE_IN_XACT_STATES]
+
+    # A session holds the pool when it stays idle: a client's round trip between two
+    # statements (milliseconds idle in transaction, or between queries in session
+    # pooling) is work, not a cause, and "terminate them" would kill healthy ones.
+    # As long as a query must run to count as slow, it must idle to count as holding.
+    def idle_long(s: Session) -> bool:
+        return state_age(s, now) >= t.slow_query_s
+
+    iit = [s for s in backends if s.state in IDLE_IN_XACT_STATES and idle_long(s)]
     active = sorted((s for s in backends if s.state == ACTIVE), key=lambda s: -query_age(s, now))
     slow = [s for s in active if query_age(s, now) >= t.slow_query_s]
-    held_idle = [s for s in backends if s.state == IDLE and s.pooler and s.pooler.client]
+    # Only session pooling lets an idle client keep its server: in transaction or
+    # statement pooling an idle backend still linked is the moment PgBouncer releases it
+    # (SHOW SERVERS and pg_stat_activity are read apart), not a cause.
+    held_idle = (
+        [s for s in backends if s.state == IDLE and s.pooler and s.pooler.client and idle_long(s)]
+        if pool.pool_mode == "session"
+        else []
+    )
     held = max(servers, len(backends), 1)
     evidence["idle_in_transaction"] = len(iit)
     evidence["slow_queries"] = len(slow)
@@ -226,7 +241,7 @@ def _cause(
             "Terminate them (k) and fix the application's transaction handling; "
             "idle_transaction_timeout in pgbouncer.ini or idle_in_transaction_session_timeout "
             "would end them.",
-            f"state:idle-tx {pool_filter}",
+            f"state:idle-tx age>={t.slow_query_s:g}s {pool_filter}",
         )
     if slow and 2 * len(slow) >= held:
         longest = slow[0]
@@ -250,7 +265,7 @@ def _cause(
             f"clients that are idle (pool_mode {pool.pool_mode})",
             [s.pid for s in held_idle],
             "Use pool_mode = transaction for this pool, or set client_idle_timeout.",
-            f"state:idle {pool_filter}",
+            f"state:idle age>={t.slow_query_s:g}s {pool_filter}",
         )
     if not unlimited and servers < size:
         return _opening(servers, size)

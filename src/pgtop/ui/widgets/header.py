@@ -17,6 +17,7 @@ from textual.signal import Signal
 from textual.widget import Widget
 
 from pgtop.model.derive import count_states, uptime
+from pgtop.model.findings import Finding, worst
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
@@ -225,6 +226,7 @@ class StatusHeader(Widget):
             else:
                 t.append("  enter: done · esc: clear · db: user: app: state: dur>30s", "dim")
             return t
+        parts += finding_parts(st.frame.findings)
         if st.host is not None:
             h = st.host
             mem, disk = h.mem_used_percent, h.disk_used_percent
@@ -241,6 +243,24 @@ class StatusHeader(Widget):
         for i, note in enumerate(st.notes):
             parts.append(Part(Text(one_line(note), "dim"), keep=1, group=4 + i, shrink=12))
         return fit_parts(parts, width)
+
+
+FINDING_STYLES = {"critical": "bold red", "warning": "bold yellow"}
+
+
+def finding_parts(findings: tuple[Finding, ...]) -> list[Part]:
+    """The worst finding's headline, coloured by its severity, first on the notes line and
+    kept to the last (only cut, never dropped); how many more, while there is room."""
+    top = worst(findings)
+    if top is None:
+        return []
+    style = FINDING_STYLES.get(top.severity, "bold")
+    parts = [Part(Text(f"▲ {one_line(top.headline, 60)}", style), group=-1, shrink=20)]
+    more = sum(1 for f in findings[1:] if f.severity != "info")
+    if more:
+        # The tab's badge counts them too: this goes before the view's own items.
+        parts.append(Part(Text(f"+{more} more (5)", "dim"), keep=5, group=-1))
+    return parts
 
 
 def every(seconds: float) -> str:

@@ -15,7 +15,9 @@ PANES: tuple[tuple[str, str], ...] = (
     ("databases", "Databases"),
     ("limits", "Limits"),
     ("pooler", "Pooler"),
+    ("findings", "Findings"),
 )
+BADGE_STYLE = "bold red"
 
 
 class PaneTabs(Widget):
@@ -33,7 +35,8 @@ class PaneTabs(Widget):
         super().__init__(id=id)
         self._frames = frames
         self.current = PANES[0][0]
-        self.badges: dict[str, str] = {}  # pane -> short alert, e.g. "3 waiting"
+        self.badges: dict[str, str] = {}  # pane -> short alert, e.g. "3w" (clients waiting)
+        self.badge_styles: dict[str, str] = {}  # pane -> its badge's style, if not red
         self._spans: list[tuple[int, int, str]] = []
 
     def on_mount(self) -> None:
@@ -45,14 +48,21 @@ class PaneTabs(Widget):
             return
         waiting = sum(p.cl_waiting for p in snap.pooler.pools) if snap.pooler else 0
         self.set_badge("pooler", "!" if snap.pooler_error else f"{waiting}w" if waiting else "")
+        # Findings: how many warn or alarm, red when one is critical (info ones are not).
+        alarms = [f for f in frame.findings if f.severity != "info"]
+        critical = any(f.severity == "critical" for f in alarms)
+        self.set_badge("findings", str(len(alarms)) if alarms else "", "" if critical else "yellow")
 
     def select(self, pane: str) -> None:
         self.current = pane
         self.refresh()
 
-    def set_badge(self, pane: str, text: str) -> None:
-        if self.badges.get(pane, "") != text:
+    def set_badge(self, pane: str, text: str, colour: str = "") -> None:
+        """`colour`: the badge's, when not red."""
+        style = f"bold {colour}" if colour else BADGE_STYLE
+        if self.badges.get(pane, "") != text or self.badge_styles.get(pane) != style:
             self.badges[pane] = text
+            self.badge_styles[pane] = style
             self.refresh()
 
     def render(self) -> Text:
@@ -64,7 +74,8 @@ class PaneTabs(Widget):
             t.append(f" {number} {label} ", style)
             badge = self.badges.get(key)
             if badge:
-                t.append(f"{badge} ", "bold red" if key != self.current else "bold red reverse")
+                style = self.badge_styles.get(key, BADGE_STYLE)
+                t.append(f"{badge} ", style if key != self.current else f"{style} reverse")
             self._spans.append((start, len(t), key))
         return t
 

@@ -57,6 +57,7 @@ class SessionsPane(Vertical):
         Binding("enter", "inspect", "Inspect", id="inspect"),
         Binding("escape", "clear_filter", "Clear filter/marks", show=False, id="clear"),
         Binding("space", "toggle_mark", "Mark", show=False, id="mark"),
+        Binding("asterisk", "mark_shown", "Mark all shown", show=False, id="mark-shown"),
         Binding("s,greater_than_sign", "sort_next", "Sort", id="sort"),
         Binding("less_than_sign", "sort_previous", "Sort back", show=False, id="sort-back"),
         Binding("r", "sort_reverse", "Reverse", show=False, id="reverse"),
@@ -302,6 +303,32 @@ class SessionsPane(Vertical):
         self.table.toggle_mark(session)
         self.table.action_cursor_down()
         self.redraw()  # the header's "N marked" too, also while paused
+
+    def action_mark_shown(self) -> None:
+        """Mark every session shown (then k or c asks once for them all); when all are
+        marked already, unmark them."""
+        table = self.table
+        if all(table.is_marked(s) for s in table.rows):
+            table.unmark(table.rows)
+        else:
+            table.marked.update((s.pid, s) for s in table.rows if not table.is_marked(s))
+        self.redraw()
+
+    def show_sessions(self, filter_text: str, pids: tuple[int, ...], *, tree: bool) -> list[int]:
+        """Show `pids` (a finding's, with the filter that selects them; "" clears it): a
+        view toggle that would hide one is turned off, the cursor goes to the first.
+        Returns those not listed (ended since)."""
+        self.blocking_tree = tree
+        self._apply_filter(filter_text)  # redraws
+        listed = {s.pid for s in self.snapshot.sessions} if self.snapshot else set()
+        shown = {s.pid for s in self.table.rows}
+        if any(p not in shown for p in pids if p in listed):
+            self.view = replace(self.view, hide_idle=False, only_waiting_or_blocking=False)
+            self.redraw()
+        for pid in pids:
+            if self.table.move_cursor_to_pid(pid):
+                break
+        return [p for p in pids if p not in listed]
 
     def _reconcile_marks(self, snap: Snapshot) -> None:
         """Drop the marks whose session ended (or whose pid a new backend got), and say so.
