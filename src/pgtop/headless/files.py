@@ -167,7 +167,7 @@ class Pruner:
             if f.path in open_files:
                 kept.append((f, self._size(f.path)))
             elif self.retain is not None and f.end <= now - self.retain:
-                self._delete(f.path, f"older than {_span(self.retain)}")
+                self._delete(f.path, f"older than {human_span(self.retain)}")
             else:
                 kept.append((f, self._size(f.path)))
         if self.retain_bytes is None:
@@ -211,7 +211,7 @@ class Pruner:
         return True
 
 
-def _span(delta: timedelta) -> str:
+def human_span(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:

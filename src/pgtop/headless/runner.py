@@ -14,12 +14,20 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pgtop.collect.errors import CollectError
-from pgtop.headless.files import Clock, HourRecorder, Log, Pruner, SystemClock, human_bytes
+from pgtop.headless.files import (
+    Clock,
+    HourRecorder,
+    Log,
+    Pruner,
+    SystemClock,
+    human_bytes,
+    human_span,
+)
 from pgtop.headless.member import Member
 from pgtop.headless.options import HeadlessOptions
 from pgtop.metrics.exposition import FindingLike, ServerMetrics, registry_for
@@ -143,7 +151,7 @@ class HeadlessRunner:
             raise HeadlessError(f"{root} is not a directory")
         keep = []
         if self.options.retain_seconds:
-            keep.append(f"{self.options.retain_seconds / 3600:g}h")
+            keep.append(human_span(timedelta(seconds=self.options.retain_seconds)))
         if self.options.retain_bytes:
             keep.append(human_bytes(self.options.retain_bytes))
         self.log(f"recording to {root}" + (f", keeping {' and '.join(keep)}" if keep else ""))
