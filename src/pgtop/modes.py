@@ -51,8 +51,10 @@ def run_invocation(invocation: Invocation) -> int:
     if invocation.mode == "once":
         return run_once(target, password, invocation.output_format, invocation.server)
     if invocation.mode == "headless":
+        from pgtop import gc_pause
         from pgtop.headless.runner import run_headless
 
+        gc_pause.resume()  # a service runs for weeks: the collector must run
         assert invocation.headless is not None  # pgtop.cli sets it for headless
         # One server now; a fleet passes one (name, Target) pair per member.
         return run_headless([(invocation.server or "server", target)], invocation.headless)

@@ -255,6 +255,33 @@ def test_sigterm_stops_cleanly_and_sighup_reopens(
     assert all(gzip.decompress(p.read_bytes()).count(b"\n") >= 4 for p in files)
 
 
+def test_metrics_only_service_answers_a_scrape_and_records_nothing(
+    service: Callable[..., subprocess.Popen[str]], tmp_path: Path, primary_pg: PostgresServer
+) -> None:
+    from pgtop.sandbox import free_port
+
+    port = free_port()
+    proc = service("--metrics-listen", str(port))  # a bare port: loopback
+    url = f"http://127.0.0.1:{port}/metrics"
+    request = urllib.request.Request(url, headers={"Accept": OPENMETRICS})
+    deadline, text = time.monotonic() + 20, ""
+    while "pg_stat_activity_count" not in text and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    fams = parse_metrics(text)
+    assert [s.labels["server"] for s in samples(fams, "pg_up")] == [
+        f"{primary_pg.host}:{primary_pg.port}"
+    ]
+    assert f"serving OpenMetrics on http://127.0.0.1:{port}/metrics" in err
+    assert "recording" not in err
+
+
 def test_kill_9_leaves_every_frame_written_readable(
     service: Callable[..., subprocess.Popen[str]], tmp_path: Path
 ) -> None:
