@@ -168,6 +168,39 @@ async def test_the_size_cap_deletes_the_oldest_but_never_the_open_file(
     assert any(f"deleted {old[0]} (recordings over 25.0 kB)" in line for line in running.lines)
 
 
+async def test_a_restarted_server_is_logged_once_down_and_once_back_and_recording_goes_on(
+    make_postgres: Callable[..., PostgresServer], tmp_path: Path
+) -> None:
+    server = make_postgres()
+    options = HeadlessOptions(record_dir=tmp_path, metrics_listen=None)
+    running = await start_runner([("db1", target_of(server))], options)
+    path = tmp_path / "db1"
+
+    def frames() -> int:
+        files = hour_files(path)
+        return frames_in(files[-1].path) if files else 0
+
+    try:
+        await until(lambda: frames() >= 2, what="frames before the restart")
+        await asyncio.to_thread(server.stop)
+        await until(lambda: running.runner.published[0].up is False, what="the poll failing")
+        before = frames()
+        await asyncio.sleep(3 * REFRESH)  # several failed polls: still one line
+        await asyncio.to_thread(server.start)
+        await until(lambda: frames() >= before + 2, timeout=30, what="frames after the restart")
+    finally:
+        await stop(running)
+    failed = [line for line in running.lines if "PostgreSQL poll failed" in line]
+    assert len(failed) == 1, running.lines
+    assert any("PostgreSQL polls recovered after" in line for line in running.lines)
+    errors = running.runner.published[0].poll_errors
+    assert errors >= 2 and running.runner.published[0].up
+    # The restart is in the recording: the server's start time changes across it.
+    rec = load_directory(tmp_path, "db1")
+    starts = {rec.snapshot(i).server.start_time for i in range(len(rec))}
+    assert len(starts) == 2
+
+
 # -- the service: signals, kill -9, no terminal ----------------------------------------------
 
 
@@ -265,7 +298,7 @@ def test_metrics_only_service_answers_a_scrape_and_records_nothing(
     url = f"http://127.0.0.1:{port}/metrics"
     request = urllib.request.Request(url, headers={"Accept": OPENMETRICS})
     deadline, text = time.monotonic() + 20, ""
-    while "pg_stat_activity_count" not in text and time.monotonic() < deadline:
+    while "pg_settings_max_connections" not in text and time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
                 text = response.read().decode()
