@@ -184,7 +184,9 @@ def run_replay(invocation: Invocation) -> int:
             at, last, _ = recording.readable(wanted, -1)
             before, first, _ = recording.readable(max(0, at - 1), -1)
             first = first if before < at else last  # no earlier frame: no rates
-            name = invocation.replay_server or recording.path.name
+            # The server label: the name it was recorded under, else its address.
+            recorded = recording.header.get("name") or recording.server.get("address")
+            name = recorded if isinstance(recorded, str) else recording.path.name
             text = render(last, compute_rates(first, last), invocation.output_format, server=name)
             sys.stdout.write(text)
             return EXIT_OK

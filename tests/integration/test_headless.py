@@ -386,6 +386,9 @@ async def test_replay_dir_at_lands_on_the_right_frame_across_hour_files(
     assert whole.times == times_a + times_b
     step = whole.readable(len(times_a) - 1)[0], whole.readable(len(times_a))[0]
     assert step == (len(times_a) - 1, len(times_a))
+    # Its metrics carry the name it was recorded under.
+    proc = run_pgtop(["--replay", str(rec), "--once", "--format", "openmetrics"], tmp_path)
+    assert [s.labels["server"] for s in samples(parse_metrics(proc.stdout), "pg_up")] == ["db1"]
     # A bad --at, or one outside the recordings, is one line.
     for bad in ("yesterday-ish", "25:00", "-3d"):
         proc = run_pgtop(["--replay", str(rec), "--at", bad, "--once"], tmp_path)

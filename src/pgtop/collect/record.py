@@ -116,9 +116,13 @@ def server_identity(snap: Snapshot) -> dict[str, Any]:
 class RecordingWriter:
     """Writes frames to one file; not thread-safe (Recorder gives it a single thread)."""
 
-    def __init__(self, path: Path, *, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, path: Path, *, full_every: int = FULL_EVERY, name: str | None = None
+    ) -> None:
+        """`name`: what the server is called (headless: the member's name), in the header."""
         self.path = path
         self.full_every = full_every
+        self.name = name
         self.frames = 0
         self._prev: Compact | None = None
         self._rows: dict[Any, list[Any]] = {}  # encoded records of the last frame
@@ -147,6 +151,8 @@ class RecordingWriter:
                 "full_every": self.full_every,
                 "fields": layout(),  # lets a later pgtop read records by field name
             }
+            if self.name is not None:
+                header["name"] = self.name
             self._emit(_dumps(header))
         full = self._prev is None or self.frames % self.full_every == 0
         self._emit(_dumps(frame if full else delta(self._prev, frame)))  # type: ignore[arg-type]
@@ -170,9 +176,13 @@ class RecordingWriter:
 class Recorder:
     """Records snapshots on a background thread; never raises into the caller."""
 
-    def __init__(self, path: Path, *, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, path: Path, *, full_every: int = FULL_EVERY, name: str | None = None
+    ) -> None:
         self.path = path
-        self._writer: RecordingWriter | None = RecordingWriter(path, full_every=full_every)
+        self._writer: RecordingWriter | None = RecordingWriter(
+            path, full_every=full_every, name=name
+        )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgtop-record")
         self.error: str | None = None  # why recording stopped
         self._reported = False

@@ -96,7 +96,7 @@ class HourRecorder:
             while (self.directory / hour_file_name(hour, seq)).exists():
                 seq += 1
             path = self.directory / hour_file_name(hour, seq)
-            self._recorder = Recorder(path)
+            self._recorder = Recorder(path, name=self.server)
         except (RecordingError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self._log(f"{self.server}: cannot open a recording in {self.directory}: {reason}")
