@@ -315,6 +315,18 @@ def test_metrics_only_service_answers_a_scrape_and_records_nothing(
     assert "recording" not in err
 
 
+def test_settings_no_retry_can_mend_stop_the_service_with_exit_2(
+    primary_pg: PostgresServer, tmp_path: Path
+) -> None:
+    conninfo = f"host={primary_pg.host} port={primary_pg.port} user={MONITOR.name} "
+    conninfo += "dbname=postgres channel_binding=require"  # pgtop refuses it, at connect
+    proc = run_pgtop([conninfo, "--headless", "--record-dir", str(tmp_path / "r")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "channel_binding=require is not supported" in proc.stderr
+    assert proc.stderr.splitlines()[-1].endswith("pgtop: stopped")
+    assert "Traceback" not in proc.stderr
+
+
 def test_kill_9_leaves_every_frame_written_readable(
     service: Callable[..., subprocess.Popen[str]], tmp_path: Path
 ) -> None:

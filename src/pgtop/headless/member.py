@@ -47,6 +47,8 @@ class Member:
         self._pg_failing: str | None = None  # the message of the current run of failures
         self._pooler_failing: str | None = None
         self._pg_failed_polls = 0
+        # Settings no retry can mend (a keyword pgtop refuses), before any data came.
+        self.unusable: str | None = None
         self.pg_poller: Poller[Snapshot] = Poller(
             self._timed_poll,
             interval=target.refresh,
@@ -85,6 +87,8 @@ class Member:
         self.poll_errors += 1
         self._pg_failed_polls += 1
         self.state.postgres_failed(error.message)
+        if error.kind == "usage" and not self.state.had_data:
+            self.unusable = error.message
         if error.message != self._pg_failing:
             self._pg_failing = error.message
             self._log(f"{self.name}: PostgreSQL poll failed: {error.message}")

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 FindingsOf = Callable[[Snapshot], Iterable[FindingLike]]
 
 
+# pgtop.exit_codes' values (a layer above this one): connection failure, bad usage.
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
 class HeadlessError(Exception):
     """The runner cannot start (the directory, the listen address): one line, exit 1."""
 
@@ -95,6 +99,7 @@ class HeadlessRunner:
         self._stop: asyncio.Event | None = None
         self._http: WSGIServer | None = None
         self.listening: tuple[str, int] | None = None  # the metrics address, once bound
+        self.exit_code = 0
 
     # -- what the pollers report --------------------------------------------------------
 
@@ -106,6 +111,11 @@ class HeadlessRunner:
         found = self._findings(snap) if self._findings is not None and snap is not None else None
         self._metrics[member.name] = member.metrics(found)
         self.published = tuple(self._metrics.values())  # one reference swap: thread-safe
+        if member.unusable and all(m.unusable for m in self.members):
+            # Nothing will ever be polled: a service manager should see a failure.
+            self.exit_code = EXIT_USAGE
+            self.log("no server can be polled with these settings: stopping")
+            self.stop()
 
     def open_files(self) -> set[Path]:
         return {r.path for r in self.recorders.values() if r.path is not None}
@@ -193,22 +203,23 @@ def run_headless(
     *,
     findings: FindingsOf | None = None,
 ) -> int:
-    """The service: run until SIGTERM/SIGINT (exit 0); 1 if it cannot start."""
+    """The service: run until SIGTERM/SIGINT (exit 0); 1 if it cannot start, 2 if no
+    server can ever be polled with the settings given."""
 
-    async def main() -> None:
+    async def main() -> int:
         runner = HeadlessRunner(members, options, findings=findings)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, _stopping(runner, "SIGTERM"))
         loop.add_signal_handler(signal.SIGINT, _stopping(runner, "SIGINT"))
         loop.add_signal_handler(signal.SIGHUP, runner.reopen)
         await runner.run()
+        return runner.exit_code
 
     try:
-        asyncio.run(main())
+        return asyncio.run(main())
     except HeadlessError as exc:
         print(f"pgtop: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILURE
 
 
 def _stopping(runner: HeadlessRunner, name: str) -> Callable[[], None]:
