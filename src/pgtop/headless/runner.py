@@ -51,7 +51,9 @@ class HeadlessError(Exception):
 
 def stderr_log(line: str) -> None:
     # A timestamp of our own: a container's log has none, and journald's shows both fine.
-    print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} pgtop: {line}", file=sys.stderr, flush=True)
+    # A log that went away (journald restarting) must not stop the recording.
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} pgtop: {line}", file=sys.stderr, flush=True)
 
 
 class HeadlessRunner:
@@ -128,6 +130,9 @@ class HeadlessRunner:
 
     def reopen(self) -> None:
         """SIGHUP: finish every file; each server's next frame opens a new one."""
+        if not self.recorders:
+            self.log("SIGHUP: nothing to reopen (not recording)")
+            return
         self.log("SIGHUP: reopening the recordings")
         for recorder in self.recorders.values():
             recorder.reopen()
