@@ -13,11 +13,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pgtop import __version__
 from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgtop.invocation import Invocation, Member, Mode
+
+if TYPE_CHECKING:
+    from pgtop.headless.options import HeadlessOptions
 from pgtop.target import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REFRESH,
@@ -94,12 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="watch a throwaway PostgreSQL under a demo workload"
     )
     o.add_argument(
-        "--format", choices=("json", "text"), default="text", help="output of --once (text)"
+        "--format",
+        choices=("json", "text", "openmetrics"),
+        default="text",
+        help="output of --once (text)",
     )
     o.add_argument("--record", metavar="FILE", help="also write every snapshot to FILE (gzip)")
     o.add_argument(
-        "--replay", metavar="FILE", help="watch a recording instead of a server (no connection)"
+        "--replay",
+        metavar="FILE|DIR",
+        help="watch a recording, or a --record-dir directory, instead of a server",
     )
+    o.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="with --replay: start at '2026-12-02 03:12', 03:12 (the latest) or -2h",
+    )
+    _add_headless_arguments(p)
     pr = p.add_argument_group("profiles")
     pr.add_argument(
         "-P",
@@ -127,6 +141,84 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--help", "-?", action="help", help="show this help and exit")
     i.add_argument("--version", action="version", version=f"pgtop {__version__}")
     return p
+
+
+def _add_headless_arguments(p: argparse.ArgumentParser) -> None:
+    h = p.add_argument_group("headless (a service: no terminal)")
+    h.add_argument(
+        "--headless", action="store_true", help="poll with no terminal: record and/or serve metrics"
+    )
+    h.add_argument("--record-dir", metavar="DIR", help="record one file per server per hour here")
+    h.add_argument("--retain", metavar="AGE", help="delete recordings older than AGE (24h, 7d)")
+    h.add_argument(
+        "--retain-size", metavar="SIZE", help="and the oldest while DIR holds more (e.g. 1GB)"
+    )
+    h.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve OpenMetrics at http://HOST:PORT/metrics (a bare PORT: loopback)",
+    )
+
+
+def _headless_options(args: argparse.Namespace) -> HeadlessOptions | None:
+    """The headless settings, None without --headless; UsageError on bad or stray ones."""
+    from pgtop.headless.options import (
+        HeadlessOptions,
+        parse_duration,
+        parse_listen,
+        parse_size,
+    )
+
+    given = [
+        flag
+        for flag, value in (
+            ("--record-dir", args.record_dir),
+            ("--retain", args.retain),
+            ("--retain-size", args.retain_size),
+            ("--metrics-listen", args.metrics_listen),
+        )
+        if value is not None
+    ]
+    if not args.headless:
+        if given:
+            raise UsageError(f"{given[0]} goes with --headless")
+        return None
+    for flag, clash in (
+        ("--once", args.once),
+        ("--record", args.record),
+        ("--replay", args.replay),
+        ("--demo", args.demo),
+        ("-W", args.password),
+    ):
+        if clash:
+            why = " (no terminal to ask on: use PGPASSWORD or .pgpass)" if flag == "-W" else ""
+            raise UsageError(f"--headless cannot be combined with {flag}{why}")
+    if args.record_dir is None and args.metrics_listen is None:
+        raise UsageError("--headless needs --record-dir DIR, --metrics-listen HOST:PORT or both")
+    if args.record_dir is None and (args.retain or args.retain_size):
+        raise UsageError("--retain and --retain-size go with --record-dir")
+    try:
+        return HeadlessOptions(
+            record_dir=Path(args.record_dir) if args.record_dir else None,
+            retain_seconds=parse_duration(args.retain) if args.retain else None,
+            retain_bytes=parse_size(args.retain_size) if args.retain_size else None,
+            metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else None,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def server_name(target: Target) -> str:
+    """What a server is called in recordings and metrics: its profile's name, else
+    host:port as given (libpq's defaults apply when connecting, not here)."""
+    if target.profile_name:
+        return target.profile_name
+    p = target.postgres.params
+    if "service" in p and not p.get("host"):
+        return p["service"]
+    host = p.get("host") or os.environ.get("PGHOST") or "local"
+    port = p.get("port") or os.environ.get("PGPORT") or "5432"
+    return f"{host}:{port}"
 
 
 def _parse_conninfo(text: str) -> dict[str, str]:
@@ -304,14 +396,31 @@ def parse(argv: list[str]) -> Invocation:
         demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))
         record = Path(args.record) if args.record else None
         return Invocation("demo", target=demo, mouse=mouse, record=record)
+    headless = _headless_options(args)
     if args.replay:  # connection arguments are ignored: no server is involved
         replay_mode: Mode = "once" if args.once else "replay"
-        return Invocation(replay_mode, mouse=mouse, output_format=fmt, replay=Path(args.replay))
+        return Invocation(
+            replay_mode,
+            mouse=mouse,
+            output_format=fmt,
+            replay=Path(args.replay),
+            replay_at=args.at,
+            replay_server=args.profiles[-1]
+            if args.profiles
+            else None,  # -P NAME picks a server of a directory
+        )
+    if args.at is not None:
+        raise UsageError("--at goes with --replay")
     _check_pooler(args.pooler)
     if args.list_profiles or args.delete_profile or args.save_profile:
         return _profile_invocation(args)
     members = _fleet_members(args)
     target = members[0].target if members else build_target(args)
+    if headless is not None:  # a fleet records and serves every member
+        server = server_name(target)
+        return Invocation(
+            "headless", target=target, members=members, headless=headless, server=server
+        )
     if args.once and args.record:
         raise UsageError("--record records the interactive view, not --once")
     record = Path(args.record) if args.record else None
@@ -324,6 +433,7 @@ def parse(argv: list[str]) -> Invocation:
         mouse=mouse,
         output_format=fmt,
         record=record,
+        server=server_name(target),
     )
 
 

@@ -12,14 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from pgtop.headless.options import HeadlessOptions
 from pgtop.profiles.record import Profile
 from pgtop.target import Target
 
 # live: the full-screen view of a server; once: one report on stdout (of a server, or of
 # the last frame of a recording); replay: the full-screen view of a recording; demo: a
 # throwaway server under load; the rest manage saved profiles without connecting.
-Mode = Literal["live", "once", "replay", "demo", "list-profiles", "delete-profile", "save-profile"]
-OutputFormat = Literal["text", "json"]
+# headless: no terminal, polling into hour files and/or a metrics endpoint.
+Mode = Literal[
+    "live",
+    "once",
+    "replay",
+    "demo",
+    "headless",
+    "list-profiles",
+    "delete-profile",
+    "save-profile",
+]
+OutputFormat = Literal["text", "json", "openmetrics"]
 
 
 class Member(NamedTuple):
@@ -47,7 +58,11 @@ class Invocation:
     mouse: bool = True
     output_format: OutputFormat = "text"  # of --once
     record: Path | None = None  # live, demo: also write every snapshot here
-    replay: Path | None = None  # replay, once: read this recording instead of a server
+    replay: Path | None = None  # replay, once: read this recording (or directory) instead
+    replay_at: str | None = None  # replay, once: --at, where to start (as typed)
+    replay_server: str | None = None  # replay, once: which server of a directory (-P)
+    headless: HeadlessOptions | None = None  # headless: where to record, serve, what to keep
+    server: str | None = None  # live, once, headless: its name in recordings and metrics
     profile: Profile | None = None  # save-profile: what to save
     save_password: bool = False  # save-profile: keep the password in the file
     profile_name: str | None = None  # delete-profile: which one

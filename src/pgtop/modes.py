@@ -51,7 +51,9 @@ def run_invocation(invocation: Invocation) -> int:
         print(f"pgtop: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if invocation.mode == "once":
-        return run_once(target, password, invocation.output_format)
+        return run_once(target, password, invocation.output_format, invocation.server)
+    if invocation.mode == "headless":
+        return _run_headless(invocation, [(invocation.server or "server", target)])
     record = str(invocation.record) if invocation.record else None
     return run_app(target, password, mouse=invocation.mouse, record=record)
 
@@ -73,8 +75,35 @@ def _with_password(invocation: Invocation) -> tuple[Target, str | None]:
 # -- the fleet (issue 17): several servers ------------------------------------------------
 
 
+def _run_headless(invocation: Invocation, members: list[tuple[str, Target]]) -> int:
+    from pgtop import gc_pause
+    from pgtop.headless.runner import run_headless
+
+    gc_pause.resume()  # a service runs for weeks: the collector must run
+    assert invocation.headless is not None  # pgtop.cli sets it for headless
+    return run_headless(members, invocation.headless)
+
+
+def _fleet_headless(invocation: Invocation) -> int:
+    """Every member recorded and served under its profile name. A member whose
+    password_command fails stops the start: a service must not run half-configured."""
+    from pgtop.profiles import ProfileError, apply_password_command
+
+    members = []
+    for m in invocation.members:
+        try:
+            target = apply_password_command(m.target) if m.target.password_command else m.target
+        except ProfileError as exc:
+            print(f"pgtop: {m.name}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        members.append((m.name, target))
+    return _run_headless(invocation, members)
+
+
 def run_fleet(invocation: Invocation) -> int:
     """Several profiles: --once prints every server; the fleet screen is not built yet."""
+    if invocation.mode == "headless":
+        return _fleet_headless(invocation)
     if invocation.mode != "once":
         print(
             "pgtop: watching several servers on one screen is not available yet; "
@@ -114,7 +143,7 @@ def _run_demo(invocation: Invocation) -> int:
     return run_demo(options)
 
 
-def run_once(target: Target, password: str | None, fmt: str) -> int:
+def run_once(target: Target, password: str | None, fmt: str, server: str | None = None) -> int:
     from pgtop import gc_pause
 
     gc_pause.resume()  # paused for the app's start-up only
@@ -137,7 +166,9 @@ def run_once(target: Target, password: str | None, fmt: str) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
-    sys.stdout.write(render(first, rates, fmt, target.findings))
+    name = server or target.postgres.describe()
+    has_pooler = bool(target.pooler)
+    sys.stdout.write(render(first, rates, fmt, target.findings, server=name, has_pooler=has_pooler))
     sys.stdout.flush()
     for warning in warnings_for(first):
         print(f"pgtop: warning: {warning}", file=sys.stderr)
@@ -160,15 +191,42 @@ def warnings_for(snapshot: object) -> list[str]:
     return [visible(line) for line in out]  # role names come from the server: no escapes
 
 
-def run_replay(invocation: Invocation) -> int:
-    """--replay FILE: the full-screen view of a recording; with --once, its last frame."""
+def _open_recording(invocation: Invocation) -> Recording:
+    """The recording --replay names: a file, or one server's hour files of a directory,
+    starting at --at. RecordingError (one line) if it cannot be read or --at is bad."""
+    from datetime import UTC, datetime
+
     from pgtop.collect.record import RecordingError
-    from pgtop.collect.replay import load_recording
+    from pgtop.collect.replay import load_directory, load_recording, parse_at
+
+    path = invocation.replay
+    assert path is not None  # pgtop.cli sets it for a replay
+    try:
+        at = parse_at(invocation.replay_at, datetime.now(UTC)) if invocation.replay_at else None
+    except ValueError as exc:
+        raise RecordingError(str(exc)) from None
+    if path.is_dir():
+        return load_directory(path, invocation.replay_server, at)
+    recording = load_recording(path)
+    if at is not None:
+        first, last = recording.times[0], recording.times[-1]
+        if not first.timestamp() - 60 <= at.timestamp() <= last.timestamp() + 60:
+            raise RecordingError(
+                f"{at.astimezone():%Y-%m-%d %H:%M} is outside {path.name} "
+                f"({first.astimezone():%Y-%m-%d %H:%M}–{last.astimezone():%H:%M})"
+            )
+        recording.start = recording.index_at(at)
+    return recording
+
+
+def run_replay(invocation: Invocation) -> int:
+    """--replay FILE|DIR: the full-screen view of a recording; with --once, its last frame
+    (or the frame at --at)."""
+    from pgtop.collect.record import RecordingError
     from pgtop.model.format import visible
 
     try:
-        assert invocation.replay is not None  # pgtop.cli sets it for a replay
-        recording = load_recording(invocation.replay)
+        recording = _open_recording(invocation)
         damaged = recording.summary()
         if damaged:
             print(f"pgtop: warning: {visible(damaged)}", file=sys.stderr)
@@ -176,10 +234,15 @@ def run_replay(invocation: Invocation) -> int:
             from pgtop.model.derive import compute_rates
             from pgtop.once import render
 
-            at, last, _ = recording.readable(len(recording) - 1, -1)
+            wanted = recording.start if invocation.replay_at else len(recording) - 1
+            at, last, _ = recording.readable(wanted, -1)
             before, first, _ = recording.readable(max(0, at - 1), -1)
             first = first if before < at else last  # no earlier frame: no rates
-            sys.stdout.write(render(last, compute_rates(first, last), invocation.output_format))
+            # The server label: the name it was recorded under, else its address.
+            recorded = recording.header.get("name") or recording.server.get("address")
+            name = recorded if isinstance(recorded, str) else recording.path.name
+            text = render(last, compute_rates(first, last), invocation.output_format, server=name)
+            sys.stdout.write(text)
             return EXIT_OK
     except RecordingError as exc:
         print(f"pgtop: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""`pgtop --once`: two polls one refresh apart (rates need two), printed as JSON or text.
+"""`pgtop --once`: two polls one refresh apart (rates need two), printed as JSON, text or
+OpenMetrics (metrics/exposition.py).
 
 No state: `collect_once` makes its own Monitor and closes it; `render` is pure.
 """
@@ -30,13 +31,28 @@ async def collect_once(target: Target, password: str | None) -> tuple[Snapshot, 
 
 
 def render(
-    snapshot: Snapshot, rates: Rates, fmt: str, thresholds: Thresholds = DEFAULT_THRESHOLDS
+    snapshot: Snapshot,
+    rates: Rates,
+    fmt: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    server: str = "",
+    has_pooler: bool = False,
 ) -> str:
     """The report; findings come from this one snapshot (no history: a storm is told from
-    backend start times, growth is not told)."""
+    backend start times, growth is not told). `server`: the `server` label of the
+    OpenMetrics output (the other formats name the server themselves); `has_pooler`: a
+    PgBouncer was asked, so its failure shows as down."""
     findings = derive_findings(snapshot, thresholds)
     if fmt == "json":
         return json.dumps(snapshot_to_dict(snapshot, rates, findings), indent=2) + "\n"
+    if fmt == "openmetrics":
+        from pgtop.metrics.exposition import ServerMetrics, render_openmetrics
+
+        has_pooler = has_pooler or snapshot.pooler is not None or bool(snapshot.pooler_error)
+        name = server or snapshot.server.host
+        one = ServerMetrics(name, snapshot, up=True, has_pooler=has_pooler, findings=findings)
+        return render_openmetrics([one])
     return render_findings(findings) + render_text(snapshot, rates)
 
 

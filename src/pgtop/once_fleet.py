@@ -5,7 +5,9 @@ bounded by its own timeout, so a server that hangs or is down costs its own time
 JSON: an array with one object per server, in the order asked: the snapshot's usual
 fields plus ``profile``, ``env`` and ``status``; a server that did not answer has
 ``status`` (unreachable, refused: bad password, ...) and ``error`` instead. Text: the
-usual report per server under a heading. No state: `collect_fleet` returns everything.
+usual report (findings first) per server under a heading. OpenMetrics: one exposition,
+each server under its profile name, a silent one as down. No state: `collect_fleet`
+returns everything.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 from pgtop.collect.errors import CollectError
 from pgtop.model.derive import Rates
 from pgtop.model.export import snapshot_to_dict
+from pgtop.model.findings import Finding, derive_findings
 from pgtop.model.format import visible
 from pgtop.model.records import Snapshot
 from pgtop.monitor.fleet import LIVE, status_of
-from pgtop.once import collect_once, render_text
+from pgtop.once import collect_once, render_findings, render_text
 from pgtop.target import Target
 
 
@@ -37,6 +40,12 @@ class ServerResult:
     @property
     def answered(self) -> bool:
         return self.snapshot is not None
+
+    def findings(self) -> tuple[Finding, ...]:
+        """What this one snapshot shows, with the member's own thresholds."""
+        if self.snapshot is None:
+            return ()
+        return derive_findings(self.snapshot, self.target.findings)
 
 
 def _deadline(target: Target) -> float:
@@ -78,12 +87,27 @@ def result_to_dict(result: ServerResult) -> dict[str, Any]:
     }
     if result.snapshot is None:
         return {**head, "error": result.error}
-    return {**head, **snapshot_to_dict(result.snapshot, result.rates)}
+    return {**head, **snapshot_to_dict(result.snapshot, result.rates, result.findings())}
 
 
 def render_fleet(results: list[ServerResult], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([result_to_dict(r) for r in results], indent=2) + "\n"
+    if fmt == "openmetrics":  # one exposition, a `server` label per profile
+        from pgtop.metrics.exposition import ServerMetrics, render_openmetrics
+
+        return render_openmetrics(
+            [
+                ServerMetrics(
+                    r.name,
+                    r.snapshot,
+                    up=r.answered,
+                    has_pooler=bool(r.target.pooler_consoles),
+                    findings=r.findings() if r.answered else None,
+                )
+                for r in results
+            ]
+        )
     blocks = []
     for r in results:
         env = f" [{r.target.env}]" if r.target.env else ""
@@ -91,5 +115,7 @@ def render_fleet(results: list[ServerResult], fmt: str) -> str:
         if r.snapshot is None or r.rates is None:
             blocks.append(f"{head}\nerror: {visible(r.error or 'no answer')}\n")
         else:
-            blocks.append(f"{head}\n{render_text(r.snapshot, r.rates)}")
+            blocks.append(
+                f"{head}\n{render_findings(r.findings())}{render_text(r.snapshot, r.rates)}"
+            )
     return "\n".join(blocks)

@@ -290,6 +290,83 @@ def test_once_with_several_profiles_prints_every_server(
     assert [d["status"] for d in json.loads(none.stdout)] == ["unreachable", "unreachable"]
 
 
+async def test_a_fleet_scrapes_as_one_exposition_with_each_servers_findings(
+    primary_pg: PostgresServer, primary_workload: SessionFactory, tmp_path: Path
+) -> None:
+    """`--once --format openmetrics` and `--headless --metrics-listen` with several
+    profiles: one `server` label per profile, a down one as pg_up 0, and the findings
+    each server's own thresholds raise."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    from pgtop.sandbox import free_port
+
+    await primary_workload.idle_in_transaction(application_name="fleet-om-tx")
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "profiles.toml"
+    config.write_text(
+        f'[profiles.up]\nhost = "{primary_pg.host}"\nport = {primary_pg.port}\n'
+        'user = "monitor"\ndbname = "postgres"\ngroups = ["om"]\n'
+        "[profiles.up.findings]\nidle_in_transaction_s = 0.1\n"
+        f'[profiles.down]\nhost = "127.0.0.1"\nport = {free_port()}\nuser = "monitor"\n'
+        'groups = ["om"]\n'
+    )
+    config.chmod(0o600)
+    env = clean_env(home, PGTOP_CONFIG=str(config), PGPASSWORD=MONITOR.password)
+
+    def read(text: str) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for family in text_string_to_metric_families(text):
+            out.setdefault(family.name, []).extend(family.samples)
+        return out
+
+    args = ["--fleet", "om", "--once", "--format", "openmetrics", "--refresh", "0.5"]
+    proc = await asyncio.to_thread(run_pgtop, args, env)
+    assert proc.returncode == 0, proc.stderr
+    fams = read(proc.stdout)
+    assert {s.labels["server"]: s.value for s in fams["pg_up"]} == {"up": 1, "down": 0}
+    found = [s for s in fams["pgtop_findings"] if s.labels["server"] == "up"]
+    assert ("idle_in_transaction", 1) in {(s.labels["kind"], s.value) for s in found}
+
+    port = free_port()
+    service = subprocess.Popen(
+        [sys.executable, "-m", "pgtop", "--fleet", "om", "--headless", "--metrics-listen",
+         f"127.0.0.1:{port}", "--refresh", "0.5"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        import urllib.request
+
+        def scrape() -> str:
+            url = f"http://127.0.0.1:{port}/metrics"
+            accept = {"Accept": "application/openmetrics-text; version=1.0.0"}
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=accept), timeout=2
+            ) as r:
+                return r.read().decode()
+
+        async def scraped_both() -> dict[str, list[Any]]:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    got = read(await asyncio.to_thread(scrape))
+                    kinds = {s.labels["kind"] for s in got.get("pgtop_findings", [])}
+                    if "idle_in_transaction" in kinds:
+                        return got
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "the headless fleet never served both"
+                await asyncio.sleep(0.3)
+
+        served = await scraped_both()
+        assert {s.labels["server"]: s.value for s in served["pg_up"]} == {"up": 1, "down": 0}
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=20)
+    assert service.returncode == 0, err
+    assert b"Traceback" not in err
+
+
 # -- the demo's fleet ------------------------------------------------------------------
 
 

@@ -16,9 +16,11 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +36,65 @@ COMPRESS_LEVEL = 6  # zlib's default: level 9 costs ~2x the CPU for ~3% smaller 
 
 class RecordingError(Exception):
     """The recording cannot be written or read: one line for the user."""
+
+
+# -- a directory of hour files (pgtop --headless --record-dir, pgtop --replay DIR) ---------
+# DIR/<server>/2026-12-02T03Z.pgtop.gz holds that server's frames polled from 03:00 UTC to
+# 04:00; a second file of the same hour (the recorder restarted, or SIGHUP reopened it)
+# is 2026-12-02T03Z.1.pgtop.gz, and so on. Names sort in time order by (hour, seq).
+HOUR_SUFFIX = ".pgtop.gz"
+_HOUR_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})Z(?:\.(\d+))?\.pgtop\.gz$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HourFile:
+    """One hour file of a server's directory, ordered by the hour it starts and its seq."""
+
+    hour: datetime  # UTC, on the hour
+    seq: int
+    path: Path
+
+    @property
+    def end(self) -> datetime:
+        return self.hour + timedelta(hours=1)
+
+
+def hour_of(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_file_name(hour: datetime, seq: int = 0) -> str:
+    stem = f"{hour_of(hour):%Y-%m-%dT%H}Z"
+    return f"{stem}{f'.{seq}' if seq else ''}{HOUR_SUFFIX}"
+
+
+def parse_hour_file(path: Path) -> HourFile | None:
+    """The HourFile a path names, None if it is not one of ours."""
+    m = _HOUR_NAME.match(path.name)
+    if m is None:
+        return None
+    try:
+        hour = datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}:00:00+00:00")
+    except ValueError:
+        return None
+    return HourFile(hour, int(m.group(3) or 0), path)
+
+
+def hour_files(directory: Path) -> list[HourFile]:
+    """The hour files of one server's directory, oldest first ([] if there is none)."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return []
+    found = [f for f in map(parse_hour_file, entries) if f is not None and f.path.is_file()]
+    return sorted(found)
+
+
+def server_dir_name(name: str) -> str:
+    """A server's name as a directory name: nothing that climbs out or hides."""
+    safe = _UNSAFE.sub("_", name).strip("._") or "server"
+    return safe[:100]
 
 
 def _dumps(obj: object) -> bytes:
@@ -55,9 +116,13 @@ def server_identity(snap: Snapshot) -> dict[str, Any]:
 class RecordingWriter:
     """Writes frames to one file; not thread-safe (Recorder gives it a single thread)."""
 
-    def __init__(self, path: Path, *, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, path: Path, *, full_every: int = FULL_EVERY, name: str | None = None
+    ) -> None:
+        """`name`: what the server is called (headless: the member's name), in the header."""
         self.path = path
         self.full_every = full_every
+        self.name = name
         self.frames = 0
         self._prev: Compact | None = None
         self._rows: dict[Any, list[Any]] = {}  # encoded records of the last frame
@@ -86,6 +151,8 @@ class RecordingWriter:
                 "full_every": self.full_every,
                 "fields": layout(),  # lets a later pgtop read records by field name
             }
+            if self.name is not None:
+                header["name"] = self.name
             self._emit(_dumps(header))
         full = self._prev is None or self.frames % self.full_every == 0
         self._emit(_dumps(frame if full else delta(self._prev, frame)))  # type: ignore[arg-type]
@@ -98,6 +165,10 @@ class RecordingWriter:
     def close(self) -> None:
         try:
             self._gz.close()  # the gzip trailer: a finished file is a valid .gz
+            self._raw.flush()
+            # A finished file (an hour rotated away) survives a power cut too.
+            with contextlib.suppress(OSError):
+                os.fsync(self._raw.fileno())
         finally:
             self._raw.close()
 
@@ -105,9 +176,13 @@ class RecordingWriter:
 class Recorder:
     """Records snapshots on a background thread; never raises into the caller."""
 
-    def __init__(self, path: Path, *, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, path: Path, *, full_every: int = FULL_EVERY, name: str | None = None
+    ) -> None:
         self.path = path
-        self._writer: RecordingWriter | None = RecordingWriter(path, full_every=full_every)
+        self._writer: RecordingWriter | None = RecordingWriter(
+            path, full_every=full_every, name=name
+        )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgtop-record")
         self.error: str | None = None  # why recording stopped
         self._reported = False

@@ -1,4 +1,4 @@
-"""`pgtop --replay FILE`: read a recording (collect/record.py) and serve its frames.
+"""`pgtop --replay FILE|DIR`: read a recording (collect/record.py) and serve its frames.
 
 Loading only decompresses and splits lines, reading each frame's time from its first
 bytes: an hour of 1,000 sessions loads in about a second. Frames are decoded when shown,
@@ -15,11 +15,18 @@ import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pgtop.collect.record import FORMAT, RecordingError
+from pgtop.collect.record import (
+    FORMAT,
+    HOUR_SUFFIX,
+    HourFile,
+    RecordingError,
+    hour_files,
+    server_dir_name,
+)
 from pgtop.model.codec import CodecError, Compact, apply, from_compact, sane_time
 from pgtop.model.records import Snapshot
 
@@ -139,6 +146,7 @@ class Recording:
             raise RecordingError(f"{path}: damaged recording (first frame is not a full frame)")
         self._names = _field_names(header.get("fields"))
         self._at: tuple[int, Compact] | None = None  # the last frame rebuilt
+        self.start = 0  # where playback begins (--at), set by load_directory
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
 
     def __len__(self) -> int:
@@ -248,13 +256,16 @@ def _field_names(names: object) -> dict[str, list[str]] | None:
     return names if ok else None
 
 
-def load_recording(path: Path) -> Recording:
-    """Read a recording; RecordingError (one line) if it is missing, not a recording, or
-    holds no readable frame. Unreadable frames are skipped (Recording.summary says so)."""
+def _read_frames(
+    path: Path,
+) -> tuple[dict[str, Any], list[tuple[bytes, datetime, bool]], int, list[str]]:
+    """(header, frames, skipped, problems) of one file; RecordingError as load_recording."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{path}: is a directory") from None
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not data.startswith(b"\x1f\x8b"):
@@ -290,4 +301,138 @@ def load_recording(path: Path) -> Recording:
             why = "; ".join([f"{skipped} unreadable"] * bool(skipped) + problems)
             raise RecordingError(f"{path}: no readable frame ({why})")
         raise RecordingError(f"{path}: the recording has no frames yet")
-    return Recording(path, header, frames, skipped, problems)
+    return header, frames, skipped, problems
+
+
+def load_recording(path: Path) -> Recording:
+    """Read a recording; RecordingError (one line) if it is missing, not a recording, or
+    holds no readable frame. Unreadable frames are skipped (Recording.summary says so)."""
+    return Recording(path, *_read_frames(path))
+
+
+# -- a directory of hour files (collect/record.py names them) -----------------------------
+
+
+def recorded_servers(directory: Path) -> dict[str, list[HourFile]]:
+    """The servers recorded under `directory`, by name, each with its hour files. A
+    directory that holds hour files itself is one server (named after the directory)."""
+    own = hour_files(directory)
+    if own:
+        return {directory.name: own}
+    found: dict[str, list[HourFile]] = {}
+    try:
+        subdirs = sorted(p for p in directory.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        subdirs = []
+    for sub in subdirs:
+        files = hour_files(sub)
+        if files:
+            found[sub.name] = files
+    return found
+
+
+def pick_server(directory: Path, name: str | None) -> tuple[str, list[HourFile]]:
+    """The hour files of the server `name` (or of the only one); RecordingError naming
+    the servers there otherwise."""
+    if not directory.exists():
+        raise RecordingError(f"{directory}: no such directory")
+    servers = recorded_servers(directory)
+    if not servers:
+        raise RecordingError(f"{directory}: no recordings (no *{HOUR_SUFFIX} hour files)")
+    names = ", ".join(servers)
+    if name is None:
+        if len(servers) > 1:
+            raise RecordingError(f"{directory} holds several servers ({names}): pick one with -P")
+        name = next(iter(servers))
+    if name not in servers:
+        safe = server_dir_name(name)
+        if safe not in servers:
+            raise RecordingError(f"{directory}: no recordings of {name!r} (there are: {names})")
+        name = safe
+    return name, servers[name]
+
+
+def load_directory(
+    directory: Path, server: str | None = None, at: datetime | None = None
+) -> Recording:
+    """One server's hour files as one recording, in time order, so that playback and
+    jumps run across hours as within one file. Files are read from the one before `at`
+    (or the oldest) on, until MAX_TOTAL bytes of frames are held: a note says where it
+    stopped. Unreadable files are left out with a note; RecordingError if none is left.
+    The recording starts at `at` (its `start`), when given."""
+    name, files = pick_server(directory, server)
+    if at is not None:
+        later = [i for i, f in enumerate(files) if f.end > at]
+        first = max(0, (later[0] if later else len(files) - 1) - 1)
+        files = files[first:]
+    header: dict[str, Any] | None = None
+    frames: list[tuple[bytes, datetime, bool]] = []
+    skipped, problems, held = 0, [], 0
+    for f in files:
+        if held > MAX_TOTAL:
+            problems.append(f"read only up to {f.hour.astimezone():%Y-%m-%d %H:%M} (memory cap)")
+            break
+        try:
+            head, more, bad, notes = _read_frames(f.path)
+        except RecordingError as exc:
+            if "no frames yet" not in str(exc) and "empty recording" not in str(exc):
+                problems.append(str(exc).replace(str(f.path.parent) + "/", ""))
+            continue
+        if header is None:
+            header = head
+        elif head.get("fields") != header.get("fields"):
+            problems.append(f"{f.path.name}: written by another pgtop layout, left out")
+            continue
+        if frames and more[0][1] < frames[-1][1]:  # clocks went back: keep time order
+            problems.append(f"{f.path.name}: frames older than the file before, left out")
+            continue
+        frames += more
+        skipped += bad
+        problems += [f"{f.path.name}: {note}" for note in notes]
+        held += sum(len(line) for line, _, _ in more)
+    if header is None or not frames:
+        why = f" ({'; '.join(problems)})" if problems else ""
+        raise RecordingError(f"{directory}: no readable frame of {name}{why}")
+    recording = Recording(directory / name if directory.name != name else directory,
+                          header, frames, skipped, problems)  # fmt: skip
+    if at is not None:
+        if at < recording.times[0] - timedelta(minutes=1) or at > recording.times[-1] + timedelta(
+            minutes=1
+        ):
+            span = f"{recording.times[0].astimezone():%Y-%m-%d %H:%M}–"
+            span += f"{recording.times[-1].astimezone():%Y-%m-%d %H:%M}"
+            raise RecordingError(
+                f"{at.astimezone():%Y-%m-%d %H:%M} is outside the recordings of {name} ({span})"
+            )
+        recording.start = recording.index_at(at)
+    return recording
+
+
+_AT_RELATIVE = re.compile(r"^-\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)$")
+_AT_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_AT_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_at(text: str, now: datetime) -> datetime:
+    """Where `--at` starts, as an aware time: "2026-12-02 03:12[:SS]" (local time unless
+    it names a zone), "03:12" (its latest occurrence, not after `now`), or "-2h" / "-30m"
+    / "-1d" before `now`. ValueError with a one-line reason otherwise."""
+    raw = text.strip()
+    if m := _AT_RELATIVE.match(raw.lower()):
+        return now - timedelta(seconds=float(m.group(1)) * _AT_UNITS[m.group(2)])
+    if m := _AT_CLOCK.match(raw):
+        h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        if h > 23 or mi > 59 or s > 59:
+            raise ValueError(f"--at: no such time of day: {raw}")
+        local_now = now.astimezone()
+        when = local_now.replace(hour=h, minute=mi, second=s, microsecond=0)
+        if when > local_now:
+            when -= timedelta(days=1)
+        return when
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"--at: not a time: {raw!r} (try '2026-12-02 03:12', 03:12 or -2h)"
+        ) from None
+    return when if when.tzinfo is not None else when.astimezone()

@@ -1,5 +1,9 @@
 """The replay feed: a recording played on its own clock, frame after frame.
 
+A recording is one file or one server's hour files of a directory, read as one
+(collect/replay.py load_directory), so playback and jumps cross hours seamlessly; with
+`--at` it opens paused on that moment.
+
 Playback waits the recorded interval between frames divided by the speed, and writes
 each frame into the MonitorState as a live poll would (its one writer), so sort,
 filter and inspect work as live. Nothing in a recording can be signalled or re-polled:
@@ -98,7 +102,8 @@ class ReplayFeed:
     # -- running ------------------------------------------------------------------------
 
     def start(self, spawn: Spawn) -> None:
-        self.playing = True
+        # --at names a moment to look at: it stays on screen (paused) until played on.
+        self.playing = self.recording.start == 0
         damaged = self.recording.summary()
         if damaged:
             self._notice(damaged, "warning", 10)
@@ -128,7 +133,7 @@ class ReplayFeed:
         return max(0.0, self._shown_at + gap / self.speed_factor - loop.time())
 
     async def _playback(self) -> None:
-        self._show(0)
+        self._show(self.recording.start)
         while True:
             self._wake.clear()
             delay = self._delay()
