@@ -383,10 +383,27 @@ def _profile_invocation(args: argparse.Namespace) -> Invocation:
     return Invocation("save-profile", profile=profile, save_password=args.save_password)
 
 
+def _relative_at_joined(argv: list[str]) -> list[str]:
+    """`--at -2h` as `--at=-2h`: argparse takes a value that starts with a dash for an
+    option, and "two hours ago" is the form a DBA types first."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--at":
+            value = next(args, None)
+            if value is not None and value[:1] == "-" and value[1:2].isdigit():
+                out.append(f"--at={value}")
+                continue
+            out.extend([arg] if value is None else [arg, value])
+            continue
+        out.append(arg)
+    return out
+
+
 def parse(argv: list[str]) -> Invocation:
     """The Invocation argv asks for. Raises UsageError (or ProfileError) on bad input;
     argparse itself exits 2 with a one-line message on unknown or malformed options."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_relative_at_joined(argv))
     mouse, fmt = not args.no_mouse, args.format
     if args.demo:
         if args.fleet is not None:  # pgtop.demo.fleet has the servers; the screen is to come

@@ -57,3 +57,9 @@ def test_profile_commands_never_build_a_target() -> None:
 def test_a_port_out_of_range_is_a_usage_error_naming_it(argv: list[str]) -> None:
     with pytest.raises(UsageError, match="ports run from 1 to 65535"):
         parse([*argv, "--once"])
+
+
+def test_at_takes_a_time_ago_written_with_a_dash(tmp_path: Path) -> None:
+    run = parse(["--replay", str(tmp_path), "--at", "-2h", "--once"])
+    assert run.replay_at == "-2h"
+    assert parse(["--replay", str(tmp_path), "--at", "03:12"]).replay_at == "03:12"
