@@ -190,13 +190,21 @@ class Acting:
         self.perform(
             Act(
                 what=kind,
-                title=self._title(kind, targets, request.marked, database),
+                title=self.on_server(self._title(kind, targets, request.marked, database)),
                 body=self._body(targets, database),
                 run=lambda: self._signal(kind, targets),
                 audit=lambda results: self._audit(targets, results),
                 after=after,
             )
         )
+
+    def on_server(self, question: str) -> str:
+        """The question naming the server and its environment, when the target has a
+        name (a profile, a fleet member): "Terminate this session on db1 (prod)?"."""
+        from pgtop.ui.confirm_text import server_words
+
+        where = server_words(self.target.profile_name, self.target.env)
+        return f"{question.removesuffix('?')} on {where}?" if where else question
 
     @staticmethod
     def _title(kind: Kind, targets: list[Session], marked: bool, database: str | None) -> str:
@@ -207,7 +215,7 @@ class Acting:
         return f"{kind.capitalize()} {len(targets)} marked sessions?"
 
     def _body(self, targets: list[Session], database: str | None) -> Text:
-        from pgtop.ui.confirm_text import describe_many, describe_one
+        from pgtop.ui.confirm_text import describe_many, describe_one, server_line
 
         snap = self.snapshot()
         blocks = waiters_behind(snap.sessions) if snap is not None else {}
@@ -224,7 +232,8 @@ class Acting:
                 width=int(width * 0.9) - 6,
             )
         body.append("\nGuarded by backend_start: a session that ended is not touched.", "dim")
-        return body
+        t = self.target
+        return server_line(t.profile_name, t.env, t.colour) + body
 
     async def _signal(self, kind: Kind, targets: list[Session]) -> list[ActionResult]:
         from pgtop.collect.actions import ActionRunner

@@ -1,0 +1,157 @@
+"""The fleet's lines: one per server under a header that stays put; the cursor follows a
+server (by name), not a position, as the worst-first order changes under it.
+
+The fleet screen (ui/fleet_screen.py) is the one writer of `lines` (set_lines) and of
+the sort shown in the header; the table owns its cursor. Each line is drawn from its
+FleetLine by widgets/fleet_columns.py in `render_line`, only for the lines on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from pgtop.model.fleet_line import FleetLine
+from pgtop.ui.widgets.fleet_columns import FleetColumn, fit_columns, header_text, row_text
+
+HEADER_STYLE = Style(bold=True, reverse=True)
+CURSOR_STYLE = Style(reverse=True)
+
+
+class FleetTable(ScrollView, can_focus=True):
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+    DEFAULT_CSS = """
+    FleetTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        key_handler: Callable[[events.Key], bool] | None = None,
+        on_cursor: Callable[[], None] | None = None,
+    ) -> None:
+        """`key_handler` sees each key first (the filter prompt): True means it took it;
+        `on_cursor` is told when the cursor moves to another server."""
+        super().__init__(id=id)
+        self.key_handler = key_handler
+        self.on_cursor = on_cursor
+        self.lines: list[FleetLine] = []
+        self.now = datetime.now(UTC)
+        self.cursor_name: str | None = None
+        self._cursor_index = 0
+        self.sort_key = "worst"
+        self.sort_descending = False
+        self.empty_message = "no server yet"
+        self._columns: tuple[FleetColumn, ...] = ()
+        self._columns_for: tuple[int, int] = (-1, -1)
+
+    # -- data ---------------------------------------------------------------------------
+
+    def set_lines(self, lines: list[FleetLine], now: datetime) -> None:
+        """Show these lines, keeping the cursor on its server (or at its place)."""
+        self.lines, self.now = lines, now
+        names = [line.name for line in lines]
+        if self.cursor_name in names:
+            self._cursor_index = names.index(self.cursor_name)
+        else:
+            self._cursor_index = min(self._cursor_index, max(0, len(lines) - 1))
+            self.cursor_name = names[self._cursor_index] if names else None
+        self.virtual_size = Size(self.content_width, len(lines) + 1)
+        self.refresh()
+
+    @property
+    def cursor_line(self) -> FleetLine | None:
+        if not self.lines:
+            return None
+        return self.lines[self._cursor_index]
+
+    def move_to(self, name: str) -> None:
+        names = [line.name for line in self.lines]
+        if name in names:
+            self._set_cursor(names.index(name))
+
+    def _set_cursor(self, index: int) -> None:
+        if not self.lines:
+            return
+        index = max(0, min(index, len(self.lines) - 1))
+        moved = self.lines[index].name != self.cursor_name
+        self._cursor_index, self.cursor_name = index, self.lines[index].name
+        top, rows = int(self.scroll_y), max(1, self.size.height - 1)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + rows:
+            self.scroll_to(y=index - rows + 1, animate=False)
+        self.refresh()
+        if moved and self.on_cursor is not None:
+            self.on_cursor()
+
+    def action_cursor(self, step: int) -> None:
+        self._set_cursor(self._cursor_index + step)
+
+    def action_page(self, step: int) -> None:
+        self._set_cursor(self._cursor_index + step * max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self.lines) - 1)
+
+    def on_key(self, event: events.Key) -> None:
+        if self.key_handler is not None and self.key_handler(event):
+            event.prevent_default()  # the prompt took it: no binding fires
+            event.stop()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    @property
+    def content_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def columns(self) -> tuple[FleetColumn, ...]:
+        width = self.content_width
+        if (width, len(self.lines)) != self._columns_for or not self._columns:
+            self._columns = fit_columns(width, self.lines)
+            self._columns_for = (width, len(self.lines))
+        return self._columns
+
+    def shown_columns(self) -> list[str]:
+        return [c.key for c in self.columns()]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._columns = ()
+        self.virtual_size = Size(self.content_width, len(self.lines) + 1)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_width
+        if y == 0:
+            text = header_text(self.columns(), self.sort_key, self.sort_descending)
+            return self._strip(text, width, HEADER_STYLE)
+        i = int(self.scroll_y) + y - 1
+        if i >= len(self.lines):
+            message = self.empty_message if (i == 0 and not self.lines) else ""
+            return Strip([Segment(message.ljust(width)[:width], Style(dim=True))], width)
+        text = row_text(self.columns(), self.lines[i], self.now)
+        return self._strip(text, width, CURSOR_STYLE if i == self._cursor_index else None)
+
+    def _strip(self, text: Text, width: int, base: Style | None) -> Strip:
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments).extend_cell_length(width).crop(0, width)
+        return strip.apply_style(base) if base is not None else strip
