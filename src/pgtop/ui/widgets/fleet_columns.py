@@ -20,7 +20,9 @@ from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.header import bar, usage_style
 
 BAR_WIDTH = 6
-STATUS_MIN, STATUS_MAX = 14, 30
+STATUS_MIN, STATUS_MAX = 17, 30
+# A narrow status column says the reason short; the detail line has it whole.
+SHORT_STATUS = {"refused: bad password": "bad password"}
 REASON_MIN = 16
 STATUS_STYLES = {"live": "green", "connecting": "yellow", "reconnecting": "bold yellow"}
 DOWN_STYLE = "bold red"
@@ -41,17 +43,17 @@ def _columns(name_width: int, env_width: int) -> tuple[FleetColumn, ...]:
         FleetColumn("name", "server", name_width, 0),
         FleetColumn("env", "env", env_width, 2),
         FleetColumn("status", "status", STATUS_MIN, 0),
-        FleetColumn("version", "ver", 5, 8),
+        FleetColumn("version", "ver", 5, 9),
         FleetColumn("used", "conns", BAR_WIDTH + 5, 1),
-        FleetColumn("slots", "n/max", 9, 7, right=True),
+        FleetColumn("slots", "n/max", 9, 8, right=True),
         FleetColumn("active", "act", 4, 4, right=True),
         FleetColumn("idle_tx", "itx", 4, 4, right=True),
         FleetColumn("waiting", "lock", 4, 3, right=True),
         FleetColumn("xact", "xact", 6, 3, right=True),
-        FleetColumn("tps", "tps", 6, 5, right=True),
+        FleetColumn("tps", "tps", 6, 6, right=True),
         FleetColumn("pool_wait", "qwait", 5, 5, right=True),
-        FleetColumn("pool_longest", "maxwait", 7, 6, right=True),
-        FleetColumn("reason", "why", REASON_MIN, 9),
+        FleetColumn("pool_longest", "maxwait", 7, 7, right=True),
+        FleetColumn("reason", "why", REASON_MIN, 10),
     )
 
 
@@ -78,16 +80,20 @@ def fit_columns(width: int, lines: Sequence[FleetLine]) -> tuple[FleetColumn, ..
             col = FleetColumn(col.key, col.label, col.width + grow, col.priority)
         out.append(col)
     if "reason" in kept and spare:
-        out[-1] = FleetColumn("reason", "why", out[-1].width + spare, 9)
+        out[-1] = FleetColumn("reason", "why", out[-1].width + spare, 10)
     return tuple(out)
 
 
-def status_text(line: FleetLine, now: datetime) -> Text:
-    """ "live", or "unreachable 3m05s": a server that is not live says since when."""
+def status_text(line: FleetLine, now: datetime, width: int = STATUS_MAX) -> Text:
+    """The status, and since when for a server that is not live ("unreachable 3m05s")."""
     style = STATUS_STYLES.get(line.status, DOWN_STYLE)
-    t = Text(line.status, style)
-    if line.status != "live":
-        t.append(f" {age(max(0.0, (now - line.since).total_seconds()))}", "dim")
+    since = "" if line.status == "live" else age(max(0.0, (now - line.since).total_seconds()))
+    word = line.status
+    if len(word) + 1 + len(since) > width:
+        word = SHORT_STATUS.get(word, word)
+    t = Text(word, style)
+    if since:
+        t.append(f" {since}", "dim")
     return t
 
 
@@ -140,7 +146,7 @@ CELLS: dict[str, Callable[[FleetLine], Text]] = {
 
 def cell(col: FleetColumn, line: FleetLine, now: datetime) -> Text:
     """`line`'s cell in `col`, cut or padded to the column's width."""
-    t = status_text(line, now) if col.key == "status" else CELLS[col.key](line)
+    t = status_text(line, now, col.width) if col.key == "status" else CELLS[col.key](line)
     t.truncate(col.width, overflow="ellipsis")
     if col.right:
         t.pad_left(col.width - t.cell_len)
