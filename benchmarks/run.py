@@ -3,6 +3,7 @@
     make bench                                     # = python benchmarks/run.py
     python benchmarks/run.py --repeat 1 --seconds 15 --sessions 300    # quick check
     python benchmarks/run.py --sessions 2000
+    make bench BENCH_ARGS="--fleet 50"             # the fleet's cost: benchmarks/fleet.py
 
 Starts a throwaway PostgreSQL 15 (pg_stat_statements preloaded) and PgBouncer on
 127.0.0.1, opens --sessions direct sessions in mixed states and --pooled clients through
