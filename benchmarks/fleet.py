@@ -39,6 +39,7 @@ from typing import Any
 import asyncpg
 import pyte
 from ptymon import Predicate, PtyMonitor
+from screens import cursor_pid
 from usage import cpu_delta, cpu_snapshot, vm_hwm_kb
 
 from pgtop.sandbox import PgBouncerServer, PostgresServer, find_pgbouncer, find_postgres_bindir
@@ -97,9 +98,10 @@ def drive_keys(m: PtyMonitor, rounds: int) -> dict[str, list[float]]:
         timed("fleet filter", b"/", lambda s: s.display[1].lstrip().startswith("/"))
         timed("fleet filter", ESC, lambda s: not s.display[1].lstrip().startswith("/"))
         timed("enter server", ENTER, on_server)
+        m.wait(lambda s: cursor_pid(s) is not None, 3.0)  # the sessions, with the cursor
         for step in (DOWN, DOWN, UP):
-            before = m.snapshot(lambda s: cursor_row(s, 6))
-            timed("server cursor", step, lambda s, b=before: cursor_row(s, 6) not in (None, b))
+            before = m.snapshot(cursor_pid)
+            timed("server cursor", step, lambda s, b=before: cursor_pid(s) not in (None, b))
         timed("server pane", b"2", lambda s: any("Connections by" in x for x in s.display))
         timed("server pane", b"1", lambda s: not any("Connections by" in x for x in s.display))
         name = m.snapshot(lambda s: s.display[0].split()[0] if s.display[0].split() else "")

@@ -23,7 +23,8 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Footer
 
 from pgtop.model.fleet_line import (
     SORT_KEYS,
@@ -43,11 +44,28 @@ from pgtop.ui.widgets.fleet_table import FleetTable
 from pgtop.ui.widgets.header import every
 
 # Members report one after another: their updates are drawn together, this often at most.
-REDRAW_S = 0.25
+REDRAW_S = 0.5
 # Ages ("unreachable 3m05s") tick even when no member reports (a down one backs off).
 TICK_S = 1.0
 SORT_ORDER = list(SORT_KEYS)  # s / > cycles through them, < back
 FILTER_HINT = "enter: done · esc: clear · env:prod status:down name: used>80 xact>5m"
+
+
+class TextLines(Widget):
+    """Fixed lines of text, repainted without a layout pass (a Static's update would
+    lay the screen out again: a cursor key would cost that each time)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: tuple[Text, ...] = ()
+
+    def show(self, *lines: Text) -> None:
+        if lines != self.lines:
+            self.lines = lines
+            self.refresh()
+
+    def render(self) -> Group:
+        return Group(*self.lines)
 
 
 class FleetScreen(Screen[None]):
@@ -82,9 +100,9 @@ class FleetScreen(Screen[None]):
         self.redraws = 0  # how many times the lines were rebuilt (the benchmark reads it)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="fleet-header")
+        yield TextLines(id="fleet-header")
         yield self.table
-        yield Static(id="fleet-detail")
+        yield TextLines(id="fleet-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -156,7 +174,7 @@ class FleetScreen(Screen[None]):
         for t in (first, second):
             t.no_wrap, t.overflow = True, "ellipsis"
         with contextlib.suppress(NoMatches):
-            self.query_one("#fleet-header", Static).update(Group(first, second))
+            self.query_one("#fleet-header", TextLines).show(first, second)
 
     def _draw_detail(self) -> None:
         """The server under the cursor, whole: its address and, when down, why."""
@@ -181,7 +199,7 @@ class FleetScreen(Screen[None]):
             if member.status.pooler_error:
                 t.append(f"  pooler: {one_line(member.status.pooler_error)}", "red")
         with contextlib.suppress(NoMatches):
-            self.query_one("#fleet-detail", Static).update(t)
+            self.query_one("#fleet-detail", TextLines).show(t)
 
     # -- keys -----------------------------------------------------------------------------
 

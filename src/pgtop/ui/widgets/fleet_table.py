@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -61,6 +61,10 @@ class FleetTable(ScrollView, can_focus=True):
         self.empty_message = "no server yet"
         self._columns: tuple[FleetColumn, ...] = ()
         self._columns_for: tuple[int, int] = (-1, -1)
+        # What each screen line shows (its key) and its strip: a line whose key did not
+        # change is neither drawn again nor repainted (ages tick on down lines only).
+        self._drawn: dict[int, tuple[object, ...]] = {}
+        self._strips: dict[tuple[object, ...], Strip] = {}
 
     # -- data ---------------------------------------------------------------------------
 
@@ -74,7 +78,7 @@ class FleetTable(ScrollView, can_focus=True):
             self._cursor_index = min(self._cursor_index, max(0, len(lines) - 1))
             self.cursor_name = names[self._cursor_index] if names else None
         self.virtual_size = Size(self.content_width, len(lines) + 1)
-        self.refresh()
+        self._refresh_changed()
 
     @property
     def cursor_line(self) -> FleetLine | None:
@@ -98,7 +102,7 @@ class FleetTable(ScrollView, can_focus=True):
             self.scroll_to(y=index, animate=False)
         elif index >= top + rows:
             self.scroll_to(y=index - rows + 1, animate=False)
-        self.refresh()
+        self._refresh_changed()
         if moved and self.on_cursor is not None:
             self.on_cursor()
 
@@ -137,19 +141,57 @@ class FleetTable(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._columns = ()
+        self._drawn.clear()
         self.virtual_size = Size(self.content_width, len(self.lines) + 1)
 
-    def render_line(self, y: int) -> Strip:
+    def _line_key(self, y: int) -> tuple[object, ...]:
+        """Everything that decides how screen line `y` looks; equal keys draw the same."""
         width = self.content_width
         if y == 0:
-            text = header_text(self.columns(), self.sort_key, self.sort_descending)
-            return self._strip(text, width, HEADER_STYLE)
+            return ("header", width, self.sort_key, self.sort_descending, self.columns())
         i = int(self.scroll_y) + y - 1
         if i >= len(self.lines):
-            message = self.empty_message if (i == 0 and not self.lines) else ""
+            return ("empty", width, self.empty_message if (i == 0 and not self.lines) else "")
+        line = self.lines[i]
+        since = "" if not line.down else int((self.now - line.since).total_seconds())
+        return ("row", width, line, since, i == self._cursor_index, self.columns())
+
+    def _refresh_changed(self) -> None:
+        """Repaint only the screen lines whose content changed."""
+        if not self.is_mounted:
+            return
+        keys = {y: self._line_key(y) for y in range(self.size.height)}
+        for y, key in keys.items():
+            if self._drawn.get(y) != key:
+                self.refresh(Region(0, y, self.size.width, 1))
+        self._drawn = keys
+        # Keep only the strips still on screen: the cache never outgrows the screen.
+        live = set(keys.values())
+        self._strips = {k: v for k, v in self._strips.items() if k in live}
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._drawn.clear()
+
+    def render_line(self, y: int) -> Strip:
+        key = self._line_key(y)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._draw(key)
+        return strip
+
+    def _draw(self, key: tuple[object, ...]) -> Strip:
+        width = self.content_width
+        if key[0] == "header":
+            text = header_text(self.columns(), self.sort_key, self.sort_descending)
+            return self._strip(text, width, HEADER_STYLE)
+        if key[0] == "empty":
+            message = str(key[2])
             return Strip([Segment(message.ljust(width)[:width], Style(dim=True))], width)
-        text = row_text(self.columns(), self.lines[i], self.now)
-        return self._strip(text, width, CURSOR_STYLE if i == self._cursor_index else None)
+        line = key[2]
+        assert isinstance(line, FleetLine)
+        text = row_text(self.columns(), line, self.now)
+        return self._strip(text, width, CURSOR_STYLE if key[4] else None)
 
     def _strip(self, text: Text, width: int, base: Style | None) -> Strip:
         segments = list(text.render(self.app.console))
