@@ -185,8 +185,7 @@ class FleetScreen(Screen[None]):
             if line.env:
                 t.append(" ").append_text(env_label(line.env, line.colour))
             member = self.fleet.member(line.name)
-            t.append(f"  {member.target.postgres.describe()}", "dim")
-            if line.down:
+            if line.down:  # why first: the address may be cut at 80 columns
                 since = (datetime.now(UTC) - line.since).total_seconds()
                 t.append(f"  {line.status} for {age(max(0.0, since))}", "bold red")
                 if line.reason:
@@ -198,6 +197,7 @@ class FleetScreen(Screen[None]):
                 t.append(f"  PostgreSQL {line.version}", "dim")
             if member.status.pooler_error:
                 t.append(f"  pooler: {one_line(member.status.pooler_error)}", "red")
+            t.append(f"  {member.target.postgres.describe()}", "dim")
         with contextlib.suppress(NoMatches):
             self.query_one("#fleet-detail", TextLines).show(t)
 

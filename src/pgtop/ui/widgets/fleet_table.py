@@ -29,10 +29,10 @@ CURSOR_STYLE = Style(reverse=True)
 
 class FleetTable(ScrollView, can_focus=True):
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
     ]
@@ -106,11 +106,17 @@ class FleetTable(ScrollView, can_focus=True):
         if moved and self.on_cursor is not None:
             self.on_cursor()
 
-    def action_cursor(self, step: int) -> None:
-        self._set_cursor(self._cursor_index + step)
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor_index - 1)
 
-    def action_page(self, step: int) -> None:
-        self._set_cursor(self._cursor_index + step * max(1, self.size.height - 2))
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor_index + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor_index - max(1, self.size.height - 2))
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor_index + max(1, self.size.height - 2))
 
     def action_first(self) -> None:
         self._set_cursor(0)
