@@ -96,7 +96,8 @@ def drive_keys(m: PtyMonitor, rounds: int) -> dict[str, list[float]]:
             timed("fleet sort", b"s", lambda s, w=f"sort: {label}": w in s.display[0])
         timed("fleet sort", b"0", lambda s: "sort: worst" in s.display[0])
         timed("fleet filter", b"/", lambda s: s.display[1].lstrip().startswith("/"))
-        timed("fleet filter", ESC, lambda s: not s.display[1].lstrip().startswith("/"))
+        # Esc alone: the terminal's escape delay (Textual waits to tell it from a sequence).
+        timed("esc closes filter", ESC, lambda s: not s.display[1].lstrip().startswith("/"))
         timed("enter server", ENTER, on_server)
         m.wait(lambda s: cursor_pid(s) is not None, 3.0)  # the sessions, with the cursor
         for step in (DOWN, DOWN, UP):
