@@ -220,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="key rounds (~20 keys each)")
     args = parser.parse_args(argv)
     result = run(args.profiles, args.seconds, args.refresh, args.rounds)
-    print(json.dumps(result, indent=2))
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = Path(__file__).parent / "results" / f"fleet-{args.profiles}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
     targets = {
         "client_cpu_s_per_min": 3.0, "key_median_ms": 20.0, "key_p95_ms": 100.0,
         "statements_per_tick_per_server": 1.0, "peak_rss_mb": 120.0,

@@ -160,6 +160,12 @@ async def test_fleet_lines_filter_drill_in_act_and_back(
         await until(pilot, lambda: on_screen(app) == "shop", "shop's screen after [")
         assert app.screen is shop  # the same screen again, with what it had
 
+        # A member that is down opens too, and its header says why at once.
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, FleetScreen), "the fleet again")
+        gone = await open_line(pilot, "gone")
+        await until(pilot, lambda: "refused" in gone.header_state.frame.reason, "why, on top")
+
 
 async def test_a_stopped_backend_of_one_member_never_holds_up_keys_on_another(
     primary_pg: PostgresServer, primary_workload: SessionFactory

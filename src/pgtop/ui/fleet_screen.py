@@ -19,7 +19,7 @@ from rich.console import Group
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
@@ -111,7 +111,8 @@ class FleetScreen(Screen[None]):
         self.set_interval(TICK_S, self.redraw)
 
     @property
-    def active_bindings(self):  # type: ignore[no-untyped-def]
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys in pgtop's usual order (key_order.py), for the footer and help."""
         return in_key_order(super().active_bindings)
 
     # -- data -----------------------------------------------------------------------------

@@ -230,6 +230,8 @@ class ServerScreen(Screen[None]):
             )
         elif self.state.snapshot() is not None:
             self.call_after_refresh(self._took_postgres, first_data=True)  # what it has
+        else:
+            self.call_after_refresh(self._publish)  # a member that is down says why at once
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout_class(event.size)
