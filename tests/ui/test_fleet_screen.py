@@ -235,3 +235,26 @@ async def test_pooler_pane_shows_each_pgbouncer_process(
         text = summary()
         assert f":{first.port}" in text and f":{second.port}" in text
         assert text.count("clients") == 3  # the sum, then each process
+
+
+async def test_pause_and_interval_keys_on_the_fleet_act_on_every_member(
+    primary_pg: PostgresServer,
+) -> None:
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+        assert app.fleet is not None
+        await pilot.press("p")
+        assert all(m.paused for m in app.fleet.members)
+
+        def header() -> str:
+            return fleet_screen(app).query_one("#fleet-header", TextLines).lines[0].plain
+
+        assert "paused" in header()
+        frames = {m.name: m.status.frames for m in app.fleet.members}
+        await pilot.pause(3 * REFRESH)
+        assert {m.name: m.status.frames for m in app.fleet.members} == frames
+        await pilot.press("p", "plus")
+        assert not any(m.paused for m in app.fleet.members)
+        assert {m.pg_poller.interval for m in app.fleet.members} == {REFRESH + 0.5}
+        assert "paused" not in header() and f"every {REFRESH + 0.5:g}s" in header()

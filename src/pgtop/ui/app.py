@@ -227,6 +227,8 @@ class PgTopApp(App[None]):
         elif self.fleet is not None:  # on the fleet's lines: every member
             for member in self.fleet.members:
                 getattr(member, control)(*args)
+            if self.fleet_screen is not None:
+                self.fleet_screen.redraw()
 
     def action_replay_jump(self) -> None:
         if self.server is not None:

@@ -159,8 +159,11 @@ class FleetScreen(Screen[None]):
             first.append(f"  {shown} shown", "cyan")
         label = self.sort_key + (" reversed" if self.descending else "")
         first.append(f"  sort: {label}", "dim")
-        refresh = self.fleet.members[0].target.refresh if self.fleet.members else 0
-        first.append(f"  every {every(refresh)}", "dim")
+        if self.fleet.members:  # p, + and - on the fleet act on every member alike
+            lead = self.fleet.members[0]
+            if lead.paused:
+                first.append("  paused", "bold yellow")
+            first.append(f"  every {every(lead.pg_poller.interval)}", "dim")
         if self.prompt.open:
             second = Text("/ ", "bold reverse").append(one_line(self.prompt.text), "bold")
             second.append("▏", "blink bold")
