@@ -80,13 +80,13 @@ $(PG18_STAMP):
 
 # --- benchmark: pgtop vs pg_activity under load (see benchmarks/README.md) ---
 # Quick run: make bench BENCH_ARGS="--repeat 1 --seconds 20 --sessions 300"
-# The fleet (fifty profiles on the fleet screen, headless): make bench BENCH_ARGS="--fleet 50"
+# The fleet (pgtop --fleet over fifty profiles, in a pty): make bench BENCH_ARGS="--fleet 50"
 .PHONY: bench
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
 ifneq (,$(findstring --fleet,$(BENCH_ARGS)))
 	$(BIN)/python benchmarks/fleet.py $(BENCH_ARGS)
 else
-	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 endif
 # --- end benchmark ---
