@@ -258,3 +258,20 @@ async def test_pause_and_interval_keys_on_the_fleet_act_on_every_member(
         assert not any(m.paused for m in app.fleet.members)
         assert {m.pg_poller.interval for m in app.fleet.members} == {REFRESH + 0.5}
         assert "paused" not in header() and f"every {REFRESH + 0.5:g}s" in header()
+
+
+async def test_keys_pressed_fast_between_servers_end_on_the_last_one(
+    primary_pg: PostgresServer,
+) -> None:
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+        await open_line(pilot, "shop")
+        order = fleet_screen(app).order()
+        await pilot.press(*["right_square_bracket"] * 3, "escape")
+        await until(pilot, lambda: isinstance(app.screen, FleetScreen), "the fleet at the end")
+        assert app.server is None and app.fleet is not None and app.fleet.focused is None
+        await pilot.press("enter")
+        at = order[(order.index("shop") + 3) % len(order)]
+        await until(pilot, lambda: on_screen(app) == at, "the server the cursor came back on")
+        assert app.fleet.focused is not None and app.fleet.focused.name == at

@@ -122,6 +122,7 @@ class PgTopApp(App[None]):
         self.fleet: Fleet | None = None
         self.fleet_screen: FleetScreen | None = None
         self.member_screens: dict[str, ServerScreen] = {}
+        self._fleet_switching = asyncio.Lock()  # one screen switch of the fleet at a time
         self.server: ServerScreen | None = None  # the server on screen; None on the fleet
         if len(members) > 1:
             self._watch_fleet(members)
@@ -175,11 +176,16 @@ class PgTopApp(App[None]):
             screen.post_message(FeedUpdated(update))
 
     def open_member(self, name: str) -> None:
-        self.run_worker(self._open_member(name), group="fleet-switch", exclusive=True)
+        self.run_worker(self._open_member(name), group="fleet-switch")
 
     async def _open_member(self, name: str) -> None:
         """The member's usual screen, at once from what its feed already has; it polls
-        in full from now on (Fleet.focus), the others by summary."""
+        in full from now on (Fleet.focus), the others by summary. Switches run one after
+        another (`]` pressed fast): one cut short would leave `server` and the mode apart."""
+        async with self._fleet_switching:
+            await self._switch_to_member(name)
+
+    async def _switch_to_member(self, name: str) -> None:
         assert self.fleet is not None
         member = self.fleet.focus(name)
         assert member is not None
@@ -199,9 +205,10 @@ class PgTopApp(App[None]):
         """esc on a member's screen (with nothing to clear there): the fleet's lines."""
         if self.fleet is None:
             return
-        self.fleet.focus(None)
-        self.server = None
-        await self.switch_mode(self.DEFAULT_MODE)
+        async with self._fleet_switching:
+            self.fleet.focus(None)
+            self.server = None
+            await self.switch_mode(self.DEFAULT_MODE)
         if self.fleet_screen is not None:
             self.fleet_screen.redraw()
 
