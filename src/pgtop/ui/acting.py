@@ -135,14 +135,19 @@ class Acting:
             self.runner = None
 
     def perform(self, act: Act) -> None:
-        """Ask, then run it in a worker: the UI never waits on the network."""
+        """Ask, then run it in a worker: the UI never waits on the network. Every
+        question names the server and its environment (a fleet has several)."""
+        from pgtop.ui.confirm_text import server_line
         from pgtop.ui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.screen.run_worker(self._run(act), group="actions")
 
-        self.screen.app.push_screen(ConfirmScreen(act.title, act.body), callback=answered)
+        t = self.target
+        body = server_line(t.profile_name, t.env, t.colour) + act.body
+        self.screen.app.push_screen(ConfirmScreen(self.on_server(act.title), body),
+                                    callback=answered)  # fmt: skip
 
     async def _run(self, act: Act) -> None:
         try:
@@ -190,7 +195,7 @@ class Acting:
         self.perform(
             Act(
                 what=kind,
-                title=self.on_server(self._title(kind, targets, request.marked, database)),
+                title=self._title(kind, targets, request.marked, database),
                 body=self._body(targets, database),
                 run=lambda: self._signal(kind, targets),
                 audit=lambda results: self._audit(targets, results),
@@ -215,7 +220,7 @@ class Acting:
         return f"{kind.capitalize()} {len(targets)} marked sessions?"
 
     def _body(self, targets: list[Session], database: str | None) -> Text:
-        from pgtop.ui.confirm_text import describe_many, describe_one, server_line
+        from pgtop.ui.confirm_text import describe_many, describe_one
 
         snap = self.snapshot()
         blocks = waiters_behind(snap.sessions) if snap is not None else {}
@@ -232,8 +237,7 @@ class Acting:
                 width=int(width * 0.9) - 6,
             )
         body.append("\nGuarded by backend_start: a session that ended is not touched.", "dim")
-        t = self.target
-        return server_line(t.profile_name, t.env, t.colour) + body
+        return body
 
     async def _signal(self, kind: Kind, targets: list[Session]) -> list[ActionResult]:
         from pgtop.collect.actions import ActionRunner
