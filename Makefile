@@ -82,8 +82,13 @@ $(PG18_STAMP):
 # Default (~21 min): today's and the churn workload, pg_activity remote and local, then the
 # 10,000-session synthetic replay. Development: make bench BENCH_ARGS="--quick" (~4 min);
 # many sessions: BENCH_ARGS="--sessions 50000"; profiles: BENCH_ARGS="--profile 30".
+# The fleet (pgtop --fleet over fifty profiles, in a pty): make bench BENCH_ARGS="--fleet 50"
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+ifneq (,$(findstring --fleet,$(BENCH_ARGS)))
+	$(BIN)/python benchmarks/fleet.py $(BENCH_ARGS)
+else
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+endif
 # --- end benchmark ---

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick               # development check (~5 min)
     python benchmarks/run.py --sessions 10000      # synthetic replay only (client only)
     python benchmarks/run.py --profile 30          # py-spy profiles, no comparison
+    make bench BENCH_ARGS="--fleet 50"             # the fleet's cost: benchmarks/fleet.py
 
 Starts a throwaway PostgreSQL 15 (pg_stat_statements preloaded) and PgBouncer on
 127.0.0.1. For each workload (today: --sessions direct + --pooled pooled; churn: the

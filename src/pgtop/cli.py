@@ -406,13 +406,14 @@ def parse(argv: list[str]) -> Invocation:
     args = build_parser().parse_args(_relative_at_joined(argv))
     mouse, fmt = not args.no_mouse, args.format
     if args.demo:
-        if args.fleet is not None:  # pgtop.demo.fleet has the servers; the screen is to come
-            raise UsageError("--demo --fleet needs the fleet screen, which is not there yet")
         from pgtop.demo import DEMO_REFRESH
 
         demo = Target(refresh=args.refresh or DEMO_REFRESH, read_only=bool(args.read_only))
         record = Path(args.record) if args.record else None
-        return Invocation("demo", target=demo, mouse=mouse, record=record)
+        if args.fleet is not None and record is not None:
+            raise UsageError("--record records one server: not with --demo --fleet")
+        return Invocation("demo", target=demo, mouse=mouse, record=record,
+                          demo_fleet=args.fleet is not None)  # fmt: skip
     headless = _headless_options(args)
     if args.replay:  # connection arguments are ignored: no server is involved
         replay_mode: Mode = "once" if args.once else "replay"

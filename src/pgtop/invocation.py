@@ -69,6 +69,7 @@ class Invocation:
     # live, once: the servers of a fleet (-P a -P b, --fleet [NAME]), in the order asked;
     # empty for a single server, which is `target` (as before the fleet).
     members: tuple[Member, ...] = ()
+    demo_fleet: bool = False  # demo: three servers on the fleet screen (--demo --fleet)
 
     @property
     def fleet(self) -> bool:

@@ -101,16 +101,14 @@ def _fleet_headless(invocation: Invocation) -> int:
 
 
 def run_fleet(invocation: Invocation) -> int:
-    """Several profiles: --once prints every server; the fleet screen is not built yet."""
+    """Several profiles: the fleet screen, with --once every server printed, headless
+    every server recorded and served."""
     if invocation.mode == "headless":
         return _fleet_headless(invocation)
     if invocation.mode != "once":
-        print(
-            "pgtop: watching several servers on one screen is not available yet; "
-            "use --once, or one -P",
-            file=sys.stderr,
+        return run_fleet_app(
+            [(m.name, m.target) for m in invocation.members], mouse=invocation.mouse
         )
-        return EXIT_USAGE
     from pgtop import gc_pause
 
     gc_pause.resume()
@@ -129,6 +127,35 @@ def run_fleet(invocation: Invocation) -> int:
     return EXIT_OK if any(r.answered for r in results) else EXIT_FAILURE
 
 
+def run_fleet_app(members: list[tuple[str, Target]], *, mouse: bool, title: str = "") -> int:
+    """The fleet screen over `members`. Each member's password_command runs first, for
+    that member alone: one that fails leaves the member to say why on its line."""
+    if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
+        print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
+        return EXIT_USAGE
+    from pgtop.profiles import ProfileError, apply_password_command
+
+    ready = []
+    for name, target in members:
+        if target.password_command and "password" not in target.postgres.params:
+            try:
+                target = apply_password_command(target)
+            except ProfileError as exc:
+                print(f"pgtop: warning: {name}: {exc}", file=sys.stderr)
+        ready.append((name, target))
+    app = _import_app()(Target(), members=ready)
+    if title:
+        app.sub_title = title
+    try:
+        app.run(mouse=mouse)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    if app.exit_message:
+        print(f"pgtop: {app.exit_message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_FAILURE if app.return_code else EXIT_OK
+
+
 def _run_demo(invocation: Invocation) -> int:
     from pgtop.demo import run_demo
 
@@ -139,6 +166,7 @@ def _run_demo(invocation: Invocation) -> int:
         read_only=invocation.target.read_only,
         no_mouse=not invocation.mouse,
         record=invocation.record,
+        fleet=invocation.demo_fleet,
     )
     return run_demo(options)
 

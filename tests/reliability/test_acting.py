@@ -565,5 +565,5 @@ async def test_marks_are_cleared_by_a_profile_switch(
         assert "marked" not in header_text(app)
         assert not any("marked session" in n for n in notifications(app))
         await pilot.press("k")  # acts on the cursor's session, not on a leftover mark
-        assert "Terminate this session?" in _confirm_text(app)
+        assert "Terminate this session on rw?" in _confirm_text(app)  # a profile names its server
         await pilot.press("n")

@@ -97,7 +97,7 @@ def test_a_single_profile_is_a_single_server_as_before(config: Path) -> None:
         (["-P", "db1", "-P", "nope"], "no profile named 'nope'"),
         (["--fleet", "asia"], "no profile is in group 'asia' (groups: billing, eu)"),
         (["-P", "db1", "-P", "db2", "-h", "elsewhere"], "name one server"),
-        (["-P", "db1", "-P", "db2"], "not available yet; use --once"),
+        (["-P", "db1", "-P", "db2"], "not a terminal; use --once"),  # the fleet screen needs one
     ],
 )
 def test_unknown_profile_or_group_is_one_line_and_exit_2(

@@ -80,6 +80,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
         print("pgtop: standard output is not a terminal; the demo needs one", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "fleet", False):
+        return run_fleet_demo(args)
     recorder = _recorder(getattr(args, "record", None))
     if isinstance(recorder, str):
         print(f"pgtop: {recorder}", file=sys.stderr)
@@ -133,6 +135,60 @@ def run_demo(args: argparse.Namespace) -> int:
         say(workload_error)
     if env.root is not None:
         say(f"stopped the servers and removed {env.root}")
+    return code
+
+
+def run_fleet_demo(args: argparse.Namespace) -> int:
+    """`pgtop --demo --fleet`: demo/fleet.py's three servers on the fleet screen. The
+    DemoFleet (servers, load, temp dir) lives as long as this call."""
+    from pgtop.demo.fleet import DemoFleet
+
+    t0 = time.monotonic()
+    threading.Thread(target=_import_ui, name="pgtop-demo-import", daemon=True).start()
+    demo = DemoFleet()
+    signals = _Signals()
+    signals.install()
+    code = EXIT_OK
+    try:
+        demo.start()
+        refresh = getattr(args, "refresh", None) or DEMO_REFRESH
+        read_only = bool(getattr(args, "read_only", False))
+        members = [
+            (name, target.replace(read_only=read_only, read_only_locked=read_only))
+            for name, target in demo.members(refresh)
+        ]
+        from pgtop.ui.app import PgTopApp
+
+        app = PgTopApp(members[0][1], members=members)
+        app.sub_title = "demo fleet"
+        signals.app = app
+        say(f"ready in {time.monotonic() - t0:.1f} s; opening the fleet (q or Ctrl-C quits)")
+        app.run(mouse=not getattr(args, "no_mouse", False))
+        signals.app = None
+        if app.exit_message:
+            say(f"error: {app.exit_message}")
+            code = EXIT_FAILURE
+        elif app.return_code:
+            code = EXIT_FAILURE
+    except SandboxError as exc:
+        say(f"error: {exc}")
+        code = EXIT_FAILURE
+    except KeyboardInterrupt:
+        say("interrupted")
+        code = EXIT_FAILURE
+    except Exception as exc:  # a demo must never end in a traceback
+        first = str(exc).strip().splitlines()
+        say(f"error: {type(exc).__name__}: {first[0] if first else 'unexpected failure'}")
+        code = EXIT_FAILURE
+    finally:
+        signals.app, signals.closing = None, True
+        try:
+            root = demo.root
+            demo.close()
+        finally:
+            signals.restore()
+    if root is not None:
+        say(f"stopped the servers and removed {root}")
     return code
 
 

@@ -8,7 +8,7 @@
 own event loop); start() and close() are their only writers. Like DemoEnvironment it
 points pgtop's audit log and profiles into its temp dir while it runs, registers close()
 with atexit, and claims its dir so that a later demo sweeps what a SIGKILL left. The
-fleet screen that opens on it comes later; `members()` is what it will watch.
+fleet screen opens on it (`pgtop --demo --fleet`, demo/__init__.py); `members()` is what it watches.
 """
 
 from __future__ import annotations

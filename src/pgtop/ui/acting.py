@@ -195,14 +195,19 @@ class Acting:
             self.runner = None
 
     def perform(self, act: Act[Any]) -> None:
-        """Ask, then run it in a worker: the UI never waits on the network."""
+        """Ask, then run it in a worker: the UI never waits on the network. Every
+        question names the server and its environment (a fleet has several)."""
+        from pgtop.ui.confirm_text import server_line
         from pgtop.ui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.screen.run_worker(self._run(act), group="actions")
 
-        self.screen.app.push_screen(ConfirmScreen(act.title, act.body), callback=answered)
+        t = self.target
+        body = server_line(t.profile_name, t.env, t.colour) + act.body
+        self.screen.app.push_screen(ConfirmScreen(self.on_server(act.title), body),
+                                    callback=answered)  # fmt: skip
 
     async def _run(self, act: Act[Any]) -> None:
         try:
@@ -258,6 +263,14 @@ class Acting:
                 after=after,
             )
         )
+
+    def on_server(self, question: str) -> str:
+        """The question naming the server and its environment, when the target has a
+        name (a profile, a fleet member): "Terminate this session on db1 (prod)?"."""
+        from pgtop.ui.confirm_text import server_words
+
+        where = server_words(self.target.profile_name, self.target.env)
+        return f"{question.removesuffix('?')} on {where}?" if where else question
 
     @staticmethod
     def _title(kind: Kind, targets: list[Session], marked: bool, database: str | None) -> str:

@@ -1,7 +1,11 @@
 """The pgtop Textual app: start-up, shutdown, and the keys that work everywhere.
 
 Who owns what: the app builds one ServerScreen (server_screen.py) for its target and
-replaces it with a new one on a profile switch (`server`, its one writer); everything
+replaces it with a new one on a profile switch (`server`, its one writer). Watching a
+fleet, the app owns the `Fleet` (monitor/fleet.py) and its FleetScreen (the base of the
+default mode), builds a member's ServerScreen the first time it is opened (a mode of its
+own, kept: `member_screens`) and writes which one is on screen (`server`, None on the
+fleet) and, through Fleet.focus, which member polls in full; everything
 about that server (feed, state, frames, panes, acts) is the screen's. The app keeps the
 global keys — quit, help, the command palette, profiles — and the feed's own controls
 (pause, interval, playback), which work over the inspect screen and dialogs too; the
@@ -11,7 +15,7 @@ recorder (--record) outlives profile switches, so the app closes it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -20,16 +24,21 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from pgtop.model.records import Snapshot
+from pgtop.model.server_summary import ServerSummary
+from pgtop.monitor.feed import Update
 from pgtop.target import Target
 from pgtop.ui.key_listing import bound_actions, help_place, key_commands
 from pgtop.ui.key_order import add_bindings
+from pgtop.ui.messages import FeedUpdated
 from pgtop.ui.server_screen import ServerScreen
 
 if TYPE_CHECKING:
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
+    from pgtop.monitor.fleet import Fleet
     from pgtop.profiles import Profile
+    from pgtop.ui.fleet_screen import FleetScreen
 
 # The feed's controls, each bound only when the feed offers it (monitor/feed.py,
 # `controls`): `p` pauses polling, or playback in a replay.
@@ -67,6 +76,17 @@ FEED_KEYS = {
 TEXTUAL_COMMANDS = {"Theme", "Screenshot"}
 
 
+def summary_words(summary: ServerSummary | None) -> str:
+    """What a member's screen says before its first full poll: the fleet's figures."""
+    if summary is None:
+        return "waiting for the first poll…"
+    return (
+        f"reading the sessions… ({summary.client_connections}/{summary.ordinary_slots} "
+        f"connections, {summary.active} active, {summary.idle_in_transaction} idle in "
+        f"transaction, {summary.waiting_on_lock} waiting on locks)"
+    )
+
+
 class PgTopApp(App[None]):
     TITLE = "pgtop"
     CSS_PATH = "pgtop.tcss"
@@ -89,15 +109,25 @@ class PgTopApp(App[None]):
         recorder: Recorder | None = None,
         replay: Recording | None = None,
         head_start: tuple[PostgresCollector, Awaitable[Snapshot]] | None = None,
+        members: Sequence[tuple[str, Target]] = (),
     ) -> None:
         """`snapshot_source` replaces polling PostgreSQL (and its pooler): tests.
         `recorder` writes every snapshot (--record); `replay` plays a recording instead
         of polling (--replay; give it a read-only target). `head_start` is a collector
-        and its first poll, begun while the UI was still importing (cli.py)."""
+        and its first poll, begun while the UI was still importing (cli.py). `members`:
+        several servers (name, target) watched as a fleet; `target` is then unused."""
         super().__init__()
         self.recorder = recorder
         self.exit_message: str | None = None
-        self.server = ServerScreen(
+        self.fleet: Fleet | None = None
+        self.fleet_screen: FleetScreen | None = None
+        self.member_screens: dict[str, ServerScreen] = {}
+        self._fleet_switching = asyncio.Lock()  # one screen switch of the fleet at a time
+        self.server: ServerScreen | None = None  # the server on screen; None on the fleet
+        if len(members) > 1:
+            self._watch_fleet(members)
+            return
+        first = self.server = ServerScreen(
             target,
             password=password,
             snapshot_source=snapshot_source,
@@ -106,26 +136,110 @@ class PgTopApp(App[None]):
             head_start=head_start,
             on_fatal=self._fatal,
         )
-        first = self.server
         self.add_mode(self.DEFAULT_MODE, lambda: first)
         self._switches = 0
-        controls = self.server.feed.controls  # the same for every server it may switch to
+        controls = first.feed.controls  # the same for every server it may switch to
         add_bindings(self, [b for c in FEED_KEYS if c in controls for b in FEED_KEYS[c]])
 
-    def _get_dom_base(self) -> ServerScreen:
-        """`app.query_one` looks in the server screen watched now. Textual's default is
-        the first screen, which a profile switch removes."""
+    def _get_dom_base(self) -> Screen[None]:
+        """`app.query_one` looks in the server screen watched now (the fleet screen when
+        none is). Textual's default is the first screen, which a profile switch removes."""
+        if self.server is None:
+            assert self.fleet_screen is not None
+            return self.fleet_screen
         return self.server
+
+    # -- the fleet ------------------------------------------------------------------------
+
+    def _watch_fleet(self, members: Sequence[tuple[str, Target]]) -> None:
+        from pgtop.monitor.fleet import Fleet
+        from pgtop.ui.fleet_screen import FleetScreen
+
+        self.fleet = Fleet(list(members), self._member_updated)
+        fleet_screen = self.fleet_screen = FleetScreen(self.fleet, self.open_member)
+        self.add_mode(self.DEFAULT_MODE, lambda: fleet_screen)
+        first = self.fleet.members[0]  # the feed controls are the same for every member
+        add_bindings(self, [b for c in FEED_KEYS if c in first.controls for b in FEED_KEYS[c]])
+
+    def on_mount(self) -> None:
+        if self.fleet is not None:
+            self.fleet.start(lambda work, group: self.run_worker(work, group=group,
+                                                                exit_on_error=False))  # fmt: skip
+
+    def _member_updated(self, name: str, update: Update) -> None:
+        """From a member's worker: its fleet line, and its screen when it is on it."""
+        if self.fleet_screen is not None:
+            self.fleet_screen.member_updated(name)
+        screen = self.member_screens.get(name)
+        focused = self.fleet.focused if self.fleet is not None else None
+        if screen is not None and focused is not None and focused.name == name:
+            screen.post_message(FeedUpdated(update))
+
+    def open_member(self, name: str) -> None:
+        self.run_worker(self._open_member(name), group="fleet-switch")
+
+    async def _open_member(self, name: str) -> None:
+        """The member's usual screen, at once from what its feed already has; it polls
+        in full from now on (Fleet.focus), the others by summary. Switches run one after
+        another (`]` pressed fast): one cut short would leave `server` and the mode apart."""
+        async with self._fleet_switching:
+            await self._switch_to_member(name)
+
+    async def _switch_to_member(self, name: str) -> None:
+        assert self.fleet is not None
+        member = self.fleet.focus(name)
+        assert member is not None
+        screen = self.member_screens.get(name)
+        if screen is None:
+            made = screen = ServerScreen(member.target, member=member)
+            if member.state.snapshot() is None:  # a summary until its first full poll
+                made.sessions.table.empty_message = summary_words(member.status.summary)
+            self.member_screens[name] = made
+            self.add_mode(f"member:{name}", lambda: made)
+        self.server = screen
+        await self.switch_mode(f"member:{name}")
+        if self.fleet_screen is not None:
+            self.fleet_screen.table.move_to(name)  # esc comes back to this server's line
+
+    async def action_fleet_back(self) -> None:
+        """esc on a member's screen (with nothing to clear there): the fleet's lines."""
+        if self.fleet is None:
+            return
+        async with self._fleet_switching:
+            self.fleet.focus(None)
+            self.server = None
+            await self.switch_mode(self.DEFAULT_MODE)
+        if self.fleet_screen is not None:
+            self.fleet_screen.redraw()
+
+    def action_fleet_step(self, step: int) -> None:
+        """] and [: the next or previous server in the fleet's lines, without going back."""
+        if self.fleet is None or self.fleet.focused is None:
+            return
+        order = self.fleet_screen.order() if self.fleet_screen is not None else []
+        here = self.fleet.focused.name
+        if here in order and len(order) > 1:
+            name = order[(order.index(here) + step) % len(order)]
+        else:
+            name = self.fleet.neighbour(step).name
+        self.open_member(name)
 
     def _fatal(self, reason: str) -> None:
         self.exit_message = reason
         self.exit()
 
     def action_feed(self, control: str, *args: object) -> None:
-        self.server.feed_control(control, *args)
+        if self.server is not None:
+            self.server.feed_control(control, *args)
+        elif self.fleet is not None:  # on the fleet's lines: every member
+            for member in self.fleet.members:
+                getattr(member, control)(*args)
+            if self.fleet_screen is not None:
+                self.fleet_screen.redraw()
 
     def action_replay_jump(self) -> None:
-        self.server.replay_jump()
+        if self.server is not None:
+            self.server.replay_jump()
 
     def action_help_quit(self) -> None:
         """ctrl+c quits, as in top (Textual's default only says which key quits). With
@@ -160,7 +274,9 @@ class PgTopApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from key_commands(self, screen)
-        if self.server.feed.has_server:  # a recording has no connection to save
+        server = self.server
+        if server is not None and server.feed.has_server and not server.in_fleet:
+            # a recording has no connection to save; a fleet member has its profile
             yield SystemCommand(
                 "Save current connection as…",
                 "save host, port, user, database, pooler and refresh as a profile (no password)",
@@ -272,6 +388,11 @@ class PgTopApp(App[None]):
     # -- shutdown -----------------------------------------------------------------------
 
     async def on_unmount(self) -> None:
-        await self.server.close()
+        if self.fleet is not None:
+            for screen in self.member_screens.values():
+                await screen.close()
+            await self.fleet.close()
+        elif self.server is not None:
+            await self.server.close()
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)

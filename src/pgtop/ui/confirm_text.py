@@ -13,11 +13,35 @@ from rich.text import Text
 
 from pgtop.model.format import one_line
 from pgtop.model.records import Session
+from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.session_columns import state_label
 
 QUERY_HEAD = 120
 # pid, user, database, application, state: the columns before the query head.
 _LINE_COLUMNS = ((7, True), (10, False), (10, False), (12, False), (8, False))
+
+
+def server_words(name: str | None, env: str | None) -> str:
+    """ "db1 (prod)", "db1", "prod": the server an act goes to, as the user named it."""
+    name, env = one_line(name or "", 32), one_line(env or "", 16)
+    if name and env:
+        return f"{name} ({env})"
+    return name or env
+
+
+def server_line(name: str | None, env: str | None, colour: str | None) -> Text:
+    """The body's first line: the server and its environment in its colour ("" when the
+    target has neither, as a bare host does)."""
+    t = Text()
+    if not (name or env):
+        return t
+    t.append("server      ", "bold")
+    t.append(one_line(name or "?", 32), "bold")
+    if env:
+        t.append("  ")
+        t.append_text(env_label(env, colour))
+    t.append("\n\n")
+    return t
 
 
 def describe_one(s: Session, blocks: int = 0) -> Text:

@@ -17,6 +17,10 @@ from textual.dom import DOMNode
 KEY_ORDER = (
     "quit",
     "help",
+    "open-server",
+    "back",
+    "next-server",
+    "previous-server",
     "filter",
     "inspect",
     "finding-jump",

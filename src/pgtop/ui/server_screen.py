@@ -59,6 +59,14 @@ PANE_IDS = {
 # A first connection that fails is a typo or a wrong setting far more often than an
 # outage: exit with the one-line reason (as --once does) rather than retry forever.
 FATAL_AT_START = {"auth", "usage", "privilege", "connect", "timeout"}
+# A fleet member's screen: back to the fleet (esc that the pane had nothing to clear
+# with), or on to the next or previous server of the fleet's lines (app.py).
+FLEET_KEYS = [
+    Binding("escape", "app.fleet_back", "Back to fleet", id="back"),
+    Binding("right_square_bracket", "app.fleet_step(1)", "Next server", id="next-server"),
+    Binding("left_square_bracket", "app.fleet_step(-1)", "Prev server", show=False,
+            id="previous-server"),
+]  # fmt: skip
 
 
 class ServerScreen(Screen[None]):
@@ -88,17 +96,21 @@ class ServerScreen(Screen[None]):
         head_start: tuple[PostgresCollector, Awaitable[Snapshot]] | None = None,
         filter_text: str = "",
         on_fatal: Callable[[str], None] | None = None,
+        member: Feed | None = None,
     ) -> None:
         """See PgTopApp for the arguments; `filter_text` is a filter kept across a
-        profile switch, `on_fatal(reason)` ends pgtop when the first connection fails."""
+        profile switch, `on_fatal(reason)` ends pgtop when the first connection fails.
+        `member`: a fleet member's feed (monitor/fleet.py), which the fleet starts and
+        closes; the screen then has esc, ] and [ to leave it, and no profile switch."""
         super().__init__()
+        self.in_fleet = member is not None
         self.target = target
         self.password = password
         self.recorder = recorder
         self._on_fatal = on_fatal
         self.header_state = HeaderState.for_target(target, filter_text=filter_text)
         self.frames: Signal[Frame] = Signal(self, "frame")  # the server's, as they come
-        self.feed: Feed = self._make_feed(snapshot_source, replay, head_start)
+        self.feed: Feed = member or self._make_feed(snapshot_source, replay, head_start)
         self.state: MonitorState = self.feed.state  # written by the feed alone
         self.header_state.connections = self.state.connections  # the header draws trends
         self.header_state.tps = self.state.tps
@@ -113,7 +125,9 @@ class ServerScreen(Screen[None]):
         )
         self.host = HostSampler(self, self.feed, self.header_state, self.sessions.table)
         self.acting = Acting(self, target, self.feed, password, self.state.snapshot)
-        if self.feed.has_server:  # a recording has no connection to leave
+        if self.in_fleet:
+            add_bindings(self, FLEET_KEYS)
+        elif self.feed.has_server:  # a recording has no connection to leave
             switch = Binding("o", "app.switch_profile", "Profiles", show=False, id="profiles")
             add_bindings(self, [switch])
         self.panes_ready = False  # the non-session panes mount after the first data
@@ -214,7 +228,14 @@ class ServerScreen(Screen[None]):
         # then comes sooner (each mount restyles the screen and rebuilds the footer).
         self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
-        self.feed.start(lambda work, group: self.run_worker(work, group=group, exit_on_error=False))
+        if not self.in_fleet:  # a member's feed runs from the fleet's start, not a screen's
+            self.feed.start(
+                lambda work, group: self.run_worker(work, group=group, exit_on_error=False)
+            )
+        elif self.state.snapshot() is not None:
+            self.call_after_refresh(self._took_postgres, first_data=True)  # what it has
+        else:
+            self.call_after_refresh(self._publish)  # a member that is down says why at once
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout_class(event.size)
@@ -431,7 +452,8 @@ class ServerScreen(Screen[None]):
         self._shut = True
         async with self._close_lock:  # unmount and app shutdown may both ask: both wait
             await self.acting.close()
-            await self.feed.close()
+            if not self.in_fleet:  # the fleet closes its members
+                await self.feed.close()
 
     async def on_unmount(self) -> None:
         await self.close()

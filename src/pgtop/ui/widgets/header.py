@@ -24,6 +24,7 @@ from pgtop.model.host import HostStats
 from pgtop.model.pooler_state import database_states
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
+from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
 
 
@@ -45,6 +46,8 @@ class HeaderState:
     connections: History = field(default_factory=History)
     tps: History = field(default_factory=History)
     profile: str = ""  # the saved profile in use, if any
+    env: str = ""  # the profile's environment label, in `env_colour` (a fleet's line too)
+    env_colour: str | None = None
     read_only: bool = False
     replaying: bool = False  # the status then carries the frame's time itself
 
@@ -55,6 +58,8 @@ class HeaderState:
             frame=Frame(refresh=target.refresh),
             filter_text=filter_text,
             profile=target.profile_name or "",
+            env=target.env or "",
+            env_colour=target.colour,
             read_only=target.read_only,
         )
 
@@ -115,6 +120,8 @@ class StatusHeader(Widget):
         if st.profile:
             badge = Text(f" {one_line(st.profile, 24)} ", "bold reverse")
             parts.append(Part(badge, keep=2, group=1))
+        if st.env:
+            parts.append(Part(env_label(st.env, st.env_colour), group=1))
         if snap is None:
             parts.append(Part(Text("PostgreSQL", "bold"), group=1))
         else:

@@ -20,9 +20,12 @@ from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from pgtop.collect.errors import CollectError
+from pgtop.collect.monitor import PoolerGroup
 from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
 from pgtop.model.pooler_state import database_states
@@ -97,6 +100,35 @@ def summary_text(pooler: PoolerSnapshot, rates: Rates | None) -> Text:
         "avg wait ",
         _rate(r.pooler_avg_wait_ms, "ms"),
     )
+
+
+def pooler_processes(node: Widget) -> tuple[PoolerSnapshot | CollectError, ...]:
+    """Each PgBouncer process's own figures when the screen's feed polls several (a
+    PoolerGroup: issue 17); () for one process, a recording or no pooler."""
+    feed = getattr(node.screen, "feed", None)
+    group = getattr(feed, "pooler", None)
+    return group.processes if isinstance(group, PoolerGroup) else ()
+
+
+def process_lines(processes: tuple[PoolerSnapshot | CollectError, ...]) -> list[Text]:
+    """A line per process when there are several: its address, clients, servers and the
+    clients waiting there (the pools above are their sum), or why it did not answer."""
+    if len(processes) < 2:
+        return []
+    out = []
+    for i, p in enumerate(processes, 1):
+        t = Text(f"process {i} ", "dim")
+        if isinstance(p, CollectError):
+            t.append(one_line(p.message), "red")
+        else:
+            waiting = sum(pool.cl_waiting for pool in p.pools)
+            t.append_text(Text.assemble(
+                one_line(p.address), _SEP, f"clients {p.clients}", _SEP,
+                f"servers {p.servers}", _SEP,
+                (f"waiting {waiting}", "bold red" if waiting else ""),
+            ))  # fmt: skip
+        out.append(t)
+    return out
 
 
 def config_text(config: dict[str, str]) -> Text:
@@ -310,7 +342,10 @@ class PoolerPane(Vertical):
         pooler = self._pooler
         if pooler is None:
             return
-        self.query_one("#pooler-summary", Static).update(summary_text(pooler, self._rates))
+        summary = summary_text(pooler, self._rates)
+        for line in process_lines(pooler_processes(self)):
+            summary.append("\n").append_text(line)
+        self.query_one("#pooler-summary", Static).update(summary)
         self.query_one("#pooler-config", Static).update(config_text(pooler.config))
         table = self.table
         width = table.size.width or self.size.width or 80

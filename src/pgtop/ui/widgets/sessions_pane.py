@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from textual import events
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Vertical
 
@@ -287,6 +288,9 @@ class SessionsPane(Vertical):
         self._refresh_header()
 
     def action_clear_filter(self) -> None:
+        """Nothing to clear: esc goes on to the screen (a fleet member's goes back)."""
+        if not (self.filter_text or self.table.marked):
+            raise SkipAction
         if self.filter_text or self.table.marked:
             self.session_filter = None
             self.filter_text = ""
