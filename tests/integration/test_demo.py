@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from pgtop.collect.monitor import Monitor
 from pgtop.collect.replay import load_recording
 from pgtop.demo import DemoEnvironment
 from pgtop.demo.schema import DATABASES, ROLES
+from pgtop.demo.site import DemoSite
 from pgtop.model.records import Snapshot
 from pgtop.sandbox import find_pgbouncer, find_postgres_bindir
 from pgtop.ui.app import PgTopApp
@@ -205,8 +207,19 @@ time.sleep(120)
 """
 
 
+def _fleet() -> DemoSite:
+    from pgtop.demo.fleet import DemoFleet
+
+    return DemoFleet()
+
+
 @pytest.mark.timeout(90)
-def test_a_sigkilled_demo_is_swept_at_the_next_start() -> None:
+@pytest.mark.parametrize(
+    "next_demo",
+    [lambda: DemoEnvironment(pooler=False, workload=False), _fleet],
+    ids=["demo", "fleet"],
+)
+def test_a_sigkilled_demo_is_swept_at_the_next_start(next_demo: Callable[[], DemoSite]) -> None:
     _need("PostgreSQL", find_postgres_bindir())
     _need("PgBouncer", find_pgbouncer())
     child = subprocess.Popen(
@@ -220,7 +233,7 @@ def test_a_sigkilled_demo_is_swept_at_the_next_start() -> None:
     child.wait()
     assert root.is_dir()  # what a SIGKILL leaves behind
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), DemoEnvironment(pooler=False, workload=False):
+    with contextlib.redirect_stderr(err), next_demo():
         assert not root.exists(), "the dead demo's directory is still there"
     assert f"removed {root}" in err.getvalue()
     assert not _gone_soon([int(pid) for pid in pids])

@@ -1,8 +1,9 @@
 """`pgtop --demo`: a throwaway PostgreSQL (+ PgBouncer) under a lively workload, watched
 by pgtop. Nothing survives it: quitting, Ctrl-C, SIGTERM/SIGHUP and a crash all stop the
 servers and remove the temp dir, and what a SIGKILL leaves the next demo sweeps away.
-run_demo owns the DemoEnvironment (servers, workload, temp dir) and the signal handlers
-(_Signals) for the demo's lifetime; the servers come from pgtop.sandbox.
+run_demo (one server) and run_fleet_demo (three) each own their demo (servers, load, temp
+dir: a DemoSite) and, through _run_app, the signal handlers (_Signals) for its lifetime;
+the servers come from pgtop.sandbox.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
-from pgtop.demo.environment import DemoEnvironment, say
+from pgtop.demo.environment import DemoEnvironment
+from pgtop.demo.site import DemoSite, say
 from pgtop.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from pgtop.sandbox import SandboxError
 
@@ -29,6 +32,7 @@ __all__ = ["DemoEnvironment", "run_demo"]
 
 
 DEMO_REFRESH = 1.0
+Site = TypeVar("Site", bound=DemoSite)
 
 
 class _Signals:
@@ -86,28 +90,64 @@ def run_demo(args: argparse.Namespace) -> int:
     if isinstance(recorder, str):
         print(f"pgtop: {recorder}", file=sys.stderr)
         return EXIT_USAGE
+
+    def open_app(env: DemoEnvironment, refresh: float, read_only: bool) -> Any:
+        target = env.target(refresh=refresh, read_only=read_only)
+        app = _make_app(target.replace(read_only_locked=read_only), recorder)
+        if env.workload is not None:
+            env.workload.on_error = partial(_notify, app)
+        return app
+
+    closing = recorder.close if recorder is not None else None  # the file is the user's
+    return _run_app(args, DemoEnvironment(), open_app, "pgtop", closing=closing)
+
+
+def run_fleet_demo(args: argparse.Namespace) -> int:
+    """`pgtop --demo --fleet`: demo/fleet.py's three servers on the fleet screen. The
+    DemoFleet (servers, load, temp dir) lives as long as this call."""
+    from pgtop.demo.fleet import DemoFleet
+
+    def open_app(demo: DemoFleet, refresh: float, read_only: bool) -> Any:
+        from pgtop.ui.app import PgTopApp
+
+        members = [
+            (name, target.replace(read_only=read_only, read_only_locked=read_only))
+            for name, target in demo.members(refresh)
+        ]
+        app = PgTopApp(members[0][1], members=members)
+        app.sub_title = "demo fleet"
+        return app
+
+    return _run_app(args, DemoFleet(), open_app, "the fleet")
+
+
+def _run_app(
+    args: argparse.Namespace,
+    demo: Site,
+    open_app: Callable[[Site, float, bool], Any],
+    opening: str,
+    *,
+    closing: Callable[[], None] | None = None,
+) -> int:
+    """Start `demo`, run the app open_app(demo, refresh, read_only) gives over it, stop
+    it: the exit code, and one line on stderr for whatever went wrong, never a traceback.
+    `closing` runs just before the servers stop, whatever happened."""
     t0 = time.monotonic()
     # Textual takes ~0.4 s to import: do it while initdb runs, which is mostly waiting.
     threading.Thread(target=_import_ui, name="pgtop-demo-import", daemon=True).start()
-    env = DemoEnvironment()
     signals = _Signals()
     signals.install()
     code = EXIT_OK
-    workload_error: str | None = None
+    load_error: str | None = None
     try:
-        env.start()
+        demo.start()
         refresh = getattr(args, "refresh", None) or DEMO_REFRESH
-        read_only = bool(getattr(args, "read_only", False))
-        target = env.target(refresh=refresh, read_only=read_only)
-        target = target.replace(read_only_locked=read_only)
-        app = _make_app(target, recorder)
+        app = open_app(demo, refresh, bool(getattr(args, "read_only", False)))
         signals.app = app
-        if env.workload is not None:
-            env.workload.on_error = partial(_notify, app)
-        say(f"ready in {time.monotonic() - t0:.1f} s; opening pgtop (q or Ctrl-C quits)")
+        say(f"ready in {time.monotonic() - t0:.1f} s; opening {opening} (q or Ctrl-C quits)")
         app.run(mouse=not getattr(args, "no_mouse", False))
         signals.app = None
-        workload_error = env.workload.error if env.workload else None
+        load_error = demo.load_error()
         if app.exit_message:
             say(f"error: {app.exit_message}")
             code = EXIT_FAILURE
@@ -126,69 +166,15 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         signals.app, signals.closing = None, True
         try:
-            if recorder is not None:
-                recorder.close()  # the file outlives the demo: it is the user's
-            env.close()
-        finally:
-            signals.restore()
-    if workload_error:
-        say(workload_error)
-    if env.root is not None:
-        say(f"stopped the servers and removed {env.root}")
-    return code
-
-
-def run_fleet_demo(args: argparse.Namespace) -> int:
-    """`pgtop --demo --fleet`: demo/fleet.py's three servers on the fleet screen. The
-    DemoFleet (servers, load, temp dir) lives as long as this call."""
-    from pgtop.demo.fleet import DemoFleet
-
-    t0 = time.monotonic()
-    threading.Thread(target=_import_ui, name="pgtop-demo-import", daemon=True).start()
-    demo = DemoFleet()
-    signals = _Signals()
-    signals.install()
-    code = EXIT_OK
-    try:
-        demo.start()
-        refresh = getattr(args, "refresh", None) or DEMO_REFRESH
-        read_only = bool(getattr(args, "read_only", False))
-        members = [
-            (name, target.replace(read_only=read_only, read_only_locked=read_only))
-            for name, target in demo.members(refresh)
-        ]
-        from pgtop.ui.app import PgTopApp
-
-        app = PgTopApp(members[0][1], members=members)
-        app.sub_title = "demo fleet"
-        signals.app = app
-        say(f"ready in {time.monotonic() - t0:.1f} s; opening the fleet (q or Ctrl-C quits)")
-        app.run(mouse=not getattr(args, "no_mouse", False))
-        signals.app = None
-        if app.exit_message:
-            say(f"error: {app.exit_message}")
-            code = EXIT_FAILURE
-        elif app.return_code:
-            code = EXIT_FAILURE
-    except SandboxError as exc:
-        say(f"error: {exc}")
-        code = EXIT_FAILURE
-    except KeyboardInterrupt:
-        say("interrupted")
-        code = EXIT_FAILURE
-    except Exception as exc:  # a demo must never end in a traceback
-        first = str(exc).strip().splitlines()
-        say(f"error: {type(exc).__name__}: {first[0] if first else 'unexpected failure'}")
-        code = EXIT_FAILURE
-    finally:
-        signals.app, signals.closing = None, True
-        try:
-            root = demo.root
+            if closing is not None:
+                closing()
             demo.close()
         finally:
             signals.restore()
-    if root is not None:
-        say(f"stopped the servers and removed {root}")
+    if load_error:
+        say(load_error)
+    if demo.removed is not None:
+        say(f"stopped the servers and removed {demo.removed}")
     return code
 
 
