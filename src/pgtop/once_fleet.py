@@ -111,7 +111,8 @@ def render_fleet(results: list[ServerResult], fmt: str) -> str:
     blocks = []
     for r in results:
         env = f" [{r.target.env}]" if r.target.env else ""
-        head = f"== {r.name}{env}: {r.status} =="
+        # A profile name is the user's own text, but it reaches a terminal: no escapes.
+        head = f"== {visible(r.name)}{env}: {r.status} =="
         if r.snapshot is None or r.rates is None:
             blocks.append(f"{head}\nerror: {visible(r.error or 'no answer')}\n")
         else:

@@ -246,3 +246,14 @@ def test_processes_are_added_up_and_their_pointers_kept_apart() -> None:
     # Both processes use pointer 0x1/0x9: tagged, each client still finds its own server.
     assert [c.link for c in both.client_list] == ["0:0x9", "1:0x9"]
     assert [s.ptr for s in both.server_list] == ["0:0x9", "1:0x9"]
+
+
+def test_once_text_shows_an_escape_in_a_profile_name_as_a_stand_in() -> None:
+    """A profile name reaches the terminal in --once's heading: ESC must not."""
+    from pgtop.once_fleet import ServerResult, render_fleet
+    from pgtop.target import Target
+
+    down = ServerResult("e\x1b[31mvil", Target(), status=UNREACHABLE, error="refused\x1b[2J")
+    text = render_fleet([down], "text")
+    assert "\x1b" not in text
+    assert "== e␛[31mvil: unreachable ==" in text
