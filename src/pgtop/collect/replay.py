@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pgtop.collect.record import FORMAT, RecordingError
-from pgtop.model.codec import CodecError, Compact, apply, from_compact, sane_time
+from pgtop.model.codec import CodecError, Compact, SessionMemo, apply, from_compact, sane_time
 from pgtop.model.records import Snapshot
 
 # Frames are written with "t" first and "delta" second, compactly (see RecordingWriter).
@@ -140,6 +140,9 @@ class Recording:
         self._names = _field_names(header.get("fields"))
         self._at: tuple[int, Compact] | None = None  # the last frame rebuilt
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
+        # The last snapshot's sessions by their compact rows: stepping forward decodes
+        # only the rows a delta names (unchanged rows are the same list objects).
+        self._session_memo: SessionMemo = {}
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -190,7 +193,7 @@ class Recording:
         snap = self._snapshots.get(i)
         if snap is None:
             try:
-                snap = from_compact(self.frame(i), self._names)
+                snap = from_compact(self.frame(i), self._names, self._session_memo)
             except CodecError as exc:
                 raise _Unreadable(i, str(exc), chain=False) from None
             self._snapshots[i] = snap

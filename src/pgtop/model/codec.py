@@ -261,11 +261,23 @@ def to_compact(snap: Snapshot, rows: dict[Any, list[Any]] | None = None) -> Comp
     return out
 
 
-def from_compact(d: Compact, names: dict[str, list[str]] | None = None) -> Snapshot:
+# pid (as in the frame) -> (the compact row a Session was decoded from, that Session).
+SessionMemo = dict[str, tuple[list[Any], Session]]
+
+
+def from_compact(
+    d: Compact, names: dict[str, list[str]] | None = None, memo: SessionMemo | None = None
+) -> Snapshot:
     """The Snapshot of a full compact dict; `names` as for decode_record. CodecError if it
-    does not hold a whole, well-typed snapshot."""
+    does not hold a whole, well-typed snapshot.
+
+    `memo` (kept by the caller between frames, replaced by this frame's): a row that is
+    the very list object a Session was decoded from last time gives that Session again,
+    not decoded or validated twice. `apply` keeps an unchanged row's list, so replaying a
+    delta decodes only the rows it names, and unchanged sessions stay the same objects
+    (what the view's caches key on)."""
     try:
-        return _from_compact(d, names)
+        return _from_compact(d, names, memo)
     except CodecError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -281,7 +293,30 @@ def _why(exc: Exception) -> str:
     return "a value of the wrong kind"
 
 
-def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
+def _sessions(
+    rows: dict[str, list[Any]], names: dict[str, list[str]] | None, memo: SessionMemo | None
+) -> tuple[Session, ...]:
+    if memo is None:
+        return tuple(decode_record(Session, row, names, pid=int(pid)) for pid, row in rows.items())
+    fresh: SessionMemo = {}
+    out = []
+    for pid, row in rows.items():
+        hit = memo.get(pid)
+        # Identity, not equality: the memo holds the row, so its id cannot be reused.
+        if hit is not None and hit[0] is row:
+            s = hit[1]
+        else:
+            s = decode_record(Session, row, names, pid=int(pid))
+        fresh[pid] = (row, s)
+        out.append(s)
+    memo.clear()
+    memo.update(fresh)
+    return tuple(out)
+
+
+def _from_compact(
+    d: Compact, names: dict[str, list[str]] | None, memo: SessionMemo | None = None
+) -> Snapshot:
     snapshot_time = datetime.fromisoformat(d["t"])
     server = decode_record(ServerInfo, d["server"], names, snapshot_time=snapshot_time)
     if not sane_time(snapshot_time):
@@ -289,10 +324,7 @@ def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
     kwargs: dict[str, Any] = {"server": server}
     for name, kind in _spec(Snapshot):
         if name == "sessions":
-            kwargs[name] = tuple(
-                decode_record(Session, row, names, pid=int(pid))
-                for pid, row in d["sessions"].items()
-            )
+            kwargs[name] = _sessions(d["sessions"], names, memo)
         elif name != "server" and name in d:
             kwargs[name] = _dec(d[name], kind, names)
     pooler = kwargs.get("pooler")

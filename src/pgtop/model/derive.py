@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pgtop.model.records import (
     ACTIVE,
+    CLIENT_BACKEND,
     IDLE,
     IDLE_IN_TRANSACTION,
     IDLE_IN_TRANSACTION_ABORTED,
@@ -20,28 +21,41 @@ from pgtop.model.records import (
     StateCounts,
 )
 
+# The last tuple of sessions counted and its counts: the header, the summary and the
+# once-output count the same snapshot's sessions; tuples are immutable, so identity will do.
+_last_counted: tuple[tuple[Session, ...], StateCounts] | None = None
+
 
 def count_states(sessions: Iterable[Session]) -> StateCounts:
     """Counts of client sessions by state; background workers are not connections."""
-    c: Counter[str] = Counter()
+    global _last_counted
+    last = _last_counted
+    if last is not None and last[0] is sessions:
+        return last[1]
+    c: dict[str, int] = {}
     waiting = total = 0
-    for s in sessions:
-        if not s.is_client:
+    for s in sessions:  # attributes, not the properties: this runs over every session
+        if s.backend_type != CLIENT_BACKEND:
             continue
         total += 1
-        c[s.state or ""] += 1
-        if s.waits_on_lock:
+        state = s.state or ""
+        c[state] = c.get(state, 0) + 1
+        if s.wait_event_type == "Lock":
             waiting += 1
-    known = c[ACTIVE] + c[IDLE] + c[IDLE_IN_TRANSACTION] + c[IDLE_IN_TRANSACTION_ABORTED]
-    return StateCounts(
-        active=c[ACTIVE],
-        idle=c[IDLE],
-        idle_in_transaction=c[IDLE_IN_TRANSACTION],
-        idle_in_transaction_aborted=c[IDLE_IN_TRANSACTION_ABORTED],
-        other=total - known,
+    active, idle = c.get(ACTIVE, 0), c.get(IDLE, 0)
+    in_tx, aborted = c.get(IDLE_IN_TRANSACTION, 0), c.get(IDLE_IN_TRANSACTION_ABORTED, 0)
+    counts = StateCounts(
+        active=active,
+        idle=idle,
+        idle_in_transaction=in_tx,
+        idle_in_transaction_aborted=aborted,
+        other=total - active - idle - in_tx - aborted,
         waiting_on_lock=waiting,
         total=total,
     )
+    if isinstance(sessions, tuple):
+        _last_counted = (sessions, counts)
+    return counts
 
 
 def group_sessions(

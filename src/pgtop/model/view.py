@@ -114,11 +114,92 @@ def blockers_of(sessions: list[Session] | tuple[Session, ...]) -> set[int]:
     return {pid for s in sessions for pid in s.blocked_by}
 
 
+class ViewMemo:
+    """What `visible_sessions` computed for the sessions of the last call, kept by the
+    caller (one per sessions pane) so that a poll costs what changed, not what exists.
+
+    Sessions are immutable and collectors (and the replay) hand back the very same
+    object for a session that did not change, so facts are cached by identity: each
+    session's sort key and filter verdict are computed once, and the last order is
+    handed to the sort again, so it finds one long sorted run plus the changed rows
+    (Timsort merges those in about linear time). Each call keeps only the current
+    sessions' entries: nothing grows with time.
+    """
+
+    def __init__(self) -> None:
+        self._key_of: SortKey | None = None
+        self._keys: dict[int, tuple[Session, Any]] = {}
+        self._matches_for: object = None
+        self._verdicts: dict[int, tuple[Session, bool]] = {}
+        self._last_order: list[Session] = []
+
+    def keys(self, rows: list[Session], key_of: SortKey) -> list[Any]:
+        if key_of is not self._key_of:
+            self._key_of, self._keys = key_of, {}
+        old = self._keys
+        fresh: dict[int, tuple[Session, Any]] = {}
+        out = []
+        for s in rows:
+            hit = old.get(id(s))
+            # The cache holds the session, so its id is not reused while listed.
+            k = hit[1] if hit is not None and hit[0] is s else key_of(s)
+            fresh[id(s)] = (s, k)
+            out.append(k)
+        self._keys = fresh
+        return out
+
+    def filtered(
+        self, rows: list[Session], matches: Callable[[Session], bool], same_as: object
+    ) -> list[Session]:
+        """`rows` that match; `same_as` names the filter (None: it depends on the time,
+        so every session is asked again)."""
+        if same_as is None or same_as is not self._matches_for:
+            self._matches_for, self._verdicts = same_as, {}
+        if same_as is None:
+            return [s for s in rows if matches(s)]
+        old = self._verdicts
+        fresh: dict[int, tuple[Session, bool]] = {}
+        out = []
+        for s in rows:
+            hit = old.get(id(s))
+            ok = hit[1] if hit is not None and hit[0] is s else matches(s)
+            fresh[id(s)] = (s, ok)
+            if ok:
+                out.append(s)
+        self._verdicts = fresh
+        return out
+
+    def presorted(self, rows: list[Session]) -> list[Session]:
+        """`rows` in the last call's order, sessions new to it last."""
+        last = self._last_order
+        if not last:
+            return rows
+        here = {id(s) for s in rows}
+        before = {id(s) for s in last}
+        return [s for s in last if id(s) in here] + [s for s in rows if id(s) not in before]
+
+    def remember(self, order: list[Session]) -> None:
+        self._last_order = order
+
+
+def _with_pid(key: SortKey) -> SortKey:
+    return lambda s: (key(s), s.pid)
+
+
+# Per column, (the column's value, pid): pids are unique, so no two keys tie.
+_COLUMN_KEYS: dict[str, SortKey] = {name: _with_pid(key) for name, (key, _) in SORT_KEYS.items()}
+
+
 def visible_sessions(
     sessions: tuple[Session, ...] | list[Session],
     view: SessionView,
     matches: Callable[[Session], bool] | None = None,
+    memo: ViewMemo | None = None,
+    matches_id: object = None,
 ) -> list[Session]:
+    """The sessions listed under `view`, in its order. With a `memo` (the caller's, kept
+    between calls) the same list costs only what changed since the last call;
+    `matches_id` is the filter's identity when its verdicts do not depend on the time."""
     rows: list[Session] = list(sessions)
     if not view.show_system:
         rows = [s for s in rows if s.is_client or s.state is not None]
@@ -128,13 +209,28 @@ def visible_sessions(
         blocking = blockers_of(sessions)
         rows = [s for s in rows if s.blocked_by or s.pid in blocking]
     if matches is not None:
-        rows = [s for s in rows if matches(s)]
-    if view.sort is None or view.sort not in SORT_KEYS:
-        rows.sort(key=_default_key, reverse=view.reverse)
+        if memo is not None:
+            rows = memo.filtered(rows, matches, matches_id)
+        else:
+            rows = [s for s in rows if matches(s)]
+    column = view.sort if view.sort in SORT_KEYS else None
+    key_of = _default_key if column is None else _COLUMN_KEYS[column]
+    if memo is None:
+        rows.sort(key=key_of, reverse=view.reverse)
+        keys = None
     else:
-        key, _ = SORT_KEYS[view.sort]
-        rows.sort(key=lambda s: (key(s), s.pid), reverse=view.reverse)
-        if view.reverse:  # reversed, the sessions without that age would come first
-            unknown = float("inf")
-            rows = [s for s in rows if key(s) != unknown] + [s for s in rows if key(s) == unknown]
+        rows = memo.presorted(rows)
+        keys = memo.keys(rows, key_of)
+        order = sorted(range(len(rows)), key=keys.__getitem__, reverse=view.reverse)
+        rows = [rows[i] for i in order]
+        keys = [keys[i] for i in order]
+    if column is not None and view.reverse:
+        # Reversed, the sessions without that age would come first: they go last.
+        unknown = float("inf")
+        if keys is None:
+            keys = [key_of(s) for s in rows]
+        known = [s for s, k in zip(rows, keys, strict=True) if k[0] != unknown]
+        rows = known + [s for s, k in zip(rows, keys, strict=True) if k[0] == unknown]
+    if memo is not None:
+        memo.remember(rows)
     return rows
