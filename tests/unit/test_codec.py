@@ -14,6 +14,7 @@ from builders import NOW, ago, session
 from pgtop.model import records
 from pgtop.model.codec import (
     CodecError,
+    SessionMemo,
     apply,
     delta,
     from_compact,
@@ -199,7 +200,7 @@ def test_a_memo_decodes_only_changed_rows_and_keeps_unchanged_sessions() -> None
         snapshot([changed_one, *SESSIONS[2:], session(300)], at=2),
         snapshot([changed_one, *SESSIONS[2:], session(300)], at=3),
     ]
-    memo: dict = {}  # type: ignore[type-arg]
+    memo = SessionMemo()
     state = to_compact(frames[0])
     built = [from_compact(state, None, memo)]
     for prev, new in itertools.pairwise(frames):
@@ -210,7 +211,7 @@ def test_a_memo_decodes_only_changed_rows_and_keeps_unchanged_sessions() -> None
     assert by_pid[1][SESSIONS[0].pid] is by_pid[0][SESSIONS[0].pid]  # unchanged: kept
     assert by_pid[1][changed_one.pid] is not by_pid[0][changed_one.pid]  # changed: decoded
     assert by_pid[3][300] is by_pid[2][300]
-    assert set(memo) == {str(s.pid) for s in frames[-1].sessions}  # only the current rows
+    assert set(memo.sessions) == {str(s.pid) for s in frames[-1].sessions}  # only current rows
 
 
 def test_apply_of_a_full_frame_is_that_frame() -> None:

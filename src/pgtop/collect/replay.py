@@ -142,7 +142,7 @@ class Recording:
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         # The last snapshot's sessions by their compact rows: stepping forward decodes
         # only the rows a delta names (unchanged rows are the same list objects).
-        self._session_memo: SessionMemo = {}
+        self._session_memo = SessionMemo()
 
     def __len__(self) -> int:
         return len(self._lines)

@@ -25,6 +25,8 @@ import functools
 import json
 import re
 from datetime import datetime
+from itertools import compress
+from operator import attrgetter, is_, not_
 from typing import Any
 
 from pgtop.model import records
@@ -261,8 +263,13 @@ def to_compact(snap: Snapshot, rows: dict[Any, list[Any]] | None = None) -> Comp
     return out
 
 
-# pid (as in the frame) -> (the compact row a Session was decoded from, that Session).
-SessionMemo = dict[str, tuple[list[Any], Session]]
+class SessionMemo:
+    """The last frame's sessions by pid (as in the frame), with the compact rows they
+    were decoded from; kept by the caller between frames (see `from_compact`)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Any]] = {}
+        self.sessions: dict[str, Session] = {}
 
 
 def from_compact(
@@ -298,20 +305,20 @@ def _sessions(
 ) -> tuple[Session, ...]:
     if memo is None:
         return tuple(decode_record(Session, row, names, pid=int(pid)) for pid, row in rows.items())
-    fresh: SessionMemo = {}
-    out = []
-    for pid, row in rows.items():
-        hit = memo.get(pid)
-        # Identity, not equality: the memo holds the row, so its id cannot be reused.
-        if hit is not None and hit[0] is row:
-            s = hit[1]
-        else:
-            s = decode_record(Session, row, names, pid=int(pid))
-        fresh[pid] = (row, s)
-        out.append(s)
-    memo.clear()
-    memo.update(fresh)
-    return tuple(out)
+    # Which rows are the very lists decoded last time: found in C (map, is_), so the
+    # Python work is only the changed rows. The memo holds the rows: ids are not reused.
+    pids = list(rows)
+    new_rows = list(rows.values())
+    out = list(map(memo.sessions.get, pids))
+    same = map(is_, new_rows, map(memo.rows.get, pids))
+    for i in compress(range(len(pids)), map(not_, same)):
+        out[i] = decode_record(Session, new_rows[i], names, pid=int(pids[i]))
+    memo.rows = rows  # never changed in place: `apply` builds a new dict per frame
+    memo.sessions = dict(zip(pids, out, strict=True))
+    return tuple(out)  # type: ignore[arg-type]
+
+
+_PID = attrgetter("pid")
 
 
 def _from_compact(
@@ -339,7 +346,7 @@ def _from_compact(
         }
         kwargs["pooler"] = dataclasses.replace(pooler, **lists) if lists else pooler
     _validate(Snapshot, kwargs)
-    if len({s.pid for s in kwargs["sessions"]}) != len(kwargs["sessions"]):
+    if len(set(map(_PID, kwargs["sessions"]))) != len(kwargs["sessions"]):
         raise CodecError("two sessions with the same pid")
     return Snapshot(**kwargs)
 
