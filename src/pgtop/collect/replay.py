@@ -10,8 +10,10 @@ by a crash, loads up to its last complete frame.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import re
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -143,6 +145,10 @@ class Recording:
         # The last snapshot's sessions by their compact rows: stepping forward decodes
         # only the rows a delta names (unchanged rows are the same list objects).
         self._session_memo = SessionMemo()
+        # The playback may decode the next frame in a worker thread (off the UI's event
+        # loop) while a key asks for another: one rebuild at a time keeps _at, the memo
+        # and the cache consistent.
+        self._building = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -190,6 +196,10 @@ class Recording:
         return state
 
     def _build(self, i: int) -> Snapshot:
+        with self._building:
+            return self._build_locked(i)
+
+    def _build_locked(self, i: int) -> Snapshot:
         snap = self._snapshots.get(i)
         if snap is None:
             try:
@@ -200,6 +210,12 @@ class Recording:
             if len(self._snapshots) > _SNAPSHOT_CACHE:
                 self._snapshots.popitem(last=False)
         return snap
+
+    def prepare(self, i: int) -> None:
+        """Decode frame `i` into the cache ahead of showing it; safe from another thread.
+        An unreadable frame is left for `readable` to step over."""
+        with contextlib.suppress(_Unreadable, IndexError):
+            self._build(i)
 
     def snapshot(self, i: int) -> Snapshot:
         """Frame `i`; RecordingError (one line) if it cannot be rebuilt."""
