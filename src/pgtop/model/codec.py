@@ -216,7 +216,11 @@ def decode_record(
     if recorded is None or (
         len(recorded) == len(spec) and all(a == b for a, (b, _) in zip(recorded, spec, strict=True))
     ):
-        kwargs = {name: _dec(v, kind, names) for (name, kind), v in zip(spec, row, strict=True)}
+        # Plain values (most fields) are taken as they are, without a call each.
+        kwargs = {
+            name: v if v is None or not kind else _dec(v, kind, names)
+            for (name, kind), v in zip(spec, row, strict=True)
+        }
     else:
         kinds = _all_kinds(cls)
         kwargs = {

@@ -64,7 +64,7 @@ def group_sessions(
     """Client sessions grouped by `key` (database, user, application, client host...)."""
     groups: dict[str, list[Session]] = defaultdict(list)
     for s in sessions:
-        if s.is_client:
+        if s.backend_type == CLIENT_BACKEND:  # is_client, without a property call per session
             groups[key(s) or ""].append(s)
     return dict(groups)
 
