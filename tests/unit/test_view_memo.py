@@ -1,11 +1,13 @@
-"""The view's memo (sort keys and filter verdicts kept per unchanged session) must list
-exactly what a full recompute lists, in the same order, whatever changed between polls."""
+"""The view's memo (sort keys and filter verdicts kept per unchanged session), and the
+state counts kept per session object, must give what a full recompute gives, in the
+same order, whatever changed between polls."""
 
 import dataclasses
 import random
 
 from builders import ago, session
 
+from pgtop.model.derive import count_states
 from pgtop.model.filter import parse_filter
 from pgtop.model.records import Session
 from pgtop.model.view import SORT_KEYS, SessionView, ViewMemo, visible_sessions
@@ -91,3 +93,19 @@ def test_a_changed_view_or_filter_is_not_answered_from_the_memo() -> None:
     only_batch = visible_sessions(rows, SessionView(), lambda s: batch.matches(s, now), memo, batch)
     assert {s.application for s in only_web} <= {"web"}
     assert {s.application for s in only_batch} <= {"batch"}
+
+
+def test_state_counts_kept_from_changed_sessions_equal_a_full_recount() -> None:
+    rng = random.Random(5)
+    sessions = [_random_session(rng, pid) for pid in range(1, 61)]
+    next_pid = 60
+    for _ in range(60):  # a few sessions change, end or start per poll
+        for _ in range(rng.randint(0, 5)):
+            i = rng.randrange(len(sessions))
+            sessions[i] = _random_session(rng, sessions[i].pid)
+        for _ in range(rng.randint(0, 2)):
+            sessions.pop(rng.randrange(len(sessions)))
+        for _ in range(rng.randint(0, 2)):
+            next_pid += 1
+            sessions.append(_random_session(rng, next_pid))
+        assert count_states(tuple(sessions)) == count_states(list(sessions))  # list: recount
