@@ -14,6 +14,7 @@ from builders import NOW, ago, session
 from pgtop.model import records
 from pgtop.model.codec import (
     CodecError,
+    SessionMemo,
     apply,
     delta,
     from_compact,
@@ -187,6 +188,30 @@ def test_a_chain_of_deltas_rebuilds_every_frame() -> None:
     for prev, new in itertools.pairwise(frames):
         state = apply(state, delta(to_compact(prev), to_compact(new)))
         assert from_compact(state) == new
+
+
+def test_a_memo_decodes_only_changed_rows_and_keeps_unchanged_sessions() -> None:
+    """Replaying with a memo gives the same snapshots as decoding each frame in full,
+    and a session no delta names is the very object of the frame before."""
+    changed_one = replace(SESSIONS[1], state="active", query="select 2")
+    frames = [
+        snapshot(SESSIONS),
+        snapshot([SESSIONS[0], changed_one, *SESSIONS[2:]], at=1),
+        snapshot([changed_one, *SESSIONS[2:], session(300)], at=2),
+        snapshot([changed_one, *SESSIONS[2:], session(300)], at=3),
+    ]
+    memo = SessionMemo()
+    state = to_compact(frames[0])
+    built = [from_compact(state, None, memo)]
+    for prev, new in itertools.pairwise(frames):
+        state = apply(state, delta(to_compact(prev), to_compact(new)))
+        built.append(from_compact(state, None, memo))
+    assert built == frames
+    by_pid = [{s.pid: s for s in snap.sessions} for snap in built]
+    assert by_pid[1][SESSIONS[0].pid] is by_pid[0][SESSIONS[0].pid]  # unchanged: kept
+    assert by_pid[1][changed_one.pid] is not by_pid[0][changed_one.pid]  # changed: decoded
+    assert by_pid[3][300] is by_pid[2][300]
+    assert set(memo.sessions) == {str(s.pid) for s in frames[-1].sessions}  # only current rows
 
 
 def test_apply_of_a_full_frame_is_that_frame() -> None:

@@ -406,25 +406,29 @@ async def _refuse_pooler(conn: asyncpg.Connection, where: str) -> None:
 
 
 def _session_from_row(r: Any) -> Session:
-    blocked = r["blocked_by"]
+    # By position, not by name: sessions.sql selects the columns in Session's field order
+    # (then live_pids), and under churn this runs for every changed row of every poll.
+    (pid, backend_start, datname, usename, application, client_addr, client_port,
+     backend_type, state, wait_event_type, wait_event, xact_start, query_start,
+     state_change, query, query_id, backend_xid, backend_xmin, blocked, _) = r  # fmt: skip
     return Session(
-        pid=r["pid"],
-        backend_start=r["backend_start"],
-        database=r["datname"],
-        user=r["usename"],
-        application=r["application_name"] or "",
-        client_addr=r["client_addr"],
-        client_port=r["client_port"],
-        backend_type=r["backend_type"] or "",
-        state=r["state"],
-        wait_event_type=r["wait_event_type"],
-        wait_event=r["wait_event"],
-        xact_start=r["xact_start"],
-        query_start=r["query_start"],
-        state_change=r["state_change"],
-        query=r["query"] or "",
-        query_id=r["query_id"],
-        backend_xid=r["backend_xid"],
-        backend_xmin=r["backend_xmin"],
-        blocked_by=tuple(blocked) if blocked else (),
+        pid,
+        backend_start,
+        datname,
+        usename,
+        application or "",
+        client_addr,
+        client_port,
+        backend_type or "",
+        state,
+        wait_event_type,
+        wait_event,
+        xact_start,
+        query_start,
+        state_change,
+        query or "",
+        query_id,
+        backend_xid,
+        backend_xmin,
+        tuple(blocked) if blocked else (),
     )

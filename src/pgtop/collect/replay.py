@@ -10,8 +10,10 @@ by a crash, loads up to its last complete frame.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import re
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from pgtop.collect.record import (
     hour_files,
     server_dir_name,
 )
-from pgtop.model.codec import CodecError, Compact, apply, from_compact, sane_time
+from pgtop.model.codec import CodecError, Compact, SessionMemo, apply, from_compact, sane_time
 from pgtop.model.records import Snapshot
 
 # Frames are written with "t" first and "delta" second, compactly (see RecordingWriter).
@@ -148,6 +150,13 @@ class Recording:
         self._at: tuple[int, Compact] | None = None  # the last frame rebuilt
         self.start = 0  # where playback begins (--at), set by load_directory
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
+        # The last snapshot's sessions by their compact rows: stepping forward decodes
+        # only the rows a delta names (unchanged rows are the same list objects).
+        self._session_memo = SessionMemo()
+        # The playback may decode the next frame in a worker thread (off the UI's event
+        # loop) while a key asks for another: one rebuild at a time keeps _at, the memo
+        # and the cache consistent.
+        self._building = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -195,16 +204,26 @@ class Recording:
         return state
 
     def _build(self, i: int) -> Snapshot:
+        with self._building:
+            return self._build_locked(i)
+
+    def _build_locked(self, i: int) -> Snapshot:
         snap = self._snapshots.get(i)
         if snap is None:
             try:
-                snap = from_compact(self.frame(i), self._names)
+                snap = from_compact(self.frame(i), self._names, self._session_memo)
             except CodecError as exc:
                 raise _Unreadable(i, str(exc), chain=False) from None
             self._snapshots[i] = snap
             if len(self._snapshots) > _SNAPSHOT_CACHE:
                 self._snapshots.popitem(last=False)
         return snap
+
+    def prepare(self, i: int) -> None:
+        """Decode frame `i` into the cache ahead of showing it; safe from another thread.
+        An unreadable frame is left for `readable` to step over."""
+        with contextlib.suppress(_Unreadable, IndexError):
+            self._build(i)
 
     def snapshot(self, i: int) -> Snapshot:
         """Frame `i`; RecordingError (one line) if it cannot be rebuilt."""

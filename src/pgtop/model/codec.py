@@ -25,6 +25,8 @@ import functools
 import json
 import re
 from datetime import datetime
+from itertools import compress
+from operator import attrgetter, is_, not_
 from typing import Any
 
 from pgtop.model import records
@@ -214,7 +216,11 @@ def decode_record(
     if recorded is None or (
         len(recorded) == len(spec) and all(a == b for a, (b, _) in zip(recorded, spec, strict=True))
     ):
-        kwargs = {name: _dec(v, kind, names) for (name, kind), v in zip(spec, row, strict=True)}
+        # Plain values (most fields) are taken as they are, without a call each.
+        kwargs = {
+            name: v if v is None or not kind else _dec(v, kind, names)
+            for (name, kind), v in zip(spec, row, strict=True)
+        }
     else:
         kinds = _all_kinds(cls)
         kwargs = {
@@ -261,11 +267,28 @@ def to_compact(snap: Snapshot, rows: dict[Any, list[Any]] | None = None) -> Comp
     return out
 
 
-def from_compact(d: Compact, names: dict[str, list[str]] | None = None) -> Snapshot:
+class SessionMemo:
+    """The last frame's sessions by pid (as in the frame), with the compact rows they
+    were decoded from; kept by the caller between frames (see `from_compact`)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Any]] = {}
+        self.sessions: dict[str, Session] = {}
+
+
+def from_compact(
+    d: Compact, names: dict[str, list[str]] | None = None, memo: SessionMemo | None = None
+) -> Snapshot:
     """The Snapshot of a full compact dict; `names` as for decode_record. CodecError if it
-    does not hold a whole, well-typed snapshot."""
+    does not hold a whole, well-typed snapshot.
+
+    `memo` (kept by the caller between frames, replaced by this frame's): a row that is
+    the very list object a Session was decoded from last time gives that Session again,
+    not decoded or validated twice. `apply` keeps an unchanged row's list, so replaying a
+    delta decodes only the rows it names, and unchanged sessions stay the same objects
+    (what the view's caches key on)."""
     try:
-        return _from_compact(d, names)
+        return _from_compact(d, names, memo)
     except CodecError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -281,7 +304,30 @@ def _why(exc: Exception) -> str:
     return "a value of the wrong kind"
 
 
-def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
+def _sessions(
+    rows: dict[str, list[Any]], names: dict[str, list[str]] | None, memo: SessionMemo | None
+) -> tuple[Session, ...]:
+    if memo is None:
+        return tuple(decode_record(Session, row, names, pid=int(pid)) for pid, row in rows.items())
+    # Which rows are the very lists decoded last time: found in C (map, is_), so the
+    # Python work is only the changed rows. The memo holds the rows: ids are not reused.
+    pids = list(rows)
+    new_rows = list(rows.values())
+    out = list(map(memo.sessions.get, pids))
+    same = map(is_, new_rows, map(memo.rows.get, pids))
+    for i in compress(range(len(pids)), map(not_, same)):
+        out[i] = decode_record(Session, new_rows[i], names, pid=int(pids[i]))
+    memo.rows = rows  # never changed in place: `apply` builds a new dict per frame
+    memo.sessions = dict(zip(pids, out, strict=True))
+    return tuple(out)  # type: ignore[arg-type]
+
+
+_PID = attrgetter("pid")
+
+
+def _from_compact(
+    d: Compact, names: dict[str, list[str]] | None, memo: SessionMemo | None = None
+) -> Snapshot:
     snapshot_time = datetime.fromisoformat(d["t"])
     server = decode_record(ServerInfo, d["server"], names, snapshot_time=snapshot_time)
     if not sane_time(snapshot_time):
@@ -289,10 +335,7 @@ def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
     kwargs: dict[str, Any] = {"server": server}
     for name, kind in _spec(Snapshot):
         if name == "sessions":
-            kwargs[name] = tuple(
-                decode_record(Session, row, names, pid=int(pid))
-                for pid, row in d["sessions"].items()
-            )
+            kwargs[name] = _sessions(d["sessions"], names, memo)
         elif name != "server" and name in d:
             kwargs[name] = _dec(d[name], kind, names)
     pooler = kwargs.get("pooler")
@@ -307,7 +350,7 @@ def _from_compact(d: Compact, names: dict[str, list[str]] | None) -> Snapshot:
         }
         kwargs["pooler"] = dataclasses.replace(pooler, **lists) if lists else pooler
     _validate(Snapshot, kwargs)
-    if len({s.pid for s in kwargs["sessions"]}) != len(kwargs["sessions"]):
+    if len(set(map(_PID, kwargs["sessions"]))) != len(kwargs["sessions"]):
         raise CodecError("two sessions with the same pid")
     return Snapshot(**kwargs)
 

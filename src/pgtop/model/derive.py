@@ -1,4 +1,5 @@
-"""Pure functions over records: counts, rates, ages. No I/O, no Textual."""
+"""Pure functions over records: counts, rates, ages. No I/O, no Textual. (count_states
+keeps the last tuple's counts per session object: a memo, its results are pure.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from pgtop.model.records import (
     ACTIVE,
+    CLIENT_BACKEND,
     IDLE,
     IDLE_IN_TRANSACTION,
     IDLE_IN_TRANSACTION_ABORTED,
@@ -21,27 +23,78 @@ from pgtop.model.records import (
 )
 
 
-def count_states(sessions: Iterable[Session]) -> StateCounts:
-    """Counts of client sessions by state; background workers are not connections."""
-    c: Counter[str] = Counter()
-    waiting = total = 0
-    for s in sessions:
-        if not s.is_client:
-            continue
-        total += 1
-        c[s.state or ""] += 1
-        if s.waits_on_lock:
-            waiting += 1
-    known = c[ACTIVE] + c[IDLE] + c[IDLE_IN_TRANSACTION] + c[IDLE_IN_TRANSACTION_ABORTED]
+class _Tally:
+    """The counts of the last tuple of sessions counted, kept per session object so
+    that the next tuple is counted from what changed: collectors keep an unchanged
+    session the same object, and the header, the summary and the once-output count
+    each poll's sessions. Only tuples (immutable) are counted this way."""
+
+    def __init__(self) -> None:
+        self.sessions: tuple[Session, ...] = ()
+        self.objs: dict[int, Session] = {}  # holds each session: its id is not reused
+        self.by_state: dict[str, int] = {}
+        self.waiting = 0
+        self.result = StateCounts()
+
+    def add(self, s: Session, sign: int) -> None:
+        if s.backend_type != CLIENT_BACKEND:
+            return
+        state = s.state or ""
+        self.by_state[state] = self.by_state.get(state, 0) + sign
+        if s.wait_event_type == "Lock":
+            self.waiting += sign
+
+    def count(self, sessions: tuple[Session, ...]) -> StateCounts:
+        if sessions is self.sessions:
+            return self.result
+        objs = dict(zip(map(id, sessions), sessions, strict=True))
+        old = self.objs
+        gone, came = old.keys() - objs.keys(), objs.keys() - old.keys()
+        if len(objs) != len(sessions) or len(gone) + len(came) > len(objs) // 2:
+            self.by_state, self.waiting = {}, 0  # mostly new (or a repeated object)
+            gone, came = set(), objs.keys()
+        for i in gone:
+            self.add(old[i], -1)
+        for i in came:
+            self.add(objs[i], 1)
+        self.sessions, self.objs = sessions, objs
+        self.result = _counts(self.by_state, self.waiting)
+        return self.result
+
+
+def _counts(by_state: dict[str, int], waiting: int) -> StateCounts:
+    active, idle = by_state.get(ACTIVE, 0), by_state.get(IDLE, 0)
+    in_tx = by_state.get(IDLE_IN_TRANSACTION, 0)
+    aborted = by_state.get(IDLE_IN_TRANSACTION_ABORTED, 0)
+    total = sum(by_state.values())
     return StateCounts(
-        active=c[ACTIVE],
-        idle=c[IDLE],
-        idle_in_transaction=c[IDLE_IN_TRANSACTION],
-        idle_in_transaction_aborted=c[IDLE_IN_TRANSACTION_ABORTED],
-        other=total - known,
+        active=active,
+        idle=idle,
+        idle_in_transaction=in_tx,
+        idle_in_transaction_aborted=aborted,
+        other=total - active - idle - in_tx - aborted,
         waiting_on_lock=waiting,
         total=total,
     )
+
+
+_tally = _Tally()
+
+
+def count_states(sessions: Iterable[Session]) -> StateCounts:
+    """Counts of client sessions by state; background workers are not connections."""
+    if isinstance(sessions, tuple):
+        return _tally.count(sessions)
+    by_state: dict[str, int] = {}
+    waiting = 0
+    for s in sessions:  # attributes, not the properties: this runs over every session
+        if s.backend_type != CLIENT_BACKEND:
+            continue
+        state = s.state or ""
+        by_state[state] = by_state.get(state, 0) + 1
+        if s.wait_event_type == "Lock":
+            waiting += 1
+    return _counts(by_state, waiting)
 
 
 def group_sessions(
@@ -50,7 +103,7 @@ def group_sessions(
     """Client sessions grouped by `key` (database, user, application, client host...)."""
     groups: dict[str, list[Session]] = defaultdict(list)
     for s in sessions:
-        if s.is_client:
+        if s.backend_type == CLIENT_BACKEND:  # is_client, without a property call per session
             groups[key(s) or ""].append(s)
     return dict(groups)
 

@@ -122,6 +122,8 @@ def _text_term(word: str) -> Predicate:
 class SessionFilter:
     text: str
     terms: tuple[tuple[bool, Predicate], ...]  # (negated, predicate)
+    # A duration term's verdict changes with the time; the others only with the session.
+    uses_time: bool = False
 
     def matches(self, s: Session, now: datetime) -> bool:
         return all(pred(s, now) != negated for negated, pred in self.terms)
@@ -133,6 +135,7 @@ def parse_filter(text: str) -> SessionFilter:
     except ValueError as exc:
         raise FilterError(f"filter: {exc}") from None
     terms: list[tuple[bool, Predicate]] = []
+    uses_time = False
     for word in words:
         negated = word.startswith("-") and len(word) > 1
         body = word[1:] if negated else word
@@ -140,6 +143,7 @@ def parse_filter(text: str) -> SessionFilter:
         if m:
             kind, op, number, unit = m.groups()
             terms.append((negated, _duration_term(kind, op, float(number) * _UNITS[unit])))
+            uses_time = True
         elif _DURATION_START.match(body.lower()):
             raise FilterError(f"not a duration: {body!r} (try dur>30s xact>5m age<2s conn>1h)")
         elif ":" in body and not body.startswith(":"):
@@ -147,4 +151,4 @@ def parse_filter(text: str) -> SessionFilter:
             terms.append((negated, _field_term(name.lower(), value)))
         else:
             terms.append((negated, _text_term(body)))
-    return SessionFilter(text=text, terms=tuple(terms))
+    return SessionFilter(text=text, terms=tuple(terms), uses_time=uses_time)

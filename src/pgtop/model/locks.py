@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import compress, repeat
+from operator import attrgetter, eq
 from typing import NamedTuple
 
 from pgtop.model.records import Session
+
+_BLOCKED_BY = attrgetter("blocked_by")
+_PID = attrgetter("pid")
+_WAIT_TYPE = attrgetter("wait_event_type")
 
 
 class TreeRow(NamedTuple):
@@ -32,7 +38,7 @@ def blockers_unknown(s: Session) -> bool:
 def _waiters_of(sessions: Iterable[Session]) -> dict[int, list[Session]]:
     """blocker pid -> the sessions waiting on it directly."""
     out: dict[int, list[Session]] = {}
-    for s in sessions:
+    for s in filter(_BLOCKED_BY, sessions):  # the few that wait, picked out in C
         for blocker in set(s.blocked_by):  # a blocker may be listed more than once
             if blocker != s.pid:
                 out.setdefault(blocker, []).append(s)
@@ -103,7 +109,7 @@ def blocking_tree(
     """
     if behind is None:
         behind = waiters_behind(sessions)
-    by_pid = {s.pid: s for s in sessions}
+    by_pid = dict(zip(map(_PID, sessions), sessions, strict=True))
     waiters = _waiters_of(sessions)
 
     def weight(s: Session) -> tuple[int, float, float, int]:
@@ -111,7 +117,12 @@ def blocking_tree(
 
     roots: list[Session] = []
     unknown: list[Session] = []
-    for s in sessions:
+    # Only a session that waits, waits on a lock or blocks one can be a root or unknown:
+    # those are picked out in C, in their listed order, not looked at one by one.
+    waits = map(bool, map(_BLOCKED_BY, sessions))
+    on_lock = map(eq, repeat("Lock"), map(_WAIT_TYPE, sessions))
+    blocks = map(waiters.__contains__, map(_PID, sessions))
+    for s in compress(sessions, map(any, zip(waits, on_lock, blocks, strict=True))):
         listed = [b for b in s.blocked_by if b in by_pid and b != s.pid]
         if listed:
             continue

@@ -143,6 +143,12 @@ class ReplayFeed:
                     self._show_status()
                 await self._wake.wait()
                 continue
+            # The next frame is decoded in a worker thread while this one is shown:
+            # not on the event loop, where keys would wait for it.
+            await asyncio.to_thread(self.recording.prepare, self.index + 1)
+            delay = self._delay()
+            if delay is None or self._wake.is_set():  # paused, stepped or sped meanwhile
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:

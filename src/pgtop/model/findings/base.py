@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,9 +176,7 @@ def term(name: str, value: str) -> str:
 
 
 def top_counts(values: list[str], n: int = 3) -> list[tuple[str, int]]:
-    counts: dict[str, int] = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
+    counts = Counter(values)  # counted in C
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 
-from pgtop.model.records import Snapshot
+from pgtop.model.records import CLIENT_BACKEND, Session, Snapshot
 
 KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and a baseline
 
@@ -24,6 +24,8 @@ class FindingHistory:
         self.polls: deque[tuple[datetime, int, int]] = deque()
         self._seen: set[tuple[int, datetime | None]] = set()
         self._last: Snapshot | None = None
+        # The last snapshot's sessions by id(): a session object seen then is no new backend.
+        self._objs: dict[int, Session] = {}
 
     def observe(self, snap: Snapshot) -> None:
         if snap is self._last:
@@ -31,12 +33,19 @@ class FindingHistory:
         now = snap.server.snapshot_time
         if self._last is not None and now <= self._last.server.snapshot_time:
             self._reset()  # a replay jumped back: start over rather than mix times
-        seen = {(s.pid, s.backend_start) for s in snap.sessions if s.is_client}
-        new = len(seen - self._seen) if self._last is not None else 0
+        # Collectors keep an unchanged session the same object, so only the sessions that
+        # are new objects (or gone) are looked at in Python; finding those runs in C.
+        objs = dict(zip(map(id, snap.sessions), snap.sessions, strict=True))
+        gone = [self._objs[i] for i in self._objs.keys() - objs.keys()]
+        came = [objs[i] for i in objs.keys() - self._objs.keys()]
+        added = {(s.pid, s.backend_start) for s in came if s.backend_type == CLIENT_BACKEND}
+        new = len(added - self._seen) if self._last is not None else 0
+        self._seen -= {(s.pid, s.backend_start) for s in gone if s.backend_type == CLIENT_BACKEND}
+        self._seen |= added
+        self._objs = objs
         self.polls.append((now, snap.limits.client_connections, new))
         while self.polls and (now - self.polls[0][0]).total_seconds() > KEEP_S:
             self.polls.popleft()
-        self._seen = seen
         self._last = snap
 
     def connections_ago(self, now: datetime, seconds: float) -> tuple[int, float] | None:

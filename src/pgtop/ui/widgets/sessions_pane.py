@@ -26,6 +26,7 @@ from pgtop.model.records import Session, Snapshot
 from pgtop.model.view import (
     SORT_KEYS,
     SessionView,
+    ViewMemo,
     sort_descends,
     sort_label,
     sort_name,
@@ -101,6 +102,7 @@ class SessionsPane(Vertical):
         self.blocking_tree = False
         self.frame: Frame | None = None  # the last one published
         self._drawn_from: tuple[object, ...] | None = None
+        self._view_memo = ViewMemo()  # sort keys and filter verdicts of unchanged sessions
         self.table = SessionsTable(
             id="sessions-table", key_handler=self.filter_key, paste_handler=self.filter_paste
         )
@@ -142,7 +144,8 @@ class SessionsPane(Vertical):
         now = snap.server.snapshot_time
         flt = self.session_filter
         matches = (lambda s: flt.matches(s, now)) if flt is not None else None
-        rows = visible_sessions(snap.sessions, self.view, matches)
+        same_filter = flt if flt is not None and not flt.uses_time else None
+        rows = visible_sessions(snap.sessions, self.view, matches, self._view_memo, same_filter)
         behind = waiters_behind(snap.sessions)
         if self.blocking_tree:
             rows, table.leads = lock_tree_rows(snap.sessions, rows, behind)

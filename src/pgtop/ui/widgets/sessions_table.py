@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from operator import attrgetter
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -31,6 +32,7 @@ CURSOR_STYLE = Style(reverse=True)
 MARK_STYLE = Style(color="cyan", bold=True)
 STALE_STYLE = Style(dim=True)
 SORT_ARROWS = {False: "▲", True: "▼"}
+_PID = attrgetter("pid")
 
 
 class SessionsTable(ScrollView, can_focus=True):
@@ -98,7 +100,7 @@ class SessionsTable(ScrollView, can_focus=True):
         """Show a new list of sessions, keeping the cursor on its session."""
         self.rows = rows
         self.now = now
-        self._index = {s.pid: i for i, s in enumerate(rows)}
+        self._index = dict(zip(map(_PID, rows), range(len(rows)), strict=True))  # C speed
         if self.cursor_pid in self._index:
             self._cursor_index = self._index[self.cursor_pid]  # type: ignore[index]
         else:
