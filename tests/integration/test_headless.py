@@ -201,6 +201,33 @@ async def test_a_restarted_server_is_logged_once_down_and_once_back_and_recordin
     assert len(starts) == 2
 
 
+async def test_a_restart_between_two_polls_is_logged_though_no_poll_failed(
+    make_postgres: Callable[..., PostgresServer], tmp_path: Path
+) -> None:
+    """A fast restart fails no poll (the collector reconnects at once); the log still
+    says the server restarted, the line a DBA looks for in the morning."""
+    server = make_postgres()
+    options = HeadlessOptions(record_dir=tmp_path, metrics_listen=None)
+    target = target_of(server).replace(refresh=5.0)  # the restart fits between two polls
+    running = await start_runner([("db1", target)], options)
+    try:
+        await until(lambda: running.runner.published[0].up, what="the first poll")
+        await asyncio.to_thread(server.restart)
+        await until(
+            lambda: any("restarted" in line for line in running.lines),
+            timeout=20,
+            what="the restart logged",
+        )
+    finally:
+        await stop(running)
+    assert not any("poll failed" in line for line in running.lines), running.lines
+    [line] = [line for line in running.lines if "restarted" in line]
+    assert (
+        line.startswith("db1: PostgreSQL restarted: up since ")
+        or "db1: PostgreSQL restarted" in line
+    )
+
+
 # -- the service: signals, kill -9, no terminal ----------------------------------------------
 
 

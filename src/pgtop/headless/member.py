@@ -16,6 +16,7 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.monitor import pooler_collector, postgres_collector
 from pgtop.collect.poller import Poller
 from pgtop.metrics.exposition import FindingLike, ServerMetrics
+from pgtop.model.format import age
 from pgtop.model.records import PoolerSnapshot, Snapshot
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
@@ -78,6 +79,7 @@ class Member:
     # -- the pollers' callbacks: the state's one writer ---------------------------------
 
     def _took_postgres(self, snap: Snapshot) -> None:
+        self._note_restart(snap)
         self.state.take_postgres(snap, "live")
         if self._pg_failing is not None:
             self._log(
@@ -86,6 +88,20 @@ class Member:
             )
             self._pg_failing, self._pg_failed_polls = None, 0
         self._on_change(self, self.state.snapshot())
+
+    def _note_restart(self, snap: Snapshot) -> None:
+        """A restart between two polls fails no poll (the collector reconnects at once),
+        yet it is the event of the night: say it when the server's start time moves."""
+        before = self.state.pg_snapshot
+        if before is None:
+            return
+        started, was = snap.server.start_time, before.server.start_time
+        if started is not None and was is not None and started != was:
+            up = age((before.server.snapshot_time - was).total_seconds())
+            self._log(
+                f"{self.name}: PostgreSQL restarted: up since {started:%Y-%m-%d %H:%M:%S %Z}"
+                f" (it had been up {up})"
+            )
 
     def _postgres_failed(self, error: CollectError) -> None:
         self.poll_errors += 1
