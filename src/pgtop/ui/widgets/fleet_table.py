@@ -15,27 +15,18 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgtop.model.fleet_line import FleetLine
+from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.fleet_columns import FleetColumn, fit_columns, header_text, row_text
 
 HEADER_STYLE = Style(bold=True, reverse=True)
 CURSOR_STYLE = Style(reverse=True)
 
 
-class FleetTable(ScrollView, can_focus=True):
-    BINDINGS = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-    ]
+class FleetTable(CursorList, can_focus=True):
     DEFAULT_CSS = """
     FleetTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     """
@@ -106,28 +97,8 @@ class FleetTable(ScrollView, can_focus=True):
         if moved and self.on_cursor is not None:
             self.on_cursor()
 
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self._cursor_index - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self._cursor_index + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self._cursor_index - max(1, self.size.height - 2))
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self._cursor_index + max(1, self.size.height - 2))
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(len(self.lines) - 1)
-
-    def on_key(self, event: events.Key) -> None:
-        if self.key_handler is not None and self.key_handler(event):
-            event.prevent_default()  # the prompt took it: no binding fires
-            event.stop()
+    def _line_count(self) -> int:
+        return len(self.lines)
 
     # -- drawing ------------------------------------------------------------------------
 

@@ -15,15 +15,14 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgtop.model.host import ProcessStats
 from pgtop.model.identity import same_session
 from pgtop.model.records import Session
+from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.lock_leads import LeadPart
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 
@@ -35,17 +34,8 @@ SORT_ARROWS = {False: "▲", True: "▼"}
 _PID = attrgetter("pid")
 
 
-class SessionsTable(ScrollView, can_focus=True):
+class SessionsTable(CursorList, can_focus=True):
     """Lists sessions; a header line on top stays put while rows scroll."""
-
-    BINDINGS = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-    ]
 
     DEFAULT_CSS = """
     SessionsTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
@@ -327,28 +317,8 @@ class SessionsTable(ScrollView, can_focus=True):
         elif self._cursor_index >= top + visible:
             self.scroll_to(y=self._cursor_index - visible + 1, animate=False, immediate=True)
 
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self._cursor_index - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self._cursor_index + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self._cursor_index - max(1, self.size.height - 2))
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self._cursor_index + max(1, self.size.height - 2))
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(len(self.rows) - 1)
-
-    def on_key(self, event: events.Key) -> None:
-        if self.key_handler is not None and self.key_handler(event):
-            event.prevent_default()  # the prompt took it: no binding fires
-            event.stop()
+    def _line_count(self) -> int:
+        return len(self.rows)
 
     def on_paste(self, event: events.Paste) -> None:
         if self.paste_handler is not None and self.paste_handler(event.text):
