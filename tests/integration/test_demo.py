@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -237,6 +238,11 @@ def test_a_sigkilled_demo_is_swept_at_the_next_start(next_demo: Callable[[], Dem
         assert not root.exists(), "the dead demo's directory is still there"
     assert f"removed {root}" in err.getvalue()
     assert not _gone_soon([int(pid) for pid in pids])
+    # Closed right after it started: its load must stop too, not spin on dead servers.
+    deadline = time.monotonic() + 15
+    while [t for t in threading.enumerate() if t.name == "pgtop-demo-fleet" and t.is_alive()]:
+        assert time.monotonic() < deadline, "the demo's load outlived the demo"
+        time.sleep(0.2)
 
 
 @pytest.mark.timeout(90)

@@ -40,8 +40,9 @@ class DemoFleet(DemoSite):
         self.servers: dict[str, PostgresServer] = {}
         self.bouncer: PgBouncerServer | None = None
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        # Set by close(), read by the load's thread: a threading.Event, because close()
+        # may come before that thread has a loop of its own to be told through.
+        self._closing = threading.Event()
         self.ready = threading.Event()  # every held connection and client is connected
 
     # -- start -------------------------------------------------------------------------
@@ -71,8 +72,8 @@ class DemoFleet(DemoSite):
             asyncio.run(self._load())
 
     async def _load(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        self._loop.set_exception_handler(lambda loop, context: None)
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
+        closing = self._closing
         conns: list[asyncpg.Connection] = []
 
         async def connect(server: PostgresServer, port: int | None = None) -> asyncpg.Connection:
@@ -86,9 +87,14 @@ class DemoFleet(DemoSite):
             return conn
 
         async def loop_query(conn: asyncpg.Connection, sql: str, pause: float) -> None:
-            while True:
-                with contextlib.suppress(Exception):
+            while not closing.is_set():
+                try:
                     await conn.execute(sql)
+                except Exception:
+                    # The server or its pooler is gone (closing, or stopped under us): a
+                    # query that fails at once must not become a loop that burns a core.
+                    await asyncio.sleep(max(pause, 0.5))
+                    continue
                 await asyncio.sleep(pause)
 
         tasks = []
@@ -104,7 +110,8 @@ class DemoFleet(DemoSite):
                     sql = f"SELECT pg_sleep({QUEUED_QUERY_S})"
                     tasks.append(asyncio.create_task(loop_query(client, sql, 0.0)))
             self.ready.set()
-            await self._stop.wait()
+            while not closing.is_set():
+                await asyncio.sleep(0.2)
         finally:
             for task in tasks:
                 task.cancel()
@@ -127,10 +134,7 @@ class DemoFleet(DemoSite):
     # -- stop --------------------------------------------------------------------------
     def _stop_servers(self) -> None:
         """Stop the load, PgBouncer and the servers."""
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
+        self._closing.set()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
