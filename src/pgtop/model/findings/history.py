@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 
+from pgtop.model.findings.index import SessionIndex
 from pgtop.model.records import CLIENT_BACKEND, Session, Snapshot
 
 KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and a baseline
@@ -18,6 +19,9 @@ KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and
 class FindingHistory:
     def __init__(self) -> None:
         self._reset()
+        # The sessions each finding kind looks at (derive_findings updates it): a cache
+        # by session object, so a jump back in a replay needs no reset.
+        self.index = SessionIndex()
 
     def _reset(self) -> None:
         # (server time, client connections in use, backends not seen at the poll before)
