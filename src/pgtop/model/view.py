@@ -15,6 +15,7 @@ from itertools import compress
 from operator import not_
 from typing import Any
 
+from pgtop.model.changes import changes
 from pgtop.model.records import (
     ACTIVE,
     IDLE,
@@ -147,19 +148,19 @@ class ViewMemo:
         passes: Callable[[Session], bool],
         key_of: SortKey,
     ) -> None:
-        objs = dict(zip(map(id, sessions), sessions, strict=True))
+        old = self._objs
+        change = changes(old, sessions)  # worked out once per poll for every memo
+        objs, gone = change.objs, change.gone
         if len(objs) != len(sessions):  # an object listed twice: no identity to go by
             self._forget_all(self._for)
             came: Iterable[Session] = sessions
         else:
-            old = self._objs
-            gone = old.keys() - objs.keys()
             if gone and self._order:
                 keep = list(map(not_, map(gone.__contains__, map(id, self._order))))
                 if not all(keep):
                     self._order = list(compress(self._order, keep))
                     self._keys = list(compress(self._keys, keep))
-            came = map(objs.__getitem__, objs.keys() - old.keys())
+            came = map(objs.__getitem__, change.came)
             self._objs = objs
         self._sessions = sessions if isinstance(sessions, tuple) else None
         new = [s for s in came if passes(s)]

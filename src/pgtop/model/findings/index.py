@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pgtop.model.changes import changes
 from pgtop.model.findings.base import IDLE_IN_XACT_STATES
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import CLIENT_BACKEND, IDLE, Session
@@ -51,9 +52,9 @@ class SessionIndex:
         """Bring the groups to `sessions` (the snapshot's, in any order)."""
         if sessions is self._sessions:
             return
-        objs = dict(zip(map(id, sessions), sessions, strict=True))  # in C
         old = self._objs
-        gone, came = old.keys() - objs.keys(), objs.keys() - old.keys()
+        change = changes(old, sessions)  # worked out once per poll for every memo
+        objs, gone, came = change.objs, change.gone, change.came
         if len(objs) != len(sessions) or len(gone) + len(came) > _REBUILD_SHARE * len(objs):
             self._clear()
             gone, came = set(), objs.keys()
