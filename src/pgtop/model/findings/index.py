@@ -17,6 +17,7 @@ index is built for the single snapshot). A cache: dropping it changes no result.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from pgtop.model.changes import changes
 from pgtop.model.findings.base import IDLE_IN_XACT_STATES
@@ -47,6 +48,10 @@ class SessionIndex:
         self.idle: dict[tuple[str, str], dict[int, Session]] = {}
         # Any backend waiting (blocked_by) or on a lock: the lock trees start from these.
         self.waiting: dict[int, Session] = {}
+        # started_since's last answer, and the started sessions added since: a session
+        # too old for one `since` stays too old for any later one.
+        self._young: tuple[datetime, dict[int, Session]] | None = None
+        self._started_lately: list[tuple[int, Session]] = []
 
     def update(self, sessions: tuple[Session, ...] | list[Session]) -> None:
         """Bring the groups to `sessions` (the snapshot's, in any order)."""
@@ -80,6 +85,7 @@ class SessionIndex:
             self.xid_holders[i] = s
         if s.backend_start is not None:
             self.started[i] = s
+            self._started_lately.append((i, s))
         if _leak_candidate(s):
             self.idle.setdefault((s.application, s.user or ""), {})[i] = s
 
@@ -101,6 +107,25 @@ class SessionIndex:
             del group[i]
             if not group:
                 del self.idle[key]
+
+    def started_since(self, since: datetime) -> list[Session]:
+        """Client sessions whose backend started at or after `since`: from the last
+        answer and the sessions added since, when `since` did not go back (a replay's
+        jump); else from every started session (in C)."""
+        last = self._young
+        lately, self._started_lately = self._started_lately, []
+        started = self.started
+        if last is None or since < last[0] or len(lately) > len(started):
+            candidates = list(started.items())
+        else:
+            candidates = [*last[1].items(), *lately]
+        young = {
+            i: s
+            for i, s in candidates
+            if started.get(i) is s and s.backend_start >= since  # type: ignore[operator]
+        }
+        self._young = (since, young)
+        return list(young.values())
 
     def lock_sessions(self) -> list[Session]:
         """The sessions in any lock tree: those waiting, and the listed ones they wait on

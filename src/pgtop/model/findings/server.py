@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from itertools import compress
 from operator import attrgetter
 
 from pgtop.model.capacity import limit_rows
@@ -24,7 +23,6 @@ from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import Snapshot
 
 _PID = attrgetter("pid")
-_STARTED = attrgetter("backend_start")
 
 
 def server_full(
@@ -113,11 +111,9 @@ def connection_storm(
     snap: Snapshot, t: Thresholds, history: FindingHistory | None, index: SessionIndex
 ) -> list[Finding]:
     now = snap.server.snapshot_time
-    # Datetimes compared in C, not ages computed: this runs over every client session
-    # with a known start (the index's) every frame.
+    # From the sessions young at the last poll and those new since (the index's).
     since = now - timedelta(seconds=t.storm_window_s)
-    started = list(index.started.values())
-    young = sorted(compress(started, map(since.__le__, map(_STARTED, started))), key=_PID)
+    young = sorted(index.started_since(since), key=_PID)
     if len(young) < t.storm_min_new or t.storm_window_s <= 0:
         return []
     rate = len(young) / t.storm_window_s
