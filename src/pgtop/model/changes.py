@@ -20,7 +20,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-_KEEP = 2  # a listing and its pooler-joined copy may alternate
+# A listing and its pooler-joined copy may alternate, and the replay's worker thread
+# prepares the next listing while the event loop still draws this one.
+_KEEP = 4
 
 
 class Changes:

@@ -143,9 +143,10 @@ class ReplayFeed:
                     self._show_status()
                 await self._wake.wait()
                 continue
-            # The next frame is decoded in a worker thread while this one is shown:
-            # not on the event loop, where keys would wait for it.
-            await asyncio.to_thread(self.recording.prepare, self.index + 1)
+            # The next frame is decoded, joined and its findings derived in a worker
+            # thread while this one is shown: not on the event loop, where keys would
+            # wait for it (at 50,000 sessions, most of a second).
+            await asyncio.to_thread(self._prepare, self.index + 1)
             delay = self._delay()
             if delay is None or self._wake.is_set():  # paused, stepped or sped meanwhile
                 continue
@@ -153,6 +154,11 @@ class ReplayFeed:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
                 self._show(self.index + 1)
+
+    def _prepare(self, index: int) -> None:
+        snap = self.recording.prepare(index)
+        if snap is not None:
+            self.state.prepare_postgres(snap)
 
     def _show(self, index: int) -> None:
         rec = self.recording
