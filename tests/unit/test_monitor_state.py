@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-from builders import NOW, ago
+from builders import NOW, ago, session, snapshot
 
 from pgtop.model.records import (
     DatabaseStat,
@@ -104,3 +104,32 @@ def test_each_change_leaves_one_new_frozen_frame_with_the_header_status() -> Non
     assert state.frame.refresh == 3.0 and state.frame.last_good == first.last_good
     with pytest.raises(dataclasses.FrozenInstanceError):  # a frame never changes once made
         state.frame.status = "live"  # type: ignore[misc]
+
+
+def _busy_snap(at: float, idle_tx_pids: range) -> Snapshot:
+    sessions = [
+        session(pid, "idle in transaction", state_change=ago(300 - at), xact_start=ago(300 - at))
+        for pid in idle_tx_pids
+    ]
+    return snapshot(sessions, at=at)
+
+
+def test_a_snapshot_prepared_ahead_shows_the_findings_it_would_have_shown() -> None:
+    """The replay prepares the next frame's join and findings on a worker thread; taken,
+    it must show what taking it unprepared shows, and a prepared frame that is never
+    taken (a jump elsewhere) must not show at all."""
+    frames = [_busy_snap(i, range(100, 103 + i)) for i in range(4)]
+    plain, ahead = MonitorState(), MonitorState()
+    for snap in frames[:2]:
+        plain.take_postgres(snap, "replay")
+        ahead.prepare_postgres(snap)
+        ahead.take_postgres(snap, "replay")
+        assert ahead.frame.findings == plain.frame.findings != ()
+        assert ahead.frame.snapshot is not None and plain.frame.snapshot is not None
+        assert ahead.frame.snapshot.sessions == plain.frame.snapshot.sessions
+    ahead.prepare_postgres(frames[3])  # prepared, then a jump back to frame 2 instead
+    ahead.take_postgres(frames[2], "replay")
+    plain.take_postgres(frames[2], "replay")
+    assert ahead.frame.snapshot is not None and ahead.frame.snapshot.sessions == frames[2].sessions
+    assert ahead.frame.findings == plain.frame.findings
+    assert ahead.frame.findings[0].evidence["sessions"] == 5

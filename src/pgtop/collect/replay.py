@@ -219,11 +219,12 @@ class Recording:
                 self._snapshots.popitem(last=False)
         return snap
 
-    def prepare(self, i: int) -> None:
+    def prepare(self, i: int) -> Snapshot | None:
         """Decode frame `i` into the cache ahead of showing it; safe from another thread.
-        An unreadable frame is left for `readable` to step over."""
+        An unreadable frame is left for `readable` to step over (None)."""
         with contextlib.suppress(_Unreadable, IndexError):
-            self._build(i)
+            return self._build(i)
+        return None
 
     def snapshot(self, i: int) -> Snapshot:
         """Frame `i`; RecordingError (one line) if it cannot be rebuilt."""

@@ -349,7 +349,9 @@ def _from_compact(
             if key in d
         }
         kwargs["pooler"] = dataclasses.replace(pooler, **lists) if lists else pooler
-    _validate(Snapshot, kwargs)
+    # Sessions come from decode_record (each validated when decoded, kept ones before):
+    # not looked at again one by one here.
+    _validate(Snapshot, {k: v for k, v in kwargs.items() if k != "sessions"})
     if len(set(map(_PID, kwargs["sessions"]))) != len(kwargs["sessions"]):
         raise CodecError("two sessions with the same pid")
     return Snapshot(**kwargs)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pgtop.model.changes import changes
 from pgtop.model.records import (
     ACTIVE,
     CLIENT_BACKEND,
@@ -47,9 +48,9 @@ class _Tally:
     def count(self, sessions: tuple[Session, ...]) -> StateCounts:
         if sessions is self.sessions:
             return self.result
-        objs = dict(zip(map(id, sessions), sessions, strict=True))
         old = self.objs
-        gone, came = old.keys() - objs.keys(), objs.keys() - old.keys()
+        change = changes(old, sessions)  # worked out once per poll for every memo
+        objs, gone, came = change.objs, change.gone, change.came
         if len(objs) != len(sessions) or len(gone) + len(came) > len(objs) // 2:
             self.by_state, self.waiting = {}, 0  # mostly new (or a repeated object)
             gone, came = set(), objs.keys()

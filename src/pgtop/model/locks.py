@@ -45,9 +45,27 @@ def _waiters_of(sessions: Iterable[Session]) -> dict[int, list[Session]]:
     return out
 
 
+# The last tuple of sessions waiters_behind counted, and its answer: the sessions pane
+# asks again for each redraw of one poll (a key that re-sorts), the inspect screen and
+# the acting keys for the same poll. Tuples only: they cannot change. Replaced whole.
+_last_behind: tuple[tuple[Session, ...], dict[int, int]] | None = None
+
+
 def waiters_behind(sessions: Iterable[Session]) -> dict[int, int]:
     """pid -> how many sessions wait behind it, directly or behind its waiters, each
-    counted once. Only blockers are keys. What "blocks N" shows on a blocker's row."""
+    counted once. Only blockers are keys. What "blocks N" shows on a blocker's row.
+    The answer is shared between callers for the same tuple: do not change it."""
+    global _last_behind
+    last = _last_behind
+    if last is not None and last[0] is sessions:
+        return last[1]
+    counts = _count_behind(sessions)
+    if isinstance(sessions, tuple):
+        _last_behind = (sessions, counts)
+    return counts
+
+
+def _count_behind(sessions: Iterable[Session]) -> dict[int, int]:
     direct = {b: [w.pid for w in ws] for b, ws in _waiters_of(sessions).items()}
     bit: dict[int, int] = {}
     for pid in (p for ws in direct.values() for p in ws):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from pgtop.model.records import (
     PoolerClient,
@@ -27,6 +28,7 @@ from pgtop.model.records import (
 # What a backend's application_name says when it tells nothing about the real client.
 _UNINFORMATIVE_APPS = {"", "pgbouncer"}
 WAITING_STATES = {"waiting", "waiting_cancel_req"}
+_POOLER = attrgetter("pooler")  # a PoolerLink is always true
 
 
 def _same_socket(s: Session, srv: PoolerServer) -> bool:
@@ -95,7 +97,7 @@ def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
     """
     pooler = None if snap.pooler_error else snap.pooler
     links = join_pooler(snap.sessions, pooler)
-    if not links and all(s.pooler is None for s in snap.sessions):
+    if not links and not any(map(_POOLER, snap.sessions)):  # in C: runs every poll
         return snap
     out: list[Session] = []
     fresh: LinkMemo = {}

@@ -7,13 +7,15 @@ current one, replaces it when a key changes the order or the filter, and calls
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import compress
 from operator import not_
 from typing import Any
 
+from pgtop.model.changes import changes
 from pgtop.model.records import (
     ACTIVE,
     IDLE,
@@ -121,46 +123,72 @@ class ViewMemo:
     caller (one per sessions pane) so that a poll costs what changed, not what exists.
 
     Sessions are immutable and collectors (and the replay) hand back the very same
-    object for a session that did not change, so facts are cached by identity: whether
-    a session passes the view's toggles and the filter, and its sort key, are computed
-    once per session object. The passes over every session that remain (which ids are
-    new or gone, looking the cached facts up, the sort on the cached keys) run in C
-    (map, set, compress, sorted), not as Python loops. The last order is handed to the
-    sort again, so it finds one long sorted run plus the changed rows. Entries of
-    sessions no longer listed are dropped each call: nothing grows with time.
+    object for a session that did not change. The memo keeps the passing sessions in
+    ascending key order with their keys; a new call finds which objects came or went
+    (in C: a dict and two set differences over ids), drops the gone ones from the order
+    (in C: compress), and asks only the new ones whether they pass the view's toggles
+    and the filter and what their sort key is, then places them by bisection. Reversing
+    the order is a slice. Nothing of sessions no longer listed is kept.
     """
 
     def __init__(self) -> None:
         self._for: tuple[object, ...] | None = None  # what the cached facts depend on
-        self._objs: dict[int, Session] = {}  # holds each session: its id is not reused
-        self._passes: dict[int, bool] = {}
-        self._keys: dict[int, Any] = {}
-        self._last_order: list[Session] = []
+        self._forget_all(None)
 
-    def _forget_all(self, depends_on: tuple[object, ...]) -> None:
+    def _forget_all(self, depends_on: tuple[object, ...] | None) -> None:
         self._for = depends_on
-        self._objs, self._passes, self._keys, self._last_order = {}, {}, {}, []
+        self._sessions: tuple[Session, ...] | list[Session] | None = None
+        self._objs: dict[int, Session] = {}  # the last call's sessions: ids are not reused
+        self._order: list[Session] = []  # those that pass, ascending by key
+        self._keys: list[Any] = []  # their sort keys, position for position
 
-    def _update(
+    def _take(
         self,
         sessions: tuple[Session, ...] | list[Session],
-        ids: list[int],
         passes: Callable[[Session], bool],
         key_of: SortKey,
     ) -> None:
-        """Facts for the sessions new since the last call; none for those gone."""
-        objs = self._objs
-        now_ids = set(ids)
-        gone = objs.keys() - now_ids
-        for i in gone:
-            del objs[i], self._passes[i], self._keys[i]
-        if len(objs) != len(now_ids):
-            new = list(compress(sessions, map(not_, map(objs.__contains__, ids))))
-            for s in new:
-                i = id(s)
-                objs[i] = s
-                self._passes[i] = passes(s)
-                self._keys[i] = key_of(s)
+        old = self._objs
+        change = changes(old, sessions)  # worked out once per poll for every memo
+        objs, gone = change.objs, change.gone
+        if len(objs) != len(sessions):  # an object listed twice: no identity to go by
+            self._forget_all(self._for)
+            came: Iterable[Session] = sessions
+        else:
+            if gone and self._order:
+                keep = list(map(not_, map(gone.__contains__, map(id, self._order))))
+                if not all(keep):
+                    self._order = list(compress(self._order, keep))
+                    self._keys = list(compress(self._keys, keep))
+            came = map(objs.__getitem__, change.came)
+            self._objs = objs
+        self._sessions = sessions if isinstance(sessions, tuple) else None
+        new = [s for s in came if passes(s)]
+        if not new:
+            return
+        new_keys = list(map(key_of, new))
+        ranked = sorted(range(len(new)), key=new_keys.__getitem__)
+        order, keys = self._order, self._keys
+        if not order:
+            self._order = [new[j] for j in ranked]
+            self._keys = [new_keys[j] for j in ranked]
+            return
+        # Each new session goes where bisection puts it (keys are unique: they end with
+        # the pid); the runs of kept sessions between them are copied as slices.
+        out_order: list[Session] = []
+        out_keys: list[Any] = []
+        at = 0
+        for j in ranked:
+            k = new_keys[j]
+            to = bisect_left(keys, k, at)
+            out_order += order[at:to]
+            out_keys += keys[at:to]
+            out_order.append(new[j])
+            out_keys.append(k)
+            at = to
+        out_order += order[at:]
+        out_keys += keys[at:]
+        self._order, self._keys = out_order, out_keys
 
     def visible(
         self,
@@ -171,24 +199,23 @@ class ViewMemo:
         passes: Callable[[Session], bool],
         key_of: SortKey,
     ) -> tuple[list[Session], list[Any]]:
-        """The sessions that pass, sorted, and their sort keys."""
+        """The sessions that pass and their sort keys, in ascending key order (whatever
+        `view.reverse` says: the caller reverses)."""
         depends_on = (view.show_system, view.hide_idle, key_of, matches_id)
         if depends_on != self._for or (matches is not None and matches_id is None):
             self._forget_all(depends_on)
-        ids = list(map(id, sessions))
-        self._update(sessions, ids, passes, key_of)
-        # Last call's order first (those still listed and passing), then the rest.
-        shown_ids = set(compress(ids, map(self._passes.__getitem__, ids)))
-        last = self._last_order
-        kept = list(compress(last, map(shown_ids.__contains__, map(id, last))))
-        if len(kept) != len(shown_ids):  # new, changed or newly passing: sorted in below
-            kept += map(self._objs.__getitem__, shown_ids.difference(map(id, kept)))
-        keys = list(map(self._keys.__getitem__, map(id, kept)))
-        order = sorted(range(len(kept)), key=keys.__getitem__, reverse=view.reverse)
-        return list(map(kept.__getitem__, order)), list(map(keys.__getitem__, order))
+        if sessions is not self._sessions:
+            self._take(sessions, passes, key_of)
+        return list(self._order), list(self._keys)
 
-    def remember(self, order: list[Session]) -> None:
-        self._last_order = order
+
+def _first_unknown(keys: list[Any]) -> int:
+    """Where the ascending keys of an age column reach the sessions without that age
+    (_ts gives them infinity: they sort last); len(keys) when there are none."""
+    unknown = float("inf")
+    if not keys or not isinstance(keys[-1][0], float) or keys[-1][0] != unknown:
+        return len(keys)
+    return bisect_left(keys, (unknown,))
 
 
 def _with_pid(key: SortKey) -> SortKey:
@@ -225,36 +252,34 @@ def visible_sessions(
     (None: every session is asked again)."""
     column = view.sort if view.sort in SORT_KEYS else None
     key_of = _default_key if column is None else _COLUMN_KEYS[column]
-    keys: list[Any] | None = None
     if memo is not None:
         toggles = _passes_toggles(view)
         passes = toggles if matches is None else lambda s: toggles(s) and matches(s)
         rows, keys = memo.visible(sessions, view, matches, matches_id, passes, key_of)
-        if view.only_waiting_or_blocking:
-            blocking = blockers_of(sessions)
-            pairs = [
-                (s, k) for s, k in zip(rows, keys, strict=True) if s.blocked_by or s.pid in blocking
-            ]
-            rows, keys = [s for s, _ in pairs], [k for _, k in pairs]
-    else:
-        rows = list(sessions)
-        if not view.show_system:
-            rows = [s for s in rows if s.is_client or s.state is not None]
-        if view.hide_idle:
-            rows = [s for s in rows if s.state != IDLE and (s.is_client or s.state is not None)]
+        if view.reverse:
+            # Reversed, the sessions without that age would come first: they go last.
+            cut = _first_unknown(keys) if column is not None else len(keys)
+            rows = rows[cut - 1 :: -1] + rows[: cut - 1 : -1] if cut else rows[::-1]
+            keys = keys[cut - 1 :: -1] + keys[: cut - 1 : -1] if cut else keys[::-1]
         if view.only_waiting_or_blocking:
             blocking = blockers_of(sessions)
             rows = [s for s in rows if s.blocked_by or s.pid in blocking]
-        if matches is not None:
-            rows = [s for s in rows if matches(s)]
-        rows.sort(key=key_of, reverse=view.reverse)
+        return rows
+    rows = list(sessions)
+    if not view.show_system:
+        rows = [s for s in rows if s.is_client or s.state is not None]
+    if view.hide_idle:
+        rows = [s for s in rows if s.state != IDLE and (s.is_client or s.state is not None)]
+    if view.only_waiting_or_blocking:
+        blocking = blockers_of(sessions)
+        rows = [s for s in rows if s.blocked_by or s.pid in blocking]
+    if matches is not None:
+        rows = [s for s in rows if matches(s)]
+    rows.sort(key=key_of, reverse=view.reverse)
     if column is not None and view.reverse:
         # Reversed, the sessions without that age would come first: they go last.
         unknown = float("inf")
-        if keys is None:
-            keys = [key_of(s) for s in rows]
+        keys = [key_of(s) for s in rows]
         known = [s for s, k in zip(rows, keys, strict=True) if k[0] != unknown]
         rows = known + [s for s, k in zip(rows, keys, strict=True) if k[0] == unknown]
-    if memo is not None:
-        memo.remember(rows)
     return rows

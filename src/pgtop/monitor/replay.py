@@ -8,14 +8,22 @@ Playback waits the recorded interval between frames divided by the speed, and wr
 each frame into the MonitorState as a live poll would (its one writer), so sort,
 filter and inspect work as live. Nothing in a recording can be signalled or re-polled:
 it offers no server (`has_server`) and only the playback controls.
+
+The next frame is decoded, joined and its findings derived on a worker thread while
+the current one is shown; while such a worker runs, the interpreter's thread switch
+interval is shortened (`_quick_switches`, this module's only state, process-wide and
+restored when the last worker ends) so the event loop gets the GIL back quickly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import re
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from pgtop.collect.record import RecordingError
@@ -23,11 +31,36 @@ from pgtop.collect.replay import Recording
 from pgtop.monitor.feed import REPLAY_GROUP, Notice, Spawn, Update
 from pgtop.monitor.state import MonitorState
 
+WORKER_SWITCH_S = 0.0005  # see ReplayFeed._prepare
 MAX_GAP = 10.0  # a longer pause in the recording plays as this many seconds (at ×1)
 MIN_SPEED, MAX_SPEED = 1 / 16, 64.0
 _RELATIVE = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*([smh]?)$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+# How many workers run under _quick_switches, and the interval to restore after the
+# last; changed under the lock only (several replays may prepare at once).
+_switching = threading.Lock()
+_switch_users = 0
+_switch_before = 0.0
+
+
+@contextlib.contextmanager
+def _quick_switches() -> Iterator[None]:
+    global _switch_users, _switch_before
+    with _switching:
+        if _switch_users == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_before, WORKER_SWITCH_S))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 def parse_jump(text: str, times: list[datetime], current: int) -> int:
@@ -143,9 +176,10 @@ class ReplayFeed:
                     self._show_status()
                 await self._wake.wait()
                 continue
-            # The next frame is decoded in a worker thread while this one is shown:
-            # not on the event loop, where keys would wait for it.
-            await asyncio.to_thread(self.recording.prepare, self.index + 1)
+            # The next frame is decoded, joined and its findings derived in a worker
+            # thread while this one is shown: not on the event loop, where keys would
+            # wait for it (at 50,000 sessions, most of a second).
+            await asyncio.to_thread(self._prepare, self.index + 1)
             delay = self._delay()
             if delay is None or self._wake.is_set():  # paused, stepped or sped meanwhile
                 continue
@@ -153,6 +187,16 @@ class ReplayFeed:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
                 self._show(self.index + 1)
+
+    def _prepare(self, index: int) -> None:
+        """On a worker thread. It shares the GIL with the event loop, which gives it up
+        at every turn (each select) and then waits for the worker to hand it back: by
+        default up to 5 ms a turn, and a key takes dozens of turns. While the worker
+        runs, it hands the GIL back within WORKER_SWITCH_S instead."""
+        with _quick_switches():
+            snap = self.recording.prepare(index)
+            if snap is not None:
+                self.state.prepare_postgres(snap)
 
     def _show(self, index: int) -> None:
         rec = self.recording

@@ -11,6 +11,7 @@ or a headless recorder) reads the same figures.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import datetime
 
 from pgtop.model.derive import Rates, compute_rates, pooler_rates
@@ -62,6 +63,11 @@ class MonitorState:
         self.finding_history = FindingHistory()  # fed once per PostgreSQL snapshot
         # (snapshot, result) of the last derivation: findings once per joined snapshot.
         self._findings: tuple[Snapshot | None, tuple[Finding, ...]] = (None, ())
+        # (PostgreSQL snapshot, joined, findings) worked out ahead by prepare_postgres on
+        # the feed's worker thread; the lock keeps that and this thread's joins and
+        # derivations (their memos: link memo, finding history) one at a time.
+        self._prepared: tuple[Snapshot, Snapshot, tuple[Finding, ...]] | None = None
+        self._deriving = threading.Lock()
         self.frame = Frame(refresh=refresh)  # what the screen shows now
 
     def _changed(self) -> None:
@@ -78,6 +84,20 @@ class MonitorState:
         )
 
     # -- writes (the feed) --------------------------------------------------------------
+
+    def prepare_postgres(self, snap: Snapshot) -> None:
+        """Join and derive the findings of `snap`, the PostgreSQL snapshot `take_postgres`
+        gets next, ahead of time: safe from a worker thread, so that at many sessions
+        this work does not hold the event loop. Nothing is shown or changed until
+        `take_postgres(snap)`; a snapshot prepared but never taken costs nothing more.
+        (The finding history sees `snap` now: at most one poll early.)"""
+        if self.separate_pooler:  # the pooler's snapshot may change before it is taken
+            return
+        with self._deriving:
+            linked = link_sessions(snap, self._link_memo)
+            self.finding_history.observe(snap)
+            found = derive_findings(linked, self.thresholds, self.finding_history)
+            self._prepared = (snap, linked, found)
 
     def take_postgres(self, snap: Snapshot, status: str) -> bool:
         """A new PostgreSQL snapshot; True when it is the first data of this server."""
@@ -140,12 +160,17 @@ class MonitorState:
         ):
             return self._linked[1]
         snap = self.pg_snapshot
+        prepared = self._prepared
         if self.separate_pooler:
             snap = dataclasses.replace(
                 snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
             )
+        elif prepared is not None and prepared[0] is snap:
+            self._linked = (inputs, prepared[1])
+            return prepared[1]
         # Sessions PgBouncer opened get their pool and client (model/pooler_join.py).
-        self._linked = (inputs, link_sessions(snap, self._link_memo))
+        with self._deriving:
+            self._linked = (inputs, link_sessions(snap, self._link_memo))
         return self._linked[1]
 
     def findings(self, snap: Snapshot | None) -> tuple[Finding, ...]:
@@ -153,8 +178,14 @@ class MonitorState:
         if snap is None:
             return ()
         if self._findings[0] is not snap:
-            self.finding_history.observe(self.pg_snapshot or snap)
-            self._findings = (snap, derive_findings(snap, self.thresholds, self.finding_history))
+            prepared = self._prepared
+            if prepared is not None and prepared[1] is snap:
+                self._findings = (snap, prepared[2])
+                return prepared[2]
+            with self._deriving:
+                self.finding_history.observe(self.pg_snapshot or snap)
+                found = derive_findings(snap, self.thresholds, self.finding_history)
+            self._findings = (snap, found)
         return self._findings[1]
 
     def current_rates(self) -> Rates | None:

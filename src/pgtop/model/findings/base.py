@@ -176,7 +176,11 @@ def term(name: str, value: str) -> str:
 
 
 def top_counts(values: list[str], n: int = 3) -> list[tuple[str, int]]:
-    counts = Counter(values)  # counted in C
+    return top_of(Counter(values), n)  # counted in C
+
+
+def top_of(counts: Counter[str], n: int = 3) -> list[tuple[str, int]]:
+    """The `n` largest counts of a Counter kept elsewhere, as top_counts orders them."""
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 

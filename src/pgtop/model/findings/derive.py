@@ -5,6 +5,7 @@ from __future__ import annotations
 from pgtop.model.findings import pooler, server, sessions
 from pgtop.model.findings.base import DEFAULT_THRESHOLDS, KINDS, Finding, Thresholds
 from pgtop.model.findings.history import FindingHistory
+from pgtop.model.findings.index import SessionIndex
 from pgtop.model.locks import waiters_behind
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import Snapshot
@@ -21,16 +22,19 @@ def derive_findings(
     if snap.pooler is not None and all(s.pooler is None for s in snap.sessions):
         snap = link_sessions(snap)  # --once: nobody joined the pooler yet
     t = thresholds
-    behind = waiters_behind(snap.sessions)
+    # The groups of sessions each kind looks at, kept from poll to poll with a history.
+    index = history.index if history is not None else SessionIndex()
+    index.update(snap.sessions)
+    behind = waiters_behind(index.lock_sessions())
     found = [
         *pooler.pooler_queue(snap, t),
-        *server.server_full(snap, t, history),
+        *server.server_full(snap, t, history, index),
         *server.limit_reached(snap, t),
-        *sessions.lock_pileup(snap, t, behind),
-        *sessions.idle_in_transaction(snap, t, behind),
-        *server.connection_storm(snap, t, history),
-        *sessions.old_snapshot(snap, t),
-        *sessions.leak(snap, t),
+        *sessions.lock_pileup(snap, t, behind, index),
+        *sessions.idle_in_transaction(snap, t, behind, index),
+        *server.connection_storm(snap, t, history, index),
+        *sessions.old_snapshot(snap, t, index),
+        *sessions.leak(snap, t, index),
     ]
     order = {k: i for i, k in enumerate(KINDS)}
     found.sort(key=lambda f: (-f.rank, order.get(f.kind, len(order))))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 
+from pgtop.model.changes import changes
+from pgtop.model.findings.index import SessionIndex
 from pgtop.model.records import CLIENT_BACKEND, Session, Snapshot
 
 KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and a baseline
@@ -18,6 +20,9 @@ KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and
 class FindingHistory:
     def __init__(self) -> None:
         self._reset()
+        # The sessions each finding kind looks at (derive_findings updates it): a cache
+        # by session object, so a jump back in a replay needs no reset.
+        self.index = SessionIndex()
 
     def _reset(self) -> None:
         # (server time, client connections in use, backends not seen at the poll before)
@@ -35,9 +40,10 @@ class FindingHistory:
             self._reset()  # a replay jumped back: start over rather than mix times
         # Collectors keep an unchanged session the same object, so only the sessions that
         # are new objects (or gone) are looked at in Python; finding those runs in C.
-        objs = dict(zip(map(id, snap.sessions), snap.sessions, strict=True))
-        gone = [self._objs[i] for i in self._objs.keys() - objs.keys()]
-        came = [objs[i] for i in objs.keys() - self._objs.keys()]
+        change = changes(self._objs, snap.sessions)  # worked out once per poll
+        objs = change.objs
+        gone = [self._objs[i] for i in change.gone]
+        came = [objs[i] for i in change.came]
         added = {(s.pid, s.backend_start) for s in came if s.backend_type == CLIENT_BACKEND}
         new = len(added - self._seen) if self._last is not None else 0
         self._seen -= {(s.pid, s.backend_start) for s in gone if s.backend_type == CLIENT_BACKEND}

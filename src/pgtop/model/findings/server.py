@@ -11,17 +11,23 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from operator import attrgetter
 
 from pgtop.model.capacity import limit_rows
 from pgtop.model.derive import client_host
-from pgtop.model.findings.base import Finding, Thresholds, named, term, top_counts
+from pgtop.model.findings.base import Finding, Thresholds, named, term, top_counts, top_of
 from pgtop.model.findings.history import FindingHistory
+from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, percent, plural
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import Snapshot
 
+_PID = attrgetter("pid")
 
-def server_full(snap: Snapshot, t: Thresholds, history: FindingHistory | None) -> list[Finding]:
+
+def server_full(
+    snap: Snapshot, t: Thresholds, history: FindingHistory | None, index: SessionIndex
+) -> list[Finding]:
     lim = snap.limits
     available = lim.available_to_ordinary_roles
     used = lim.client_connections
@@ -30,9 +36,8 @@ def server_full(snap: Snapshot, t: Thresholds, history: FindingHistory | None) -
     pct = percent(used, available)
     if pct < t.server_warning_pct:
         return []
-    clients = [s for s in snap.sessions if s.is_client]
-    apps = top_counts([client_app_shown(s) for s in clients])
-    roles = top_counts([s.user or "" for s in clients])
+    apps = top_of(index.apps)
+    roles = top_of(index.roles)
     evidence: dict[str, float | int] = {
         "in_use": used,
         "available": available,
@@ -103,16 +108,12 @@ def limit_reached(snap: Snapshot, t: Thresholds) -> list[Finding]:
 
 
 def connection_storm(
-    snap: Snapshot, t: Thresholds, history: FindingHistory | None
+    snap: Snapshot, t: Thresholds, history: FindingHistory | None, index: SessionIndex
 ) -> list[Finding]:
     now = snap.server.snapshot_time
-    # Datetimes compared, not ages computed: this runs over every session every frame.
+    # From the sessions young at the last poll and those new since (the index's).
     since = now - timedelta(seconds=t.storm_window_s)
-    young = [
-        s
-        for s in snap.sessions
-        if s.backend_start is not None and s.backend_start >= since and s.is_client
-    ]
+    young = sorted(index.started_since(since), key=_PID)
     if len(young) < t.storm_min_new or t.storm_window_s <= 0:
         return []
     rate = len(young) / t.storm_window_s

@@ -12,9 +12,10 @@ Only client backends count: background workers, walsenders and autovacuum never 
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import compress
+from operator import attrgetter
 
 from pgtop.model.findings.base import (
-    IDLE_IN_XACT_STATES,
     Finding,
     Thresholds,
     named,
@@ -23,12 +24,15 @@ from pgtop.model.findings.base import (
     term,
     xact_age,
 )
+from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, one_line, percent, plural
 from pgtop.model.locks import blocking_tree
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import IDLE, Snapshot
 
 _XID_SPACE = 1 << 32
+_PID = attrgetter("pid")
+_STATE_CHANGE = attrgetter("state_change")
 
 
 def _setting_s(snap: Snapshot, name: str) -> float | None:
@@ -43,18 +47,18 @@ def _setting_s(snap: Snapshot, name: str) -> float | None:
     return value / 1000 if s.unit in (None, "ms") else value
 
 
-def idle_in_transaction(snap: Snapshot, t: Thresholds, behind: dict[int, int]) -> list[Finding]:
+def idle_in_transaction(
+    snap: Snapshot, t: Thresholds, behind: dict[int, int], index: SessionIndex
+) -> list[Finding]:
     now = snap.server.snapshot_time
     idle = [
         s
-        for s in snap.sessions
-        if s.is_client
-        and s.state in IDLE_IN_XACT_STATES
-        and state_age(s, now) >= t.idle_in_transaction_s
+        for s in index.idle_in_transaction.values()
+        if state_age(s, now) >= t.idle_in_transaction_s
     ]
     if not idle:
         return []
-    idle.sort(key=lambda s: (-behind.get(s.pid, 0), -state_age(s, now)))
+    idle.sort(key=lambda s: (-behind.get(s.pid, 0), -state_age(s, now), s.pid))
     worst = idle[0]
     oldest_s = max(state_age(s, now) for s in idle)
     blocked = sum(behind.get(s.pid, 0) for s in idle)
@@ -107,15 +111,14 @@ def _xid_age(xid: str | None, next_xid: int) -> int | None:
     return (next_xid - int(xid)) % _XID_SPACE
 
 
-def old_snapshot(snap: Snapshot, t: Thresholds) -> list[Finding]:
+def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Finding]:
     next_xid = snap.server.next_xid
     if next_xid is None:
         return []
     now = snap.server.snapshot_time
     best = None
-    for s in snap.sessions:
-        if not (s.backend_xmin or s.backend_xid) or not s.is_client:
-            continue
+    # The holders of an xmin or xid are few; equally old, the lowest pid is named.
+    for s in sorted(index.xid_holders.values(), key=_PID):
         ages = [
             a
             for a in (_xid_age(s.backend_xmin, next_xid), _xid_age(s.backend_xid, next_xid))
@@ -146,11 +149,13 @@ def old_snapshot(snap: Snapshot, t: Thresholds) -> list[Finding]:
     ]
 
 
-def lock_pileup(snap: Snapshot, t: Thresholds, behind: dict[int, int]) -> list[Finding]:
+def lock_pileup(
+    snap: Snapshot, t: Thresholds, behind: dict[int, int], index: SessionIndex
+) -> list[Finding]:
     if not behind:
         return []
     now = snap.server.snapshot_time
-    tree = blocking_tree(snap.sessions, behind)
+    tree = blocking_tree(index.lock_sessions(), behind)
     out = []
     i = 0
     while i < len(tree):
@@ -194,16 +199,17 @@ def lock_pileup(snap: Snapshot, t: Thresholds, behind: dict[int, int]) -> list[F
     return out
 
 
-def leak(snap: Snapshot, t: Thresholds) -> list[Finding]:
+def leak(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Finding]:
     before = snap.server.snapshot_time - timedelta(seconds=t.leak_idle_s)
     groups: dict[tuple[str, str], list[int]] = {}
-    for s in snap.sessions:
-        # A pooler's idle server connections are its pool, not a leak.
-        if s.state != IDLE or s.state_change is None or s.state_change > before:
+    # Only groups that could reach the count are looked at; idle since `before` picked
+    # out in C (the index holds idle client sessions not held by a pooler).
+    for key, members in sorted(index.idle.items()):
+        if len(members) < t.leak_sessions:
             continue
-        if not s.is_client or s.pooler is not None or s.application.lower() == "pgbouncer":
-            continue
-        groups.setdefault((s.application, s.user or ""), []).append(s.pid)
+        idle = list(members.values())
+        old = compress(idle, map(before.__ge__, map(_STATE_CHANGE, idle)))
+        groups[key] = sorted(map(_PID, old))
     lim = snap.limits
     full = lim.available_to_ordinary_roles > 0 and (
         percent(lim.client_connections, lim.available_to_ordinary_roles) >= t.server_warning_pct

@@ -10,6 +10,8 @@ Each line is fitted to the width by dropping its least important items whole
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import attrgetter, eq
 
 from rich.console import Group
 from rich.text import Text
@@ -22,10 +24,14 @@ from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
 from pgtop.model.pooler_state import database_states
+from pgtop.model.records import CLIENT_BACKEND
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
+
+_BACKEND_TYPE = attrgetter("backend_type")
+_XACT_START = attrgetter("xact_start")
 
 
 @dataclass
@@ -175,10 +181,10 @@ class StatusHeader(Widget):
         if c.other and not snap.server.can_see_all:
             # States of other users' sessions are hidden: say so rather than undercount.
             parts.append(Part(Text(f"{c.other} hidden", "bold yellow"), keep=1, group=1))
-        oldest = min(
-            (s.xact_start for s in snap.sessions if s.xact_start is not None and s.is_client),
-            default=None,
-        )
+        # In C (compress, map, filter): this runs over every session on every redraw.
+        types = map(_BACKEND_TYPE, snap.sessions)
+        clients = compress(snap.sessions, map(eq, repeat(CLIENT_BACKEND), types))
+        oldest = min(filter(None, map(_XACT_START, clients)), default=None)
         if oldest is not None:
             seconds = (snap.server.snapshot_time - oldest).total_seconds()
             parts.append(Part(Text(f"oldest xact {age(seconds)}"), keep=1, group=2))
