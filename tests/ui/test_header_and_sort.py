@@ -18,7 +18,7 @@ from pgtop.ui.widgets.sessions_table import SessionsTable
 
 
 def header_lines(app: PgTopApp) -> list[str]:
-    return [text.plain for text in app.query_one(StatusHeader).render().renderables]
+    return [text.plain for text in app.query_one(StatusHeader).lines()]
 
 
 async def started(pilot: Pilot[Any]) -> None:

@@ -254,7 +254,7 @@ async def test_a_lock_waiter_at_80x24_reads_waiting_with_its_wait_and_user(
             # wait column on what ("Lock:relation" gives up its "Lock:" to fit).
             assert cells[3:6] == ["waiting", "relation", APP_USER.name], cells
         assert line_of(table, chain.holder).split()[3] == "idle-tx"
-        header = "\n".join(t.plain for t in app.query_one(StatusHeader).render().renderables)
+        header = "\n".join(t.plain for t in app.query_one(StatusHeader).lines())
         assert "…" not in header and "lock" in header
 
 

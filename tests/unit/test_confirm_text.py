@@ -37,3 +37,12 @@ def test_one_session_that_blocks_others_says_blocks_n() -> None:
     text = str(describe_one(session(7, "idle in transaction"), blocks=4))
     assert "blocks 4" in text
     assert "blocks" not in str(describe_one(session(7, "idle")))
+
+
+def test_terminating_a_database_names_its_sessions_in_good_english() -> None:
+    from pgtop.ui.acting import Acting
+
+    one = Acting._title("terminate", [session(10)], False, "shop")
+    many = Acting._title("terminate", [session(10), session(11)], False, "shop")
+    assert one == "Terminate the only client session of database shop?"
+    assert many == "Terminate all 2 client sessions of database shop?"

@@ -275,6 +275,8 @@ class Acting:
     @staticmethod
     def _title(kind: Kind, targets: list[Session], marked: bool, database: str | None) -> str:
         if database is not None:
+            if len(targets) == 1:  # "all 1 client sessions" reads wrong
+                return f"Terminate the only client session of database {one_line(database)}?"
             return f"Terminate all {len(targets)} client sessions of database {one_line(database)}?"
         if len(targets) == 1:
             return f"{kind.capitalize()} this {'marked ' if marked else ''}session?"
