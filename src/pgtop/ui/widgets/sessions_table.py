@@ -64,7 +64,7 @@ class SessionsTable(CursorList, can_focus=True):
         self.key_handler = key_handler
         self.paste_handler = paste_handler
         self.rows: list[Session] = []
-        self._index: dict[int, int] = {}
+        self._index: dict[int, int] | None = {}
         self.now: datetime | None = None
         self.cursor_pid: int | None = None
         self._cursor_index = 0
@@ -92,9 +92,12 @@ class SessionsTable(CursorList, can_focus=True):
         """Show a new list of sessions, keeping the cursor on its session."""
         self.rows = rows
         self.now = now
-        self._index = dict(zip(map(_PID, rows), range(len(rows)), strict=True))  # C speed
-        if self.cursor_pid in self._index:
-            self._cursor_index = self._index[self.cursor_pid]  # type: ignore[index]
+        self._index = None  # built when asked: at 50,000 rows a fifth of a redraw
+        at = self._cursor_index
+        if self.cursor_pid is not None and at < len(rows) and rows[at].pid == self.cursor_pid:
+            pass  # the cursor's session kept its place (the usual case)
+        elif self.cursor_pid in self.index:
+            self._cursor_index = self.index[self.cursor_pid]  # type: ignore[index]
         else:
             # The session left: stay at the same place in the list.
             self._cursor_index = min(self._cursor_index, max(0, len(rows) - 1))
@@ -104,9 +107,10 @@ class SessionsTable(CursorList, can_focus=True):
 
     @property
     def cursor_session(self) -> Session | None:
-        if self.cursor_pid is None or self.cursor_pid not in self._index:
+        at = self._cursor_index
+        if self.cursor_pid is None or at >= len(self.rows) or self.rows[at].pid != self.cursor_pid:
             return None
-        return self.rows[self._index[self.cursor_pid]]
+        return self.rows[at]
 
     def set_stale(self, stale: bool) -> None:
         if stale != self.stale:
@@ -129,10 +133,17 @@ class SessionsTable(CursorList, can_focus=True):
                 del self.marked[s.pid]
 
     def move_cursor_to_pid(self, pid: int) -> bool:
-        if pid not in self._index:
+        if pid not in self.index:
             return False
-        self._set_cursor(self._index[pid])
+        self._set_cursor(self.index[pid])
         return True
+
+    @property
+    def index(self) -> dict[int, int]:
+        """pid -> row, built at most once per list of rows."""
+        if self._index is None:
+            self._index = dict(zip(map(_PID, self.rows), range(len(self.rows)), strict=True))
+        return self._index
 
     # -- drawing ------------------------------------------------------------------------
 
