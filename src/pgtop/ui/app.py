@@ -15,6 +15,7 @@ recorder (--record) outlives profile switches, so the app closes it.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,8 @@ from pgtop.ui.messages import FeedUpdated
 from pgtop.ui.server_screen import ServerScreen
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
@@ -140,6 +143,17 @@ class PgTopApp(App[None]):
         self._switches = 0
         controls = first.feed.controls  # the same for every server it may switch to
         add_bindings(self, [b for c in FEED_KEYS if c in controls for b in FEED_KEYS[c]])
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's terminal driver, but Esc answers after ESCDELAY (esc_driver.py).
+        Only in place of Textual's Linux/macOS one (not headless, web or Windows)."""
+        driver = super().get_driver_class()
+        linux = sys.modules.get("textual.drivers.linux_driver")  # imported if it chose it
+        if linux is None or driver is not linux.LinuxDriver:
+            return driver
+        from pgtop.ui.esc_driver import PromptEscDriver
+
+        return PromptEscDriver
 
     def _get_dom_base(self) -> Screen[None]:
         """`app.query_one` looks in the server screen watched now (the fleet screen when
