@@ -24,7 +24,6 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from pgtop.model.fleet_line import (
     SORT_KEYS,
@@ -42,6 +41,7 @@ from pgtop.ui.key_order import in_key_order
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.fleet_table import FleetTable
 from pgtop.ui.widgets.header import every
+from pgtop.ui.widgets.keys_footer import KeysFooter
 
 # Members report one after another: their updates are drawn together, this often at most.
 REDRAW_S = 0.5
@@ -103,7 +103,7 @@ class FleetScreen(Screen[None]):
         yield TextLines(id="fleet-header")
         yield self.table
         yield TextLines(id="fleet-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.table.focus()
