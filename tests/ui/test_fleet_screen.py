@@ -23,6 +23,7 @@ from textual.widgets._footer import FooterKey
 
 from pgtop.monitor.fleet import BAD_PASSWORD, LIVE, UNREACHABLE
 from pgtop.target import ConnSettings, Target
+from pgtop.ui import app as app_module
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.fleet_screen import FleetScreen, TextLines
 from pgtop.ui.screens.confirm import ConfirmScreen
@@ -307,3 +308,23 @@ async def test_the_next_servers_screens_are_built_while_the_keys_rest(
         await pilot.pause()
         footer = {k.key for k in app.screen.query(FooterKey)}
         assert {"right_square_bracket", "slash", "enter", "q"} <= footer
+
+
+async def test_screens_built_ahead_and_never_shown_are_few(
+    primary_pg: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cursor resting on line after line builds each one's screen: the oldest never
+    shown are dropped (memory), and built again when Enter asks for one."""
+    monkeypatch.setattr(app_module, "UNVISITED_MAX", 1)
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+        fleet_screen(app).table.move_to("shop")
+        await until(pilot, lambda: app._is_built("shop"), "shop's screen built ahead")
+        fleet_screen(app).table.move_to("stage")
+        await until(pilot, lambda: app._is_built("stage"), "stage's screen built ahead")
+        await until(pilot, lambda: "shop" not in app.member_screens, "shop's dropped")
+        assert set(app.member_screens) == {"stage"}
+        shop = await open_line(pilot, "shop")  # built again, on the key
+        assert app.fleet is not None and app.fleet.focused is not None
+        assert app.fleet.focused.name == "shop" and app.screen is shop

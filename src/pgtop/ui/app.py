@@ -80,6 +80,9 @@ FEED_KEYS = {
 # A fleet member's screen is built ahead, off screen, once the keys have rested this long
 # on its line or on a neighbour's screen: not for every line the cursor passes over.
 BUILD_AHEAD_S = 0.3
+# Screens built ahead and not shown yet are kept this many at most (the oldest go):
+# the cursor resting on each line in turn would otherwise build every server's.
+UNVISITED_MAX = 4
 # Textual's generic palette entries worth keeping; its Quit and Keys duplicate ours.
 TEXTUAL_COMMANDS = {"Theme", "Screenshot"}
 
@@ -134,6 +137,7 @@ class PgTopApp(App[None]):
         self._showing_built_screen = False  # within _show_mode only
         self._ahead_wanted: list[str] = []  # member screens to build once the keys rest
         self._ahead_timer: Timer | None = None
+        self._unvisited: list[str] = []  # built ahead, never shown yet: oldest first
         self.server: ServerScreen | None = None  # the server on screen; None on the fleet
         if len(members) > 1:
             self._watch_fleet(members)
@@ -214,6 +218,8 @@ class PgTopApp(App[None]):
         member = self.fleet.focus(name)
         assert member is not None
         screen = self._member_screen(name)
+        if name in self._unvisited:
+            self._unvisited.remove(name)
         if member.state.snapshot() is None:  # a summary until its first full poll
             screen.sessions.table.empty_message = summary_words(member.status.summary)
             screen.sessions.table.refresh()
@@ -267,15 +273,30 @@ class PgTopApp(App[None]):
         screen = self.member_screens.get(name)
         return screen is not None and screen.is_running
 
-    def _build_ahead(self) -> None:
+    async def _build_ahead(self) -> None:
         wanted, self._ahead_wanted, self._ahead_timer = self._ahead_wanted, [], None
         if self._fleet_switching.locked():  # a switch runs: it asks again when done
             return
+        mounting = []
         for name in wanted:
             if not self._is_built(name):
                 # What App._init_mode does first on a switch: register the screen, which
                 # composes and mounts it; it is not shown, its mode is not current.
-                self._get_screen(self._member_screen(name))
+                mounting.append(self._get_screen(self._member_screen(name))[1])
+                self._unvisited.append(name)
+        for mounted in mounting:
+            await mounted
+        async with self._fleet_switching:  # no switch to a screen being dropped
+            while len(self._unvisited) > UNVISITED_MAX:  # the cursor went over many lines
+                await self._drop_member_screen(self._unvisited[0])
+
+    async def _drop_member_screen(self, name: str) -> None:
+        """A screen built ahead and never shown: closed, and built again if asked for."""
+        self._unvisited.remove(name)
+        screen = self.member_screens.pop(name)
+        await self.remove_mode(f"member:{name}")
+        await screen.remove()
+        await screen.close()
 
     def _show_mode(self, mode: str, *, built: bool) -> AwaitMount:
         """switch_mode; a screen already built is drawn at once (see delay_update)."""
