@@ -224,7 +224,7 @@ class PgTopApp(App[None]):
             screen.sessions.table.empty_message = summary_words(member.status.summary)
             screen.sessions.table.refresh()
         self.server = screen
-        await self._show_mode(f"member:{name}", built=screen.is_running)
+        await self._show_mode(screen, f"member:{name}")
         if self.fleet_screen is not None:
             self.fleet_screen.table.move_to(name)  # esc comes back to this server's line
         self._build_ahead_soon(self._neighbours(name))
@@ -298,9 +298,15 @@ class PgTopApp(App[None]):
         await screen.remove()
         await screen.close()
 
-    def _show_mode(self, mode: str, *, built: bool) -> AwaitMount:
-        """switch_mode; a screen already built is drawn at once (see delay_update)."""
-        self._showing_built_screen = built
+    def _show_mode(self, screen: Screen[None], mode: str) -> AwaitMount:
+        """switch_mode; a screen already built is drawn at once (see delay_update), and
+        whole: its first frame would otherwise hold only what changed since it was last
+        on the terminal, drawn over the screen that was (the whole one came a frame
+        later, ~15 ms)."""
+        built = self._showing_built_screen = screen.is_running
+        if built:
+            compositor = screen._compositor
+            compositor._dirty_regions.add(compositor.size.region)
         try:
             return self.switch_mode(mode)
         finally:
@@ -319,7 +325,8 @@ class PgTopApp(App[None]):
         async with self._fleet_switching:
             self.fleet.focus(None)
             self.server = None
-            await self._show_mode(self.DEFAULT_MODE, built=True)
+            assert self.fleet_screen is not None
+            await self._show_mode(self.fleet_screen, self.DEFAULT_MODE)
         if self.fleet_screen is not None:
             self.fleet_screen.redraw()
 
