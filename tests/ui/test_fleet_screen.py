@@ -19,9 +19,11 @@ from live import REFRESH, shows_all, target_for, until
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from pgtop.monitor.fleet import BAD_PASSWORD, LIVE, UNREACHABLE
 from pgtop.target import ConnSettings, Target
+from pgtop.ui import app as app_module
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.fleet_screen import FleetScreen, TextLines
 from pgtop.ui.screens.confirm import ConfirmScreen
@@ -279,3 +281,54 @@ async def test_keys_pressed_fast_between_servers_end_on_the_last_one(
         at = order[(order.index("shop") + 3) % len(order)]
         await until(pilot, lambda: on_screen(app) == at, "the server the cursor came back on")
         assert app.fleet.focused is not None and app.fleet.focused.name == at
+
+
+async def test_the_next_servers_screens_are_built_while_the_keys_rest(
+    primary_pg: PostgresServer,
+) -> None:
+    """The line under the fleet's cursor, and on a server's screen the ones ] and [ go
+    to, get their screens built off screen: going there only draws them (no 50 ms hold,
+    no compose on the key). The screen shown is the one built, with its keys."""
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+        fleet_screen(app).table.move_to("stage")
+        await until(pilot, lambda: app._is_built("stage"), "stage's screen built ahead")
+        assert isinstance(app.screen, FleetScreen)  # built, not shown
+        built = app.member_screens["stage"]
+        await pilot.press("enter")
+        await until(pilot, lambda: on_screen(app) == "stage", "stage's screen")
+        assert app.screen is built
+        order = fleet_screen(app).order()
+        after = order[(order.index("stage") + 1) % len(order)]
+        before = order[order.index("stage") - 1]
+        await until(pilot, lambda: app._is_built(after) and app._is_built(before), "] and [")
+        assert on_screen(app) == "stage" and app.fleet is not None
+        assert app.fleet.focused is not None and app.fleet.focused.name == "stage"
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: on_screen(app) == after, f"{after}'s screen after ]")
+        assert app.screen is app.member_screens[after]
+        # Its footer lists the member's keys, as on a screen built on the key.
+        await pilot.pause()
+        footer = {k.key for k in app.screen.query(FooterKey)}
+        assert {"right_square_bracket", "slash", "enter", "q"} <= footer
+
+
+async def test_screens_built_ahead_and_never_shown_are_few(
+    primary_pg: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cursor resting on line after line builds each one's screen: the oldest never
+    shown are dropped (memory), and built again when Enter asks for one."""
+    monkeypatch.setattr(app_module, "UNVISITED_MAX", 1)
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+        fleet_screen(app).table.move_to("shop")
+        await until(pilot, lambda: app._is_built("shop"), "shop's screen built ahead")
+        fleet_screen(app).table.move_to("stage")
+        await until(pilot, lambda: app._is_built("stage"), "stage's screen built ahead")
+        await until(pilot, lambda: "shop" not in app.member_screens, "shop's dropped")
+        assert set(app.member_screens) == {"stage"}
+        shop = await open_line(pilot, "shop")  # built again, on the key
+        assert app.fleet is not None and app.fleet.focused is not None
+        assert app.fleet.focused.name == "shop" and app.screen is shop

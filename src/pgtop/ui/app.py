@@ -15,6 +15,7 @@ recorder (--record) outlives profile switches, so the app closes it.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,10 @@ from pgtop.ui.messages import FeedUpdated
 from pgtop.ui.server_screen import ServerScreen
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+    from textual.timer import Timer
+    from textual.widget import AwaitMount
+
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
@@ -72,6 +77,12 @@ FEED_KEYS = {
         Binding("dollar_sign", "feed('go_to', -1)", "Last frame", show=False, id="replay-last"),
     ],
 }
+# A fleet member's screen is built ahead, off screen, once the keys have rested this long
+# on its line or on a neighbour's screen: not for every line the cursor passes over.
+BUILD_AHEAD_S = 0.3
+# Screens built ahead and not shown yet are kept this many at most (the oldest go):
+# the cursor resting on each line in turn would otherwise build every server's.
+UNVISITED_MAX = 4
 # Textual's generic palette entries worth keeping; its Quit and Keys duplicate ours.
 TEXTUAL_COMMANDS = {"Theme", "Screenshot"}
 
@@ -123,6 +134,10 @@ class PgTopApp(App[None]):
         self.fleet_screen: FleetScreen | None = None
         self.member_screens: dict[str, ServerScreen] = {}
         self._fleet_switching = asyncio.Lock()  # one screen switch of the fleet at a time
+        self._showing_built_screen = False  # within _show_mode only
+        self._ahead_wanted: list[str] = []  # member screens to build once the keys rest
+        self._ahead_timer: Timer | None = None
+        self._unvisited: list[str] = []  # built ahead, never shown yet: oldest first
         self.server: ServerScreen | None = None  # the server on screen; None on the fleet
         if len(members) > 1:
             self._watch_fleet(members)
@@ -141,6 +156,17 @@ class PgTopApp(App[None]):
         controls = first.feed.controls  # the same for every server it may switch to
         add_bindings(self, [b for c in FEED_KEYS if c in controls for b in FEED_KEYS[c]])
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's terminal driver, but Esc answers after ESCDELAY (esc_driver.py).
+        Only in place of Textual's Linux/macOS one (not headless, web or Windows)."""
+        driver = super().get_driver_class()
+        linux = sys.modules.get("textual.drivers.linux_driver")  # imported if it chose it
+        if linux is None or driver is not linux.LinuxDriver:
+            return driver
+        from pgtop.ui.esc_driver import PromptEscDriver
+
+        return PromptEscDriver
+
     def _get_dom_base(self) -> Screen[None]:
         """`app.query_one` looks in the server screen watched now (the fleet screen when
         none is). Textual's default is the first screen, which a profile switch removes."""
@@ -156,7 +182,9 @@ class PgTopApp(App[None]):
         from pgtop.ui.fleet_screen import FleetScreen
 
         self.fleet = Fleet(list(members), self._member_updated)
-        fleet_screen = self.fleet_screen = FleetScreen(self.fleet, self.open_member)
+        fleet_screen = self.fleet_screen = FleetScreen(
+            self.fleet, self.open_member, on_cursor_line=self.fleet_cursor_on
+        )
         self.add_mode(self.DEFAULT_MODE, lambda: fleet_screen)
         first = self.fleet.members[0]  # the feed controls are the same for every member
         add_bindings(self, [b for c in FEED_KEYS if c in first.controls for b in FEED_KEYS[c]])
@@ -189,17 +217,106 @@ class PgTopApp(App[None]):
         assert self.fleet is not None
         member = self.fleet.focus(name)
         assert member is not None
-        screen = self.member_screens.get(name)
-        if screen is None:
-            made = screen = ServerScreen(member.target, member=member)
-            if member.state.snapshot() is None:  # a summary until its first full poll
-                made.sessions.table.empty_message = summary_words(member.status.summary)
-            self.member_screens[name] = made
-            self.add_mode(f"member:{name}", lambda: made)
+        screen = self._member_screen(name)
+        if name in self._unvisited:
+            self._unvisited.remove(name)
+        if member.state.snapshot() is None:  # a summary until its first full poll
+            screen.sessions.table.empty_message = summary_words(member.status.summary)
+            screen.sessions.table.refresh()
         self.server = screen
-        await self.switch_mode(f"member:{name}")
+        await self._show_mode(screen, f"member:{name}")
         if self.fleet_screen is not None:
             self.fleet_screen.table.move_to(name)  # esc comes back to this server's line
+        self._build_ahead_soon(self._neighbours(name))
+
+    def _member_screen(self, name: str) -> ServerScreen:
+        """The member's screen, made (with its mode) the first time it is asked for."""
+        screen = self.member_screens.get(name)
+        if screen is None:
+            assert self.fleet is not None
+            member = self.fleet.member(name)
+            made = screen = ServerScreen(member.target, member=member)
+            # Styled as it mounts, with the stylesheet as it is now: Textual would otherwise
+            # see a screen never refreshed and re-parse all CSS and restyle every screen
+            # built so far, twice (App._init_mode and switch_mode): ~150 ms by the tenth.
+            made._css_update_count = self._css_update_count
+            self.member_screens[name] = made
+            self.add_mode(f"member:{name}", lambda: made)
+        return screen
+
+    def _neighbours(self, name: str) -> list[str]:
+        """The servers ] and [ go to from `name`'s screen."""
+        order = self.fleet_screen.order() if self.fleet_screen is not None else []
+        if name not in order or len(order) < 2:
+            return []
+        at = order.index(name)
+        return list(dict.fromkeys([order[(at + 1) % len(order)], order[at - 1]]))
+
+    def fleet_cursor_on(self, name: str) -> None:
+        """The fleet's cursor is on `name`'s line (fleet_screen.py): Enter is next."""
+        if self.server is None:
+            self._build_ahead_soon([name])
+
+    def _build_ahead_soon(self, names: list[str]) -> None:
+        """Once the keys rest, build the screens of `names` off screen (composed and
+        styled), so that going to them only lays them out and draws them. Building one
+        on the key that shows it took ~60 ms, most of a switch."""
+        wanted = [n for n in names if not self._is_built(n)]
+        if wanted == self._ahead_wanted:
+            return  # the same ones, already due
+        if self._ahead_timer is not None:
+            self._ahead_timer.stop()
+        self._ahead_wanted = wanted
+        self._ahead_timer = self.set_timer(BUILD_AHEAD_S, self._build_ahead) if wanted else None
+
+    def _is_built(self, name: str) -> bool:
+        screen = self.member_screens.get(name)
+        return screen is not None and screen.is_running
+
+    async def _build_ahead(self) -> None:
+        wanted, self._ahead_wanted, self._ahead_timer = self._ahead_wanted, [], None
+        if self._fleet_switching.locked():  # a switch runs: it asks again when done
+            return
+        mounting = []
+        for name in wanted:
+            if not self._is_built(name):
+                # What App._init_mode does first on a switch: register the screen, which
+                # composes and mounts it; it is not shown, its mode is not current.
+                mounting.append(self._get_screen(self._member_screen(name))[1])
+                self._unvisited.append(name)
+        for mounted in mounting:
+            await mounted
+        async with self._fleet_switching:  # no switch to a screen being dropped
+            while len(self._unvisited) > UNVISITED_MAX:  # the cursor went over many lines
+                await self._drop_member_screen(self._unvisited[0])
+
+    async def _drop_member_screen(self, name: str) -> None:
+        """A screen built ahead and never shown: closed, and built again if asked for."""
+        self._unvisited.remove(name)
+        screen = self.member_screens.pop(name)
+        await self.remove_mode(f"member:{name}")
+        await screen.remove()
+        await screen.close()
+
+    def _show_mode(self, screen: Screen[None], mode: str) -> AwaitMount:
+        """switch_mode; a screen already built is drawn at once (see delay_update), and
+        whole: its first frame would otherwise hold only what changed since it was last
+        on the terminal, drawn over the screen that was (the whole one came a frame
+        later, ~15 ms)."""
+        built = self._showing_built_screen = screen.is_running
+        if built:
+            compositor = screen._compositor
+            compositor._dirty_regions.add(compositor.size.region)
+        try:
+            return self.switch_mode(mode)
+        finally:
+            self._showing_built_screen = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual's switch_mode holds the screen 50 ms to hide a new screen being built:
+        none is when the screen was built already, so it is drawn at once."""
+        if not self._showing_built_screen:
+            super().delay_update(delay)
 
     async def action_fleet_back(self) -> None:
         """esc on a member's screen (with nothing to clear there): the fleet's lines."""
@@ -208,7 +325,8 @@ class PgTopApp(App[None]):
         async with self._fleet_switching:
             self.fleet.focus(None)
             self.server = None
-            await self.switch_mode(self.DEFAULT_MODE)
+            assert self.fleet_screen is not None
+            await self._show_mode(self.fleet_screen, self.DEFAULT_MODE)
         if self.fleet_screen is not None:
             self.fleet_screen.redraw()
 

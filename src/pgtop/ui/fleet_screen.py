@@ -24,7 +24,6 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from pgtop.model.fleet_line import (
     SORT_KEYS,
@@ -42,6 +41,7 @@ from pgtop.ui.key_order import in_key_order
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.fleet_table import FleetTable
 from pgtop.ui.widgets.header import every
+from pgtop.ui.widgets.keys_footer import KeysFooter
 
 # Members report one after another: their updates are drawn together, this often at most.
 REDRAW_S = 0.5
@@ -84,18 +84,26 @@ class FleetScreen(Screen[None]):
     FleetScreen #fleet-detail { height: 1; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, fleet: Fleet, open_member: Callable[[str], object]) -> None:
-        """`open_member(name)`: Enter on a line (the app opens that server's screen)."""
+    def __init__(
+        self,
+        fleet: Fleet,
+        open_member: Callable[[str], object],
+        on_cursor_line: Callable[[str], object] | None = None,
+    ) -> None:
+        """`open_member(name)`: Enter on a line (the app opens that server's screen);
+        `on_cursor_line(name)`: the server under the cursor, told at each move and redraw
+        (the app builds its screen ahead)."""
         super().__init__()
         self.fleet = fleet
         self.open_member = open_member
+        self.on_cursor_line = on_cursor_line
         self.sort_key = "worst"
         self.descending = False  # turned round by r (each key has its natural order)
         self.filter: FleetFilter | None = None
         self.prompt = FilterPrompt()
         self.lines: list[FleetLine] = []  # every member, worst first (before the filter)
         self.table = FleetTable(id="fleet-table", key_handler=self._prompt_key,
-                                on_cursor=self._draw_detail)  # fmt: skip
+                                on_cursor=self._cursor_moved)  # fmt: skip
         self._pending: Timer | None = None
         self.redraws = 0  # how many times the lines were rebuilt (the benchmark reads it)
 
@@ -103,7 +111,7 @@ class FleetScreen(Screen[None]):
         yield TextLines(id="fleet-header")
         yield self.table
         yield TextLines(id="fleet-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -135,7 +143,13 @@ class FleetScreen(Screen[None]):
         self.table.empty_message = "no server matches the filter" if self.lines else ""
         self.table.set_lines(shown, now)
         self._draw_header()
+        self._cursor_moved()
+
+    def _cursor_moved(self) -> None:
         self._draw_detail()
+        line = self.table.cursor_line
+        if line is not None and self.on_cursor_line is not None:
+            self.on_cursor_line(line.name)
 
     def order(self) -> list[str]:
         """The servers as the lines show them now (] and [ follow this order)."""

@@ -25,7 +25,7 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.signal import Signal, SignalError
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from pgtop import gc_pause
 from pgtop.model.records import Session, Snapshot
@@ -39,6 +39,7 @@ from pgtop.ui.host_sampler import HostSampler
 from pgtop.ui.key_order import add_bindings, in_key_order
 from pgtop.ui.messages import FeedUpdated
 from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.keys_footer import KeysFooter
 from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
 from pgtop.ui.widgets.sessions_pane import SessionsPane
 
@@ -215,7 +216,7 @@ class ServerScreen(Screen[None]):
         with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
             yield self.sessions
             yield Horizontal(id="wide-extras")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sessions.table.focus()
