@@ -69,6 +69,30 @@ FLEET_KEYS = [
 ]  # fmt: skip
 
 
+class KeysAfterPaintFooter(Footer):
+    """Textual's Footer, which lists the keys only once `show_keys` is called: after the
+    first paint. Its keys are the costliest widgets of the screen to start (each is
+    restyled twice, and all are rebuilt when the table takes the focus), ~25 ms of the
+    first screen at start-up, for one line that can come a frame later. The footer's
+    row is there from the start, so nothing moves when they come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._showing = False
+        self._changed_on: Screen[object] | None = None  # keys changed before show_keys
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self._showing:
+            super().bindings_changed(screen)
+        else:
+            self._changed_on = screen
+
+    def show_keys(self) -> None:
+        self._showing = True
+        if self._changed_on is not None:  # in the footer's own context, as a signal does
+            self.call_later(super().bindings_changed, self._changed_on)
+
+
 class ServerScreen(Screen[None]):
     BINDINGS = [
         # Priority: the app runs it before it passes the next key on, so "/cron" arriving
@@ -215,7 +239,7 @@ class ServerScreen(Screen[None]):
         with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
             yield self.sessions
             yield Horizontal(id="wide-extras")
-        yield Footer()
+        yield KeysAfterPaintFooter()
 
     def on_mount(self) -> None:
         self.sessions.table.focus()
@@ -228,6 +252,7 @@ class ServerScreen(Screen[None]):
         # then comes sooner (each mount restyles the screen and rebuilds the footer).
         self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
+        self._after_paint(self.query_one(KeysAfterPaintFooter).show_keys)
         if not self.in_fleet:  # a member's feed runs from the fleet's start, not a screen's
             self.feed.start(
                 lambda work, group: self.run_worker(work, group=group, exit_on_error=False)
@@ -288,8 +313,8 @@ class ServerScreen(Screen[None]):
         callbacks at once while that batch is held, so the other panes mounted and the
         collector froze (~0.1 s at 1,000 sessions) before the first frame was painted.
         The app reads its own messages only once that batch is over: going through them
-        first puts the callback after the paint."""
-        self.app.call_later(self.call_after_refresh, callback)
+        first puts the callback after the paint; it then runs on this screen, as before."""
+        self.app.call_later(self.call_later, self.call_after_refresh, callback)
 
     def _after_first_frame(self) -> None:
         gc_pause.resume()
