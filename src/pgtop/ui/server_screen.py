@@ -154,7 +154,7 @@ class ServerScreen(Screen[None]):
         elif self.feed.has_server:  # a recording has no connection to leave
             switch = Binding("o", "app.switch_profile", "Profiles", show=False, id="profiles")
             add_bindings(self, [switch])
-        self.panes_ready = False  # the non-session panes mount after the first data
+        self.panes_ready = False  # the non-session panes mount when first shown
         self._panes_mounting = False
         self._panes_mounted = asyncio.Event()
         self._shut = False
@@ -248,9 +248,9 @@ class ServerScreen(Screen[None]):
         self.frames.subscribe(
             self, lambda f: pane.take_frame(f, on_screen=self._pane_on_screen("sessions"))
         )
-        # The other panes start hidden: mount them once the first data is on screen, which
-        # then comes sooner (each mount restyles the screen and rebuilds the footer).
-        self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
+        # The other panes mount when first shown (a key, a tab, or a wide terminal, which
+        # shows two of them below the sessions): until then they would cost ~2 MB and
+        # ~50 ms at 1,000 sessions, for panes many runs never open.
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
         self._after_paint(self.query_one(KeysAfterPaintFooter).show_keys)
         if not self.in_fleet:  # a member's feed runs from the fleet's start, not a screen's
@@ -268,6 +268,8 @@ class ServerScreen(Screen[None]):
     def _apply_layout_class(self, size: Size) -> None:
         wide = size.width >= WIDE_WIDTH and size.height >= WIDE_HEIGHT
         self.set_class(wide, "-wide")
+        if wide and not self._panes_mounting:  # the side panes show: after the first paint
+            self._after_paint(self._mount_other_panes)
 
     def _refresh_header(self) -> None:
         with contextlib.suppress(NoMatches):  # not composed yet
@@ -292,8 +294,6 @@ class ServerScreen(Screen[None]):
         if self._shut:
             return
         self.frames.publish(self.state.frame)
-        if self.state.snapshot() is not None and not self._panes_mounting:
-            self._after_paint(self._mount_other_panes)
 
     def _took_postgres(self, *, first_data: bool) -> None:
         if self.recorder is not None:
@@ -367,7 +367,7 @@ class ServerScreen(Screen[None]):
         self.frames.subscribe(self, take, immediate=True)
 
     async def _mount_other_panes(self) -> None:
-        if self._panes_mounting:  # asked by the first data and by a timer: once is enough
+        if self._panes_mounting:  # asked by keys and a wide terminal: once is enough
             return
         self._panes_mounting = True
         with contextlib.suppress(NoMatches, SignalError):  # the app may be closing already
