@@ -33,3 +33,13 @@ def test_a_cycle_made_while_paused_is_freed_when_the_collector_resumes(paused: N
     gc_pause.resume()
     assert garbage() is None, "resume froze the start-up's garbage for good"
     assert weakref.ref(kept)() is kept and gc.isenabled()
+
+
+def test_after_a_start_that_made_millions_of_objects_resume_does_not_walk_them(
+    paused: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big replay: no collection (it would hold the first keys), the freeze alone."""
+    monkeypatch.setattr(gc_pause, "COLLECT_UP_TO", -1)
+    garbage = weakref.ref(_Node())
+    gc_pause.resume()
+    assert garbage() is not None and gc.isenabled()
