@@ -162,13 +162,6 @@ def _add_headless_arguments(p: argparse.ArgumentParser) -> None:
 
 def _headless_options(args: argparse.Namespace) -> HeadlessOptions | None:
     """The headless settings, None without --headless; UsageError on bad or stray ones."""
-    from pgtop.headless.options import (
-        HeadlessOptions,
-        parse_duration,
-        parse_listen,
-        parse_size,
-    )
-
     given = [
         flag
         for flag, value in (
@@ -183,6 +176,13 @@ def _headless_options(args: argparse.Namespace) -> HeadlessOptions | None:
         if given:
             raise UsageError(f"{given[0]} goes with --headless")
         return None
+    from pgtop.headless.options import (  # here: a live start does without (start-up time)
+        HeadlessOptions,
+        parse_duration,
+        parse_listen,
+        parse_size,
+    )
+
     for flag, clash in (
         ("--once", args.once),
         ("--record", args.record),
@@ -320,12 +320,12 @@ def _fleet_members(args: argparse.Namespace) -> tuple[Member, ...]:
 
     Connection arguments name one server, so they are refused with several; --refresh,
     --read-only, --connect-timeout and --password-command hold for every member."""
-    from pgtop import profiles
-    from pgtop.profiles.fleet_fields import choose_fleet
-
     names: list[str] = args.profiles or []
     if args.fleet is None and len(names) < 2:
         return ()
+    from pgtop import profiles  # here: one server does without them (start-up time)
+    from pgtop.profiles.fleet_fields import choose_fleet
+
     saved, warnings = profiles.load_profiles()
     for warning in warnings:
         print(f"pgtop: warning: {warning}", file=sys.stderr)

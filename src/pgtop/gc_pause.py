@@ -2,16 +2,17 @@
 
 Importing Textual and asyncpg creates a few hundred thousand objects, and the collector
 walks them again and again while they load: 40-50 ms of a 0.35 s start at 1,000 sessions,
-measured with benchmarks/run.py. None of them is garbage. So pgtop starts with the
-collector off and, once the first screen is drawn, moves everything alive into the
-permanent generation (`gc.freeze`), where later collections do not rescan it, and turns
-the collector back on with a larger young generation (YOUNG_THRESHOLD).
+measured with benchmarks/run.py. Almost none of them is garbage. So pgtop starts with the
+collector off and, once the first screen is drawn, collects once (the start-up leaves
+~4,000 objects in cycles, ~1 MB at 1,000 sessions, which a freeze would keep for good;
+not after a start that made millions of objects: COLLECT_UP_TO), moves everything alive
+into the permanent generation (`gc.freeze`), where later collections do not rescan it,
+and turns the collector back on with a larger young generation (YOUNG_THRESHOLD).
 
 The oldest generation is collected less often (`OLDEST_AFTER`): a full collection
 walks every live session record, ~0.3 s at 50,000 sessions on a busy 2-core machine,
 and with the default threshold it came every few polls of a 50,000-session replay,
-holding the event loop (and every key) that long. Young cyclic garbage is still
-collected as before; only what survives two collections waits longer.
+holding the event loop (and every key) that long.
 
 `_paused` is the only state: `pause` sets it (__main__, before the heavy imports) and
 `resume` clears it (the app after its first frame, or the --once runner); both are
@@ -35,6 +36,11 @@ YOUNG_THRESHOLD = 10_000
 # hourly at 1,000 live sessions, so a monitor left running for days still frees the
 # cycles of screens it closed.
 OLDEST_AFTER = 100
+# Collect before the freeze while the start-up made at most this many container objects:
+# a 1,000-session live start makes ~100,000 (one collection of ~30-60 ms after the first
+# frame frees ~1 MB); a big replay makes millions, whose walk would hold the first keys
+# for a second, for the same MB.
+COLLECT_UP_TO = 300_000
 
 
 def pause() -> None:
@@ -49,6 +55,8 @@ def resume() -> None:
     global _paused
     if _paused:
         _paused = False
+        if gc.get_count()[0] <= COLLECT_UP_TO:
+            gc.collect()
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD, gc.get_threshold()[1], OLDEST_AFTER)
         gc.enable()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from pgtop.headless.options import HeadlessOptions
-from pgtop.profiles.record import Profile
 from pgtop.target import Target
+
+if TYPE_CHECKING:  # annotations only: a live start imports neither (start-up time)
+    from pgtop.headless.options import HeadlessOptions
+    from pgtop.profiles.record import Profile
 
 # live: the full-screen view of a server; once: one report on stdout (of a server, or of
 # the last frame of a recording); replay: the full-screen view of a recording; demo: a

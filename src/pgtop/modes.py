@@ -20,6 +20,7 @@ from pgtop.target import DEFAULT_REFRESH, MIN_REFRESH, Target
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from pgtop.collect.record import Recorder
     from pgtop.collect.replay import Recording
     from pgtop.model.derive import Rates
     from pgtop.model.records import Snapshot
@@ -297,15 +298,17 @@ def run_app(
     if not sys.stdout.isatty() and not os.environ.get("PGTOP_FORCE_TTY"):
         print("pgtop: standard output is not a terminal; use --once for scripts", file=sys.stderr)
         return EXIT_USAGE
-    from pathlib import Path
+    recorder: Recorder | None = None
+    if record:  # only then: gzip, a writer thread and the codec (start-up time)
+        from pathlib import Path
 
-    from pgtop.collect.record import Recorder, RecordingError
+        from pgtop.collect.record import Recorder, RecordingError
 
-    try:
-        recorder = Recorder(Path(record)) if record else None
-    except RecordingError as exc:
-        print(f"pgtop: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        try:
+            recorder = Recorder(Path(record))
+        except RecordingError as exc:
+            print(f"pgtop: {exc}", file=sys.stderr)
+            return EXIT_USAGE
 
     async def main() -> PgTopApp | CollectError | NoPassword:
         importing = asyncio.ensure_future(asyncio.to_thread(_import_app))

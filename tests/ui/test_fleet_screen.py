@@ -183,6 +183,7 @@ async def test_a_stopped_backend_of_one_member_never_holds_up_keys_on_another(
         try:
             shop = await open_line(pilot, "shop")
             await until(pilot, lambda: shows_all(app, pid), "shop's sessions")
+            await pilot.press("2", "1")  # the other panes mount when first shown
             await until(pilot, lambda: shop.panes_ready, "shop's other panes")
             # Each key is handled well within the 5 s a stuck poll may take: none waits
             # for stage (Pilot's press also waits for the app to go idle: generous).
@@ -231,8 +232,12 @@ async def test_pooler_pane_shows_each_pgbouncer_process(
     target = target_for(primary_pg, pgbouncer=first).replace(poolers=(second.admin_dsn(),))
     app = PgTopApp(target)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.server is not None and app.server.panes_ready, "panes")
-        await pilot.press("4")
+        await until(
+            pilot,
+            lambda: app.server is not None and app.server.state.snapshot() is not None,
+            "the first data",
+        )
+        await pilot.press("4")  # the other panes mount when first shown
 
         def summary() -> str:
             return str(app.query_one("#pooler #pooler-summary", Static).render())

@@ -70,6 +70,30 @@ FLEET_KEYS = [
 ]  # fmt: skip
 
 
+class KeysAfterPaintFooter(KeysFooter):
+    """The keys footer (one rebuild per change of keys) listing its keys only once
+    `show_keys` is called: after the first paint. Its keys are the costliest widgets of
+    the screen to start, ~25 ms of the first screen at start-up, for one line that can
+    come a frame later. The footer's row is there from the start, so nothing moves when
+    they come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._showing = False
+        self._changed_on: Screen[object] | None = None  # keys changed before show_keys
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self._showing:
+            super().bindings_changed(screen)
+        else:
+            self._changed_on = screen
+
+    def show_keys(self) -> None:
+        self._showing = True
+        if self._changed_on is not None:  # in the footer's own context, as a signal does
+            self.call_later(super().bindings_changed, self._changed_on)
+
+
 class ServerScreen(Screen[None]):
     BINDINGS = [
         # Priority: the app runs it before it passes the next key on, so "/cron" arriving
@@ -131,7 +155,7 @@ class ServerScreen(Screen[None]):
         elif self.feed.has_server:  # a recording has no connection to leave
             switch = Binding("o", "app.switch_profile", "Profiles", show=False, id="profiles")
             add_bindings(self, [switch])
-        self.panes_ready = False  # the non-session panes mount after the first data
+        self.panes_ready = False  # the non-session panes mount when first shown
         self._panes_mounting = False
         self._panes_mounted = asyncio.Event()
         self._shut = False
@@ -216,7 +240,7 @@ class ServerScreen(Screen[None]):
         with ContentSwitcher(initial="sessions", id="panes"), Vertical(id="sessions"):
             yield self.sessions
             yield Horizontal(id="wide-extras")
-        yield KeysFooter()
+        yield KeysAfterPaintFooter()
 
     def on_mount(self) -> None:
         self.sessions.table.focus()
@@ -225,10 +249,11 @@ class ServerScreen(Screen[None]):
         self.frames.subscribe(
             self, lambda f: pane.take_frame(f, on_screen=self._pane_on_screen("sessions"))
         )
-        # The other panes start hidden: mount them once the first data is on screen, which
-        # then comes sooner (each mount restyles the screen and rebuilds the footer).
-        self.set_timer(1.0, self._mount_other_panes)  # no data yet: do not wait longer
+        # The other panes mount when first shown (a key, a tab, or a wide terminal, which
+        # shows two of them below the sessions): until then they would cost ~2 MB and
+        # ~50 ms at 1,000 sessions, for panes many runs never open.
         self.set_timer(2.0, gc_pause.resume)  # normally done after the first data is drawn
+        self._after_paint(self.query_one(KeysAfterPaintFooter).show_keys)
         if not self.in_fleet:  # a member's feed runs from the fleet's start, not a screen's
             self.feed.start(
                 lambda work, group: self.run_worker(work, group=group, exit_on_error=False)
@@ -244,6 +269,8 @@ class ServerScreen(Screen[None]):
     def _apply_layout_class(self, size: Size) -> None:
         wide = size.width >= WIDE_WIDTH and size.height >= WIDE_HEIGHT
         self.set_class(wide, "-wide")
+        if wide and not self._panes_mounting:  # the side panes show: after the first paint
+            self._after_paint(self._mount_other_panes)
 
     def _refresh_header(self) -> None:
         with contextlib.suppress(NoMatches):  # not composed yet
@@ -268,8 +295,6 @@ class ServerScreen(Screen[None]):
         if self._shut:
             return
         self.frames.publish(self.state.frame)
-        if self.state.snapshot() is not None and not self._panes_mounting:
-            self.call_after_refresh(self._mount_other_panes)
 
     def _took_postgres(self, *, first_data: bool) -> None:
         if self.recorder is not None:
@@ -277,9 +302,20 @@ class ServerScreen(Screen[None]):
         self.sessions.table.set_stale(False)
         self._publish()
         if first_data:
-            self.call_after_refresh(self._after_first_frame)
+            self._after_paint(self._after_first_frame)
         else:
             self.host.sample()
+
+    def _after_paint(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once what is pending is on the terminal.
+
+        `call_after_refresh` alone is not enough at start-up: the app holds a batch update
+        (no painting) until its own start-up is over, and a screen runs its after-refresh
+        callbacks at once while that batch is held, so the other panes mounted and the
+        collector froze (~0.1 s at 1,000 sessions) before the first frame was painted.
+        The app reads its own messages only once that batch is over: going through them
+        first puts the callback after the paint; it then runs on this screen, as before."""
+        self.app.call_later(self.call_later, self.call_after_refresh, callback)
 
     def _after_first_frame(self) -> None:
         gc_pause.resume()
@@ -332,7 +368,7 @@ class ServerScreen(Screen[None]):
         self.frames.subscribe(self, take, immediate=True)
 
     async def _mount_other_panes(self) -> None:
-        if self._panes_mounting:  # asked by the first data and by a timer: once is enough
+        if self._panes_mounting:  # asked by keys and a wide terminal: once is enough
             return
         self._panes_mounting = True
         with contextlib.suppress(NoMatches, SignalError):  # the app may be closing already

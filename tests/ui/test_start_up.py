@@ -1,0 +1,50 @@
+"""What the start-up leaves for later, and that it still comes: the footer's keys after the
+first paint, the hidden panes when first shown (a wide terminal shows two at once).
+Driven by the sample snapshot under Pilot, no server."""
+
+from __future__ import annotations
+
+from live import until
+from sample import fixed_app
+from textual.app import App
+
+from pgtop.ui.widgets.databases_pane import DatabasesPane
+
+
+def screen_text(app: App[None]) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def database_names(pane: DatabasesPane) -> set[str]:
+    return {str(row.key.value) for row in pane.ordered_rows}
+
+
+async def test_the_footer_lists_the_keys_once_started() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "q Quit" in screen_text(app), "the footer's keys")
+        footer = screen_text(app).splitlines()[-1]
+        assert "? Help" in footer and "/ Filter" in footer
+
+
+async def test_a_hidden_pane_is_built_when_first_shown() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "q Quit" in screen_text(app), "the first screen")
+        server = app.server
+        assert server is not None and not server.query("#databases"), "built while hidden"
+        await pilot.press("2")
+        pane = app.query_one("#databases", DatabasesPane)
+        await until(pilot, lambda: pane.row_count > 0, "the databases pane")
+        assert pane.region.height > 0 and database_names(pane) == {"shop", "analytics", "postgres"}
+        assert "Connections by database" in screen_text(app)
+
+
+async def test_a_wide_terminal_shows_the_side_panes_without_a_key() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.server is not None and app.server.panes_ready, "panes")
+        side = app.query_one("#side-databases", DatabasesPane)
+        await until(pilot, lambda: side.row_count > 0, "the side databases pane")
+        assert side.region.height > 0 and "shop" in database_names(side)
+        assert "PgBouncer pools" in screen_text(app)
