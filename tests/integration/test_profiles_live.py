@@ -272,7 +272,7 @@ async def until(
 
 
 def header_lines(app: PgTopApp) -> list[str]:
-    return [text.plain for text in app.query_one(StatusHeader).render().renderables]
+    return [text.plain for text in app.query_one(StatusHeader).lines()]
 
 
 def applications(app: PgTopApp) -> set[str]:

@@ -439,7 +439,7 @@ async def test_record_then_replay_shows_the_same_rows(
     async with replay.run_test(size=(120, 40)) as pilot:
         await pilot.press("p")  # pause playback, then walk it by hand
         await pilot.press("circumflex_accent")
-        line = replay.query_one(StatusHeader).render().renderables[0].plain
+        line = replay.query_one(StatusHeader).lines()[0].plain
         assert "every 1s" in line and "read-only" in line
         assert len(re.findall(r"\d\d:\d\d:\d\d", line)) == 1, line
         compared = 0

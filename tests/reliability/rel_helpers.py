@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import io
 import os
 import pty
 import re
@@ -27,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from textual.pilot import Pilot
 from textual.worker import WorkerState
 
@@ -113,12 +111,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def header_text(app: PgTopApp, width: int = 200) -> str:
-    """The four header lines as plain text (rendered without wrapping)."""
-    out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, legacy_windows=False)
-    console.print(app.query_one(StatusHeader).render())
-    return out.getvalue()
+def header_text(app: PgTopApp) -> str:
+    """The four header lines as plain text, as fitted to the header's width."""
+    return "\n".join(text.plain for text in app.query_one(StatusHeader).lines()) + "\n"
 
 
 def table_lines(app: PgTopApp) -> list[str]:
