@@ -244,13 +244,18 @@ class PgTopApp(App[None]):
             self.add_mode(f"member:{name}", lambda: made)
         return screen
 
-    def _neighbours(self, name: str) -> list[str]:
-        """The servers ] and [ go to from `name`'s screen."""
+    def _step_from(self, name: str, step: int) -> str | None:
+        """The server `step` lines from `name` in the fleet's order (] is 1, [ is -1);
+        None when `name` is not listed there or is alone."""
         order = self.fleet_screen.order() if self.fleet_screen is not None else []
         if name not in order or len(order) < 2:
-            return []
-        at = order.index(name)
-        return list(dict.fromkeys([order[(at + 1) % len(order)], order[at - 1]]))
+            return None
+        return order[(order.index(name) + step) % len(order)]
+
+    def _neighbours(self, name: str) -> list[str]:
+        """The servers ] and [ go to from `name`'s screen."""
+        steps = [self._step_from(name, 1), self._step_from(name, -1)]
+        return list(dict.fromkeys(n for n in steps if n is not None))
 
     def fleet_cursor_on(self, name: str) -> None:
         """The fleet's cursor is on `name`'s line (fleet_screen.py): Enter is next."""
@@ -334,13 +339,8 @@ class PgTopApp(App[None]):
         """] and [: the next or previous server in the fleet's lines, without going back."""
         if self.fleet is None or self.fleet.focused is None:
             return
-        order = self.fleet_screen.order() if self.fleet_screen is not None else []
-        here = self.fleet.focused.name
-        if here in order and len(order) > 1:
-            name = order[(order.index(here) + step) % len(order)]
-        else:
-            name = self.fleet.neighbour(step).name
-        self.open_member(name)
+        name = self._step_from(self.fleet.focused.name, step)
+        self.open_member(name if name is not None else self.fleet.neighbour(step).name)
 
     def _fatal(self, reason: str) -> None:
         self.exit_message = reason
