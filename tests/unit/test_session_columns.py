@@ -80,3 +80,22 @@ def test_background_processes_are_named_whole_not_cut_silently() -> None:
     assert cells["query"] == "autovacuum launcher"
     walwriter = _cells(session(10, None, backend_type="walwriter", query=""), 79)
     assert walwriter["state"] == "walwrit…" and walwriter["query"] == "walwriter"
+
+
+def test_only_columns_marked_ticking_move_with_the_clock() -> None:
+    """The table keeps the other cells of an unchanged session between redraws and works
+    out only the ticking ones again: a column that moves with the clock must say so, or
+    its cell would freeze on screen."""
+    from datetime import timedelta
+
+    from pgtop.ui.widgets.session_columns import COLUMNS
+
+    s = session(9, "idle in transaction", xact_start=ago(50), backend_start=ago(4000))
+    later = NOW + timedelta(seconds=125)
+    for width in (80, 200, 400):
+        columns = fit_columns(width)
+        before = cell_texts(s, NOW, columns, width)
+        after = cell_texts(s, later, columns, width)
+        moved = {c.key for c, a, b in zip(columns, before, after, strict=True) if a != b}
+        assert moved == {c.key for c in columns if c.ticks}
+    assert {c.key for c in COLUMNS if c.ticks} == {"xact_age", "age", "backend_age"}

@@ -168,6 +168,7 @@ class Column:
     host: Callable[[ProcessStats | None], str] | None = None
     wide: int = 0  # a wider width, taken when the query keeps room enough
     cut: Callable[[str, int], str] = one_line  # makes the text safe and cuts it to width
+    ticks: bool = False  # the text moves with the clock (an age), not only with the session
 
 
 # Priorities (lower is kept longer) put first what a DBA needs first: who is stuck and
@@ -175,9 +176,9 @@ class Column:
 # right after the wait so it always keeps some room.
 COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", 7, 0, lambda s, now: str(s.pid), right=True),
-    Column("xact_age", "XACT", 6, 7, _ago(lambda s: s.xact_start), right=True),
-    Column("age", "AGE", 6, 2, _ago(activity_age_start), right=True),
-    Column("backend_age", "CONN", 6, 15, _ago(lambda s: s.backend_start), right=True),
+    Column("xact_age", "XACT", 6, 7, _ago(lambda s: s.xact_start), right=True, ticks=True),
+    Column("age", "AGE", 6, 2, _ago(activity_age_start), right=True, ticks=True),
+    Column("backend_age", "CONN", 6, 15, _ago(lambda s: s.backend_start), right=True, ticks=True),
     Column("state", "STATE", 8, 1, lambda s, now: state_label(s), style=_state_style),
     Column(
         "wait", "WAIT", 10, 3, lambda s, now: _wait(s), style=_wait_style, wide=14, cut=_cut_wait

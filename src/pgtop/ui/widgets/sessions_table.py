@@ -83,6 +83,10 @@ class SessionsTable(CursorList, can_focus=True):
         # pid -> what goes before its query: lock tree guide, "blocks N" (lock_lead)
         self.leads: dict[int, tuple[LeadPart, ...]] = {}
         self.stale = False  # the server stopped answering: rows are drawn dimmed
+        # pid -> (session, columns, (width, lead), its cell texts): a poll changes few
+        # sessions, while every row's ages move; only the ages are worked out again.
+        self._texts: dict[int, tuple[Session, tuple[Column, ...], tuple[int, str], tuple[str, ...]]]
+        self._texts = {}
         self._width_key: tuple[object, ...] = ()  # content_width's memo
         self._width = 0
 
@@ -174,9 +178,30 @@ class SessionsTable(CursorList, can_focus=True):
         s = self.rows[i]
         assert self.now is not None
         lead = "".join(text for text, _ in self.leads.get(s.pid, ()))
-        texts = cell_texts(s, self.now, self._columns_for(width), width, lead, self.procs)
+        texts = self._cell_texts(s, self._columns_for(width), width, lead)
         cursor = i == self._cursor_index
         return ("row", width, s.pid, cursor, self.is_marked(s), s.state, texts, self.stale)
+
+    def _cell_texts(
+        self, s: Session, columns: tuple[Column, ...], width: int, lead: str
+    ) -> tuple[str, ...]:
+        """cell_texts, with the texts that do not tick kept while the session is the same
+        record (collectors keep an unchanged session the same object)."""
+        now = self.now
+        assert now is not None
+        if self.procs is not None:  # host figures change every sample
+            return cell_texts(s, now, columns, width, lead, self.procs)
+        hit = self._texts.get(s.pid)
+        if hit is not None and hit[0] is s and hit[1] is columns and hit[2] == (width, lead):
+            return tuple(
+                c.cut(c.text(s, now), c.width) if c.ticks else text
+                for c, text in zip(columns, hit[3], strict=True)
+            )
+        texts = cell_texts(s, now, columns, width, lead)
+        if len(self._texts) > 4 * max(100, self.size.height):
+            self._texts.clear()  # sessions long gone
+        self._texts[s.pid] = (s, columns, (width, lead), texts)
+        return texts
 
     def _columns_for(self, width: int) -> tuple[Column, ...]:
         host = self.procs is not None
