@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pgtop.collect.errors import CollectError
 from pgtop.collect.postgres import PostgresCollector
+from pgtop.model.derive import client_summary, count_states, counts_by
 from pgtop.model.records import Session, Snapshot
 from pgtop.target import ConnSettings
 from support import (
@@ -175,6 +176,38 @@ async def test_idle_sessions_not_resent_still_follow_changes(
     assert {p: third[p] for p in ours} == {p: fresh[p] for p in ours}
 
 
+async def test_long_query_not_resent_yet_its_changes_show(
+    pg_server: PostgresServer, workload: SessionFactory
+) -> None:
+    """A statement still running is not sent again while what moves during a statement
+    (wait event, xid, xmin) holds; when its transaction gets an xid mid-statement, the next
+    poll shows it, as a first poll would."""
+    conn = await workload.connect(application_name=f"{workload.tag}-long")
+    pid = int(await conn.fetchval("SELECT pg_backend_pid()"))
+    # One statement throughout: it sleeps without an xid, then takes one and sleeps on.
+    body = "BEGIN PERFORM pg_sleep(2); PERFORM txid_current(); PERFORM pg_sleep(60); END"
+    async with collector(pg_server) as c:
+        task = asyncio.ensure_future(conn.execute(f"DO $$ {body} $$"))
+        try:
+            await workload.wait_for(
+                "SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $1", pid
+            )
+            first = by_pid(await c.poll())[pid]
+            second = by_pid(await c.poll())[pid]
+            await workload.wait_for(
+                "SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = $1", pid
+            )
+            third = by_pid(await c.poll())[pid]
+            fresh = by_pid(await _poll_once(pg_server))[pid]
+        finally:
+            task.cancel()
+    assert first.state == "active" and first.backend_xid is None
+    assert second is first  # held by its hash: not sent, not rebuilt
+    assert third.backend_xid is not None
+    assert third.state_change == first.state_change  # the same statement
+    assert third == fresh
+
+
 async def test_query_id(pg_server: PostgresServer, workload: SessionFactory) -> None:
     """query_id is NULL unless compute_query_id is on (the default `auto` computes it only
     for pg_stat_statements, which the test servers do not load); PostgreSQL < 14 has none."""
@@ -307,6 +340,40 @@ async def test_database_counts_match_server(
     assert counts[SHOP_DB]["active"] >= 2  # pg_sleep + the lock waiter
     assert counts[SHOP_DB]["idle_in_transaction"] >= 2  # in_tx + the lock holder
     assert totals[LIMITED_DB] >= 1
+
+
+async def test_counts_kept_between_polls_equal_a_fresh_count(
+    pg_server: PostgresServer, workload: SessionFactory
+) -> None:
+    """The collector keeps its counts from poll to poll (model/tally.py): as sessions
+    come, change and go, the header's figures, each database's counts and the limits
+    equal a count of the sessions listed."""
+    conns = [await workload.connect() for _ in range(3)]
+    await workload.idle_in_transaction()
+    async with collector(pg_server) as c:
+        for step in range(5):
+            snap = await c.poll()
+            listed = list(snap.sessions)  # a list: counted afresh, not from the memo
+            clients = [s for s in listed if s.is_client]
+            summary = client_summary(snap.sessions)
+            assert summary.counts == count_states(listed)
+            starts = [s.xact_start for s in clients if s.xact_start is not None]
+            assert summary.oldest_xact_start == min(starts, default=None)
+            fresh = counts_by(listed, lambda s: s.database)
+            assert {d.name: d.counts for d in snap.databases if d.counts.total} == {
+                name: n for name, n in fresh.items() if name in {d.name for d in snap.databases}
+            }
+            assert snap.limits.client_connections == len(clients) + len(snap.own_pids)
+            if step == 0:
+                await conns[0].execute("BEGIN")
+                await conns[0].execute("SELECT txid_current()")
+            elif step == 1:
+                await conns[1].close()
+            elif step == 2:
+                conns.append(await workload.connect())
+                await conns[0].execute("COMMIT")
+            elif step == 3:
+                await conns[2].execute("SELECT 1")
 
 
 async def test_databases_list(pg_server: PostgresServer, workload: SessionFactory) -> None:

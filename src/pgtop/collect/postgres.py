@@ -5,16 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pgtop.collect.blockers import BlockerCache
+from pgtop.collect.blockers import BlockerCache, Reusable
 from pgtop.collect.connection import close_connection, open_connection
 from pgtop.collect.errors import CollectError, describe_postgres_error, pooler_not_postgres
-from pgtop.model.derive import count_states, group_sessions, limit_usage
+from pgtop.model.derive import ClientSummary, limit_usage, remember_summary
 from pgtop.model.records import (
     DatabaseStat,
     Limits,
@@ -23,15 +22,21 @@ from pgtop.model.records import (
     Session,
     Setting,
     Snapshot,
+    StateCounts,
 )
+from pgtop.model.tally import SessionTally
 from pgtop.target import ConnSettings
 
 if TYPE_CHECKING:
     import asyncpg
 
+
 STATEMENT_TIMEOUT_MS = 3000
 LOCK_TIMEOUT_MS = 1000
 SLOW_FACTS_EVERY = 30.0  # seconds between refreshes of version, settings, role limits
+# An idle session that changed this shortly before the last poll read it is sent again:
+# its state_change is taken a moment before the backend publishes it.
+IDLE_MARGIN = timedelta(seconds=1)
 
 WATCHED_SETTINGS = (
     "max_connections",
@@ -122,6 +127,11 @@ class PostgresCollector:
         self.address = settings.describe()
         self.inspect_pid: int | None = None  # also poll this backend's locks
         self._session_cache: dict[int, tuple[Any, Session]] = {}
+        self._tally = SessionTally()  # counts of the cached sessions, kept as they change
+        # What the next poll need not be sent again (sessions.sql $6-$8): idle sessions
+        # unchanged since this server time, and running statements by pid with their hash.
+        self._idle_before: datetime | None = None
+        self._running: dict[int, int] = {}
         self._blockers = BlockerCache()
         self._first_sources: dict[str, str] = {}
 
@@ -174,6 +184,9 @@ class PostgresCollector:
         self._facts = facts  # read before the SETs; the first poll need not read them again
         self._sessions_sql = sessions_query_for(facts.version_num)
         self._session_cache = {}
+        self._tally = SessionTally()
+        self._running = {}
+        self._idle_before = None
         self._blockers = BlockerCache()
 
     def _address_of(self, conn: asyncpg.Connection) -> str:
@@ -243,22 +256,10 @@ class PostgresCollector:
         db_rows = await conn.fetch(load_query("databases"))
         reuse = self._blockers.reusable(now_mono)
         # With the slow facts (every 30 s), all rows are read afresh: a cheap safety net.
-        known = [] if slow_due else self._known_idle()
-        rows = await conn.fetch(
-            self._sessions_sql,
-            list(self._own_pids),
-            reuse.pids,
-            [s.pid for s in known],
-            [s.state_change for s in known],
-            reuse.backend_starts,
-            reuse.state_changes,
-            reuse.wait_events,
-        )
-        rows, kept = rows[:-1], set(rows[-1]["live_pids"] or ())
-        kept.difference_update(r[0] for r in rows)  # sent again: they changed
-        kept.difference_update(self._own_pids)  # hidden since the last poll (exclude_pid)
-        unchanged = [s for s in known if s.pid in kept]
+        rows, unchanged = await self._read_sessions(conn, reuse, full=slow_due)
         sessions = self._sessions_from_rows(rows, unchanged)
+        if db_rows:  # the next poll is sent only what changed after this one read
+            self._idle_before = db_rows[0]["now"] - IDLE_MARGIN
         sessions = await self._fill_blockers(conn, rows, sessions, now_mono)
         snapshot = self._build_snapshot(facts, db_rows, sessions)
         pid = self.inspect_pid
@@ -285,13 +286,33 @@ class PostgresCollector:
             sessions, {r["pid"]: tuple(r["blocked_by"] or ()) for r in answers}, now
         )
 
-    def _known_idle(self) -> list[Session]:
-        """Idle sessions of the last poll: the server sends them again only if changed."""
-        return [
-            s
-            for _, s in self._session_cache.values()
-            if s.state_change is not None and s.state is not None and s.state.startswith("idle")
-        ]
+    async def _read_sessions(
+        self, conn: asyncpg.Connection, reuse: Reusable, *, full: bool
+    ) -> tuple[list[Any], list[Session]]:
+        """The rows the server sends (what changed since the last poll, or all when `full`)
+        and the sessions it did not send because pgtop holds them as they are."""
+        idle_before = None if full else self._idle_before
+        running = {} if full else self._running
+        rows = await conn.fetch(
+            self._sessions_sql,
+            list(self._own_pids),
+            reuse.pids,
+            reuse.backend_starts,
+            reuse.state_changes,
+            reuse.wait_events,
+            idle_before,
+            list(running),
+            list(running.values()),
+        )
+        rows, kept = rows[:-1], set(rows[-1]["live_pids"] or ())
+        kept.difference_update(r[0] for r in rows)  # sent: they changed
+        kept.difference_update(self._own_pids)  # hidden since the last poll (exclude_pid)
+        cache = self._session_cache
+        if not full and not kept.issubset(cache.keys()):
+            # A backend pgtop never read is idle since before the last poll (one of its
+            # own connections it stopped hiding): read everything once.
+            return await self._read_sessions(conn, reuse, full=True)
+        return rows, [cache[pid][1] for pid in kept]
 
     def _sessions_from_rows(self, rows: list[Any], unchanged: list[Session]) -> tuple[Session, ...]:
         """Sessions for this poll: the rows sent, then the idle sessions not sent again.
@@ -300,19 +321,33 @@ class PostgresCollector:
         between polls (ages are derived, not fetched), and building a record per row per
         tick was a third of pgtop's CPU at 1,000 sessions.
         """
-        cache = self._session_cache
+        cache, tally = self._session_cache, self._tally
         fresh: dict[int, tuple[Any, Session]] = {}
+        running: dict[int, int] = {}
         out = []
         for r in rows:  # asyncpg records compare by value, like tuples
             pid = r[0]
             hit = cache.get(pid)
-            s = hit[1] if hit is not None and hit[0] == r else _session_from_row(r)
+            if hit is not None and hit[0] == r:
+                s = hit[1]
+            else:
+                s = _session_from_row(r)
+                if hit is not None:
+                    tally.remove(hit[1])
+                tally.add(s)
             fresh[pid] = (r, s)
             out.append(s)
+            if r[-1] is not None:  # running a statement: its hash, to not be sent again
+                running[pid] = r[-1]
+        held = self._running
         for s in unchanged:
             fresh[s.pid] = cache[s.pid]
             out.append(s)
-        self._session_cache = fresh
+            if s.pid in held:
+                running[s.pid] = held[s.pid]
+        for pid in cache.keys() - fresh.keys():  # gone, or hidden since (exclude_pid)
+            tally.remove(cache[pid][1])
+        self._session_cache, self._running = fresh, running
         return tuple(out)
 
     def _build_snapshot(
@@ -320,32 +355,32 @@ class PostgresCollector:
     ) -> Snapshot:
         snapshot_time = db_rows[0]["now"] if db_rows else datetime.now().astimezone()
         in_recovery = bool(db_rows[0]["in_recovery"]) if db_rows else False
-        by_db = group_sessions(sessions, lambda s: s.database)
+        tally = self._tally
+        by_db = tally.by_database()
+        # The header's figures, not worked out again from every session.
+        remember_summary(sessions, ClientSummary(tally.total(), tally.oldest_xact_start()))
         databases = tuple(
             DatabaseStat(
                 name=r["datname"],
                 connlimit=r["datconnlimit"],
                 allow_connections=r["datallowconn"],
-                counts=count_states(by_db.get(r["datname"], ())),
+                counts=by_db.get(r["datname"]) or StateCounts(),
                 xact_commit=r["xact_commit"],
                 xact_rollback=r["xact_rollback"],
             )
             for r in db_rows
         )
-        clients = [s for s in sessions if s.is_client]
-        per_role = Counter(s.user or "" for s in clients)
-        per_db = Counter(s.database or "" for s in clients)
         own = len(self._own_pids)
         limits = Limits(
             max_connections=facts.setting_int("max_connections", 0) or 0,
             superuser_reserved_connections=facts.setting_int("superuser_reserved_connections", 0)
             or 0,
             reserved_connections=facts.setting_int("reserved_connections"),
-            client_connections=len(clients) + own,
-            roles=limit_usage(facts.role_limits, per_role),
+            client_connections=tally.clients + own,
+            roles=limit_usage(facts.role_limits, tally.per_role),
             databases=limit_usage(
                 {r["datname"]: r["datconnlimit"] for r in db_rows if r["datconnlimit"] >= 0},
-                per_db,
+                tally.per_database,
             ),
             settings=facts.settings,
         )
@@ -410,7 +445,7 @@ def _session_from_row(r: Any) -> Session:
     # (then live_pids), and under churn this runs for every changed row of every poll.
     (pid, backend_start, datname, usename, application, client_addr, client_port,
      backend_type, state, wait_event_type, wait_event, xact_start, query_start,
-     state_change, query, query_id, backend_xid, backend_xmin, blocked, _) = r  # fmt: skip
+     state_change, query, query_id, backend_xid, backend_xmin, blocked, _, _) = r  # fmt: skip
     return Session(
         pid,
         backend_start,

@@ -1,5 +1,5 @@
-"""Pure functions over records: counts, rates, ages. No I/O, no Textual. (count_states
-keeps the last tuple's counts per session object: a memo, its results are pure.)"""
+"""Pure functions over records: counts, rates, ages. No I/O, no Textual. (client_summary
+keeps the summary of the last tuple it was asked about: a memo, its results are pure.)"""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress, repeat
+from operator import attrgetter, eq
 
-from pgtop.model.changes import changes
 from pgtop.model.records import (
-    ACTIVE,
     CLIENT_BACKEND,
-    IDLE,
-    IDLE_IN_TRANSACTION,
-    IDLE_IN_TRANSACTION_ABORTED,
     ConnLimit,
     PoolerSnapshot,
     ServerInfo,
@@ -22,97 +19,80 @@ from pgtop.model.records import (
     Snapshot,
     StateCounts,
 )
+from pgtop.model.tally import state_counts
+
+_BACKEND_TYPE = attrgetter("backend_type")
+_STATE = attrgetter("state")
+_WAIT_EVENT_TYPE = attrgetter("wait_event_type")
+_XACT_START = attrgetter("xact_start")
 
 
-class _Tally:
-    """The counts of the last tuple of sessions counted, kept per session object so
-    that the next tuple is counted from what changed: collectors keep an unchanged
-    session the same object, and the header, the summary and the once-output count
-    each poll's sessions. Only tuples (immutable) are counted this way."""
-
-    def __init__(self) -> None:
-        self.sessions: tuple[Session, ...] = ()
-        self.objs: dict[int, Session] = {}  # holds each session: its id is not reused
-        self.by_state: dict[str, int] = {}
-        self.waiting = 0
-        self.result = StateCounts()
-
-    def add(self, s: Session, sign: int) -> None:
-        if s.backend_type != CLIENT_BACKEND:
-            return
-        state = s.state or ""
-        self.by_state[state] = self.by_state.get(state, 0) + sign
-        if s.wait_event_type == "Lock":
-            self.waiting += sign
-
-    def count(self, sessions: tuple[Session, ...]) -> StateCounts:
-        if sessions is self.sessions:
-            return self.result
-        old = self.objs
-        change = changes(old, sessions)  # worked out once per poll for every memo
-        objs, gone, came = change.objs, change.gone, change.came
-        if len(objs) != len(sessions) or len(gone) + len(came) > len(objs) // 2:
-            self.by_state, self.waiting = {}, 0  # mostly new (or a repeated object)
-            gone, came = set(), objs.keys()
-        for i in gone:
-            self.add(old[i], -1)
-        for i in came:
-            self.add(objs[i], 1)
-        self.sessions, self.objs = sessions, objs
-        self.result = _counts(self.by_state, self.waiting)
-        return self.result
+def client_sessions(sessions: Iterable[Session]) -> list[Session]:
+    """The client backends of `sessions`, filtered in C (this runs over every session
+    several times per poll: a Python loop over 1,000 sessions cost ~1 ms)."""
+    seq = sessions if isinstance(sessions, (list, tuple)) else list(sessions)
+    return list(compress(seq, map(eq, repeat(CLIENT_BACKEND), map(_BACKEND_TYPE, seq))))
 
 
-def _counts(by_state: dict[str, int], waiting: int) -> StateCounts:
-    active, idle = by_state.get(ACTIVE, 0), by_state.get(IDLE, 0)
-    in_tx = by_state.get(IDLE_IN_TRANSACTION, 0)
-    aborted = by_state.get(IDLE_IN_TRANSACTION_ABORTED, 0)
-    total = sum(by_state.values())
-    return StateCounts(
-        active=active,
-        idle=idle,
-        idle_in_transaction=in_tx,
-        idle_in_transaction_aborted=aborted,
-        other=total - active - idle - in_tx - aborted,
-        waiting_on_lock=waiting,
-        total=total,
-    )
+@dataclass(frozen=True, slots=True)
+class ClientSummary:
+    """What the header says of a listing's client sessions."""
+
+    counts: StateCounts
+    oldest_xact_start: datetime | None
 
 
-_tally = _Tally()
+# The last listing summarized: the header asks once per line it draws, and a collector
+# that keeps its counts from poll to poll (model/tally.py) tells them here.
+_last: tuple[tuple[Session, ...], ClientSummary] | None = None
+
+
+def last_summarized() -> tuple[Session, ...] | None:
+    """The listing whose summary client_summary holds."""
+    return _last[0] if _last is not None else None
+
+
+def remember_summary(sessions: tuple[Session, ...], summary: ClientSummary) -> None:
+    """`client_summary(sessions)` is `summary`, known without counting them again."""
+    global _last
+    _last = (sessions, summary)
+
+
+def client_summary(sessions: tuple[Session, ...]) -> ClientSummary:
+    """Counts by state and the oldest transaction start of the client sessions."""
+    last = _last  # one read: the replay's worker thread may replace it meanwhile
+    if last is not None and last[0] is sessions:
+        return last[1]
+    clients = client_sessions(sessions)
+    oldest = min(filter(None, map(_XACT_START, clients)), default=None)
+    summary = ClientSummary(_count(clients), oldest)
+    remember_summary(sessions, summary)
+    return summary
 
 
 def count_states(sessions: Iterable[Session]) -> StateCounts:
     """Counts of client sessions by state; background workers are not connections."""
     if isinstance(sessions, tuple):
-        return _tally.count(sessions)
-    by_state: dict[str, int] = {}
-    waiting = 0
-    for s in sessions:  # attributes, not the properties: this runs over every session
-        if s.backend_type != CLIENT_BACKEND:
-            continue
-        state = s.state or ""
-        by_state[state] = by_state.get(state, 0) + 1
-        if s.wait_event_type == "Lock":
-            waiting += 1
-    return _counts(by_state, waiting)
+        return client_summary(sessions).counts
+    return _count(client_sessions(sessions))
 
 
-def group_sessions(
-    sessions: Iterable[Session], key: Callable[[Session], str | None]
-) -> dict[str, list[Session]]:
-    """Client sessions grouped by `key` (database, user, application, client host...)."""
-    groups: dict[str, list[Session]] = defaultdict(list)
-    for s in sessions:
-        if s.backend_type == CLIENT_BACKEND:  # is_client, without a property call per session
-            groups[key(s) or ""].append(s)
-    return dict(groups)
+def _count(clients: list[Session]) -> StateCounts:
+    waiting = list(map(_WAIT_EVENT_TYPE, clients)).count("Lock")
+    return state_counts(Counter(map(_STATE, clients)), waiting)
 
 
 def counts_by(
     sessions: Iterable[Session], key: Callable[[Session], str | None]
 ) -> dict[str, StateCounts]:
-    return {name: count_states(group) for name, group in group_sessions(sessions, key).items()}
+    """State counts per group of client sessions (`key` None groups as ""), in C."""
+    clients = client_sessions(sessions)
+    names = [k or "" for k in map(key, clients)]
+    by_state: dict[str, Counter[str | None]] = defaultdict(Counter)
+    for (name, state), n in Counter(zip(names, map(_STATE, clients), strict=True)).items():
+        by_state[name][state] = n
+    waiting = Counter(compress(names, map(eq, repeat("Lock"), map(_WAIT_EVENT_TYPE, clients))))
+    return {name: state_counts(states, waiting[name]) for name, states in by_state.items()}
 
 
 def client_host(s: Session) -> str:

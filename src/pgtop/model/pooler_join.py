@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
+from pgtop.model.derive import client_summary, last_summarized, remember_summary
 from pgtop.model.records import (
     PoolerClient,
     PoolerLink,
@@ -112,7 +113,10 @@ def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
     if memo is not None:
         memo.clear()
         memo.update(fresh)
-    return replace(snap, sessions=tuple(out))
+    linked = tuple(out)
+    if snap.sessions is last_summarized():  # a link changes no state: the summary holds
+        remember_summary(linked, client_summary(snap.sessions))
+    return replace(snap, sessions=linked)
 
 
 # -- what the UI and the JSON show -----------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pgtop.model.derive import count_states
+from pgtop.model.derive import client_summary
 from pgtop.model.records import Snapshot
 
 
@@ -36,9 +36,8 @@ class ServerSummary:
 
 def summary_of_snapshot(snap: Snapshot) -> ServerSummary:
     """The same figures from a full poll (the server on screen), so its line goes on."""
-    clients = [s for s in snap.sessions if s.is_client]
-    counts = count_states(clients)
-    starts = [s.xact_start for s in clients if s.xact_start is not None]
+    summary = client_summary(snap.sessions)  # the collector's, or counted in C
+    counts, oldest = summary.counts, summary.oldest_xact_start
     now = snap.server.snapshot_time
     lim = snap.limits
     return ServerSummary(
@@ -51,7 +50,7 @@ def summary_of_snapshot(snap: Snapshot) -> ServerSummary:
         active=counts.active,
         idle_in_transaction=counts.idle_in_transaction + counts.idle_in_transaction_aborted,
         waiting_on_lock=counts.waiting_on_lock,
-        oldest_xact_s=(now - min(starts)).total_seconds() if starts else None,
+        oldest_xact_s=(now - oldest).total_seconds() if oldest is not None else None,
         transactions=sum(d.xact_commit + d.xact_rollback for d in snap.databases),
         in_recovery=snap.server.in_recovery,
     )

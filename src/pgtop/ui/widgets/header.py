@@ -11,8 +11,6 @@ Each line is fitted to the width by dropping its least important items whole
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import attrgetter, eq
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,20 +20,16 @@ from textual.signal import Signal
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pgtop.model.derive import count_states, uptime
+from pgtop.model.derive import client_summary, uptime
 from pgtop.model.findings import Finding, worst
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
 from pgtop.model.pooler_state import database_states
-from pgtop.model.records import CLIENT_BACKEND
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
-
-_BACKEND_TYPE = attrgetter("backend_type")
-_XACT_START = attrgetter("xact_start")
 
 
 @dataclass
@@ -197,7 +191,8 @@ class StatusHeader(Widget):
         pct = percent(lim.client_connections, avail)
         use = Text(f"{lim.client_connections}/{avail} ").append(f"{pct:.0f}%", usage_style(pct))
         parts = [Part(Text("conns")), Part(bar(pct, 10), keep=6), Part(use)]
-        c = count_states(snap.sessions)
+        summary = client_summary(snap.sessions)
+        c = summary.counts
         tx = "yellow" if c.idle_in_transaction else ""
         parts += [
             Part(Text(f"{c.active} act", "green"), keep=3, group=1),
@@ -212,10 +207,7 @@ class StatusHeader(Widget):
         if c.other and not snap.server.can_see_all:
             # States of other users' sessions are hidden: say so rather than undercount.
             parts.append(Part(Text(f"{c.other} hidden", "bold yellow"), keep=1, group=1))
-        # In C (compress, map, filter): this runs over every session on every redraw.
-        types = map(_BACKEND_TYPE, snap.sessions)
-        clients = compress(snap.sessions, map(eq, repeat(CLIENT_BACKEND), types))
-        oldest = min(filter(None, map(_XACT_START, clients)), default=None)
+        oldest = summary.oldest_xact_start
         if oldest is not None:
             seconds = (snap.server.snapshot_time - oldest).total_seconds()
             parts.append(Part(Text(f"oldest xact {age(seconds)}"), keep=1, group=2))

@@ -1,0 +1,48 @@
+"""The collector's counts kept from poll to poll (model/tally.py) must always equal the
+counts worked out afresh from the sessions listed: the header, the databases pane and
+the limits pane show them."""
+
+import random
+from collections import Counter
+
+from builders import ago, session
+
+from pgtop.model.derive import count_states, counts_by
+from pgtop.model.records import Session
+from pgtop.model.tally import SessionTally
+
+STATES = ["active", "idle", "idle in transaction", "idle in transaction (aborted)", None]
+
+
+def _random_session(rng: random.Random, pid: int) -> Session:
+    return session(
+        pid,
+        rng.choice(STATES),
+        database=rng.choice(["shop", "crm", None]),
+        user=rng.choice(["app", "batch", None]),
+        backend_type=rng.choice(["client backend"] * 5 + ["autovacuum worker"]),
+        wait_event_type=rng.choice(["Lock", "Client", None]),
+        xact_start=rng.choice([None, ago(rng.randrange(1, 50))]),
+    )
+
+
+def test_counts_follow_sessions_that_come_change_and_go() -> None:
+    rng = random.Random(21)
+    tally, held = SessionTally(), {}
+    for _ in range(60):  # polls
+        for pid in rng.sample(range(300), 40):
+            old = held.pop(pid, None)
+            if old is not None:
+                tally.remove(old)
+            if rng.random() < 0.7:  # else the session went
+                held[pid] = _random_session(rng, pid)
+                tally.add(held[pid])
+        listed = list(held.values())
+        clients = [s for s in listed if s.backend_type == "client backend"]
+        assert tally.total() == count_states(listed)
+        assert tally.by_database() == counts_by(listed, lambda s: s.database)
+        assert +tally.per_role == Counter(s.user or "" for s in clients)
+        assert +tally.per_database == Counter(s.database or "" for s in clients)
+        assert tally.clients == len(clients)
+        starts = [s.xact_start for s in clients if s.xact_start is not None]
+        assert tally.oldest_xact_start() == min(starts, default=None)
