@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import PGA, PGA_VENV, PGTOP, ROOT
+from common import PGA, PGA_VENV, PGTOP, PGTOP_VENV
 from environment import BenchEnvironment
 
 
@@ -35,14 +35,14 @@ def machine_info(env: BenchEnvironment | None) -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "kernel": platform.release(),
         "python_harness": platform.python_version(),
-        "python_pgtop": _version([str(ROOT / ".venv/bin/python"), "-V"]),
+        "python_pgtop": _version([str(PGTOP_VENV / "bin" / "python"), "-V"]),
         "python_pg_activity": _version([str(pga_py), "-V"]),
         "postgresql": env.pg.version_text if env and env.pg else "none",
         "pgbouncer": env.bouncer.version_text if env and env.bouncer else "none",
         "pgtop": _version([str(PGTOP), "--version"]),
         "pg_activity": _version([str(PGA), "--version"]),
         "textual": _version(
-            [str(ROOT / ".venv/bin/python"), "-c", "import textual; print(textual.__version__)"]
+            [str(PGTOP_VENV / "bin" / "python"), "-c", "import textual; print(textual.__version__)"]
         ),
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyte
-from common import COLS, HOST, PGA, PGA_VENV, PGTOP, ROWS, log
+from common import COLS, HOST, PGA, PGA_VENV, PGTOP, PGTOP_VENV, ROOT, ROWS, log
 from screens import contains
 
 
@@ -109,13 +109,37 @@ def monitor_env(home: Path) -> dict[str, str]:
     }
 
 
+def base_python() -> str:
+    """The interpreter both monitors' venvs are built on: the system Python when it is
+    3.11 or newer (what a DBA's `pip install` gets, and executable by the unprivileged
+    user pg_activity runs as), else the one running the harness."""
+    system = "/usr/bin/python3"
+    if os.access(system, os.X_OK):
+        check = "import sys; sys.exit(sys.version_info < (3, 11))"
+        if subprocess.run([system, "-c", check], check=False).returncode == 0:
+            return system
+    return sys.executable
+
+
 def ensure_pg_activity() -> None:
-    """pg_activity (latest from PyPI) in its own venv, never in the project venv. The venv
-    is built from the system Python so the unprivileged user we run it as can execute it."""
+    """pg_activity (latest from PyPI) in its own venv, never in the project venv."""
     if PGA.exists():
         return
-    base = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    base = base_python()
     log(f"creating {PGA_VENV} with {base} and installing pg_activity from PyPI")
     subprocess.run([base, "-m", "venv", str(PGA_VENV)], check=True)
     pip = [str(PGA_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "--upgrade", "pg_activity[psycopg]"], check=True)
+
+
+def ensure_pgtop() -> None:
+    """This checkout of pgtop, installed (not editable, as a user gets it) into a venv on
+    the same interpreter as pg_activity's; reinstalled every run so it is what is here."""
+    if not (PGTOP_VENV / "bin" / "python").exists():
+        base = base_python()
+        log(f"creating {PGTOP_VENV} with {base}")
+        subprocess.run([base, "-m", "venv", str(PGTOP_VENV)], check=True)
+    pip = [str(PGTOP_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    log(f"installing this checkout of pgtop into {PGTOP_VENV}")
+    subprocess.run([*pip, str(ROOT)], check=True)  # its dependencies, once
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)

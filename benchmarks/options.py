@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import PGTOP, RESULTS
+from common import RESULTS
 
 # From this many --sessions on, no real backends are opened: pgtop replays a synthetic
 # recording instead (replayrun.py), which measures the client only.
@@ -109,6 +109,4 @@ def parse_args(description: str | None) -> argparse.Namespace:
     args.synthetic_only = args.sessions >= SYNTHETIC_FROM
     if args.synthetic_only:
         args.replay_sessions = args.sessions
-    if not PGTOP.exists():
-        p.error(f"{PGTOP} not found: run `make` / pip install -e . first")
     return args

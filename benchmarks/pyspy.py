@@ -13,13 +13,12 @@ import argparse
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from common import COLS, HERE, ROOT, ROWS, WARMUP, log
+from common import COLS, HERE, PGTOP_VENV, ROOT, ROWS, WARMUP, log
 from environment import BenchEnvironment
 from launcher import Launcher
 from monitors import MONITORS, monitor_env
@@ -136,11 +135,10 @@ def profile_all(args: argparse.Namespace) -> None:
         today(args.sessions, args.pooled),
         churn(args.sessions, args.churn_pooled),
     ]
-    # The reference first: an empty Textual app, no server.
+    # The reference first: an empty Textual app, no server, on pgtop's interpreter.
     home = Path(tempfile.mkdtemp(prefix="pgtop-bench-idle-"))
-    m = PtyMonitor(
-        [sys.executable, str(HERE / "idle_app.py")], monitor_env(home), COLS, ROWS, cwd=str(home)
-    )
+    argv = [str(PGTOP_VENV / "bin" / "python"), str(HERE / "idle_app.py")]
+    m = PtyMonitor(argv, monitor_env(home), COLS, ROWS, cwd=str(home))
     try:
         m.start()
         m.wait(lambda s: any("Quit" in line for line in s.display), 30)

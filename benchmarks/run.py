@@ -41,7 +41,7 @@ from common import log
 from environment import BenchEnvironment
 from launcher import Launcher
 from machine import machine_info
-from monitors import MONITORS, ensure_pg_activity
+from monitors import MONITORS, ensure_pg_activity, ensure_pgtop
 from options import parse_args
 from plainread import plain_read_ms_per_s
 from pyspy import profile_all, summarize_profile
@@ -97,6 +97,7 @@ def main() -> int:
     args = parse_args(__doc__)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
+    ensure_pgtop()
     if args.profile:
         try:
             profile_all(args)
