@@ -165,6 +165,12 @@ async def test_idle_sessions_not_resent_still_follow_changes(
         await workload.wait_for(
             "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", leaves
         )
+        # Settled (idle, waiting on the client), so a later fresh poll must read the same.
+        await workload.wait_for(
+            "SELECT count(*) = 2 FROM pg_stat_activity"
+            " WHERE pid = ANY($1) AND state = 'idle' AND wait_event = 'ClientRead'",
+            [changes, arrives],
+        )
         third = by_pid(await c.poll())
     fresh = by_pid(await _poll_once(pg_server))
 

@@ -128,7 +128,8 @@ class SessionFactory:
     ) -> int:
         conn = await self.connect(user, dbname, application_name or f"{self.tag}-idle")
         pid = await self._pid(conn)
-        await self._wait_state(pid, "state = 'idle'")
+        # A backend reports 'idle' a moment before it starts waiting on the client.
+        await self._wait_state(pid, "state = 'idle' AND wait_event = 'ClientRead'")
         return pid
 
     async def active_sleep(
