@@ -87,6 +87,9 @@ class SessionsTable(CursorList, can_focus=True):
         # sessions, while every row's ages move; only the ages are worked out again.
         self._texts: dict[int, tuple[Session, tuple[Column, ...], tuple[int, str], tuple[str, ...]]]
         self._texts = {}
+        # pid -> (what its row's right part depends on, that part's segments)
+        self._tails: dict[int, tuple[tuple[object, ...], tuple[Segment, ...]]] = {}
+        self._head_of: tuple[tuple[Column, ...] | None, int] = (None, 0)
         self._width_key: tuple[object, ...] = ()  # content_width's memo
         self._width = 0
 
@@ -299,12 +302,61 @@ class SessionsTable(CursorList, can_focus=True):
             base = base + STALE_STYLE
         if marked:
             base = base + MARK_STYLE
-        # Cells of one style go out as one segment: each segment costs its own escape
-        # codes on the wire, the larger part of the bytes sent per line.
+        columns = self._columns_for(width)
+        # The plain cells on the left (pid and the ages, which tick) are one run in the
+        # base style; the rest of the row changes only with the session: kept per pid.
+        head = self._plain_head(columns)
+        key = (s, columns, width, cursor, marked, self.stale, self.leads.get(s.pid), texts[head:])
+        hit = self._tails.get(s.pid)
+        if hit is not None and hit[0] == key:
+            tail = hit[1]
+        else:
+            tail = self._runs(s, columns, texts, head, base, cursor, width)
+            if len(self._tails) > 4 * max(100, self.size.height):
+                self._tails.clear()  # sessions long gone
+            self._tails[s.pid] = (key, tail)
+        cells = zip(columns[:head], texts[:head], strict=True)
+        start = " ".join(self._pad(text, col, width) for col, text in cells)
+        if start and tail and tail[0].style == base:
+            segments = [Segment(start + tail[0].text, base), *tail[1:]]
+        elif start:
+            segments = [Segment(start, base), *tail]
+        else:
+            segments = list(tail)
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _plain_head(self, columns: tuple[Column, ...]) -> int:
+        """How many columns on the left draw in the base style (no style of their own, no
+        lead) and cover every ticking column: those are formatted for each frame."""
+        if columns is not self._head_of[0]:
+            head = 0
+            while head < len(columns) and columns[head].style is None:
+                if columns[head].key == "query":
+                    break
+                head += 1
+            if any(c.ticks for c in columns[head:]):
+                head = 0  # an age past a styled cell: the whole row per frame
+            self._head_of = (columns, head)
+        return self._head_of[1]
+
+    def _runs(
+        self,
+        s: Session,
+        columns: tuple[Column, ...],
+        texts: tuple[str, ...],
+        start: int,
+        base: Style,
+        cursor: bool,
+        width: int,
+    ) -> tuple[Segment, ...]:
+        """Segments for the cells from column `start` on, each preceded by the space
+        between columns. Cells of one style go out as one segment: each segment costs its
+        own escape codes on the wire, the larger part of the bytes sent per line."""
         segments: list[Segment] = []
         run: list[str] = []
         run_style = base
-        for i, (col, text) in enumerate(zip(self._columns_for(width), texts, strict=True)):
+        for i in range(start, len(columns)):
+            col, text = columns[i], texts[i]
             style = base + col.style(s) if col.style and not cursor else base
             cell = self._pad(text, col, width) if i == 0 else " " + self._pad(text, col, width)
             pieces = self._lead_pieces(s.pid, col, cell, 0 if i == 0 else 1, style, cursor)
@@ -314,8 +366,9 @@ class SessionsTable(CursorList, can_focus=True):
                     run = []
                 run_style = piece_style
                 run.append(piece)
-        segments.append(Segment("".join(run), run_style))
-        return Strip(segments).adjust_cell_length(width, base)
+        if run:
+            segments.append(Segment("".join(run), run_style))
+        return tuple(segments)
 
     def _lead_pieces(
         self, pid: int, col: Column, cell: str, at: int, style: Style, cursor: bool
