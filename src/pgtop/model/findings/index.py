@@ -7,7 +7,7 @@ Python loop over every session on every poll: at 50,000 sessions most of a frame
 gone since the last call (collectors and the replay keep an unchanged session the same
 object, and sessions are immutable), so a poll costs what changed; the kind modules
 then look at their group alone. Time-dependent tests (how long idle, how young) are
-still made per poll, over the group only.
+still made per poll, over the group only. Lock trees are kept per pile (locktrees.py).
 
 Its one writer is `derive_findings`, which calls `update` with the snapshot it derives
 from; the caller keeps it between polls inside `FindingHistory` (without one, a fresh
@@ -21,6 +21,8 @@ from datetime import datetime
 
 from pgtop.model.changes import changes
 from pgtop.model.findings.base import IDLE_IN_XACT_STATES
+from pgtop.model.findings.locktrees import LockTrees
+from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import CLIENT_BACKEND, IDLE, Session
 
@@ -32,6 +34,8 @@ _REBUILD_SHARE = 0.5
 class SessionIndex:
     def __init__(self) -> None:
         self._clear()
+        # Lock trees per pile, by session object: outlives a rebuild of the groups.
+        self._lock_trees = LockTrees()
 
     def _clear(self) -> None:
         self._sessions: tuple[Session, ...] | None = None
@@ -138,6 +142,11 @@ class SessionIndex:
                 if b is not None:
                     out[id(b)] = b
         return list(out.values())
+
+    def lock_trees(self) -> tuple[dict[int, int], list[TreeRow]]:
+        """waiters_behind and blocking_tree of lock_sessions(), worked out again only for
+        the piles that changed (locktrees.py)."""
+        return self._lock_trees.update(self.lock_sessions())
 
 
 def _leak_candidate(s: Session) -> bool:

@@ -26,7 +26,7 @@ from pgtop.model.findings.base import (
 )
 from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, one_line, percent, plural
-from pgtop.model.locks import blocking_tree
+from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import IDLE, Snapshot
 
@@ -150,12 +150,12 @@ def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Fin
 
 
 def lock_pileup(
-    snap: Snapshot, t: Thresholds, behind: dict[int, int], index: SessionIndex
+    snap: Snapshot, t: Thresholds, behind: dict[int, int], tree: list[TreeRow]
 ) -> list[Finding]:
+    """`behind` and `tree`: waiters_behind and blocking_tree of the sessions in lock trees."""
     if not behind:
         return []
     now = snap.server.snapshot_time
-    tree = blocking_tree(index.lock_sessions(), behind)
     out = []
     i = 0
     while i < len(tree):
