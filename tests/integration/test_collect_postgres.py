@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from pgtop.collect import blockers
 from pgtop.collect.errors import CollectError
 from pgtop.collect.postgres import PostgresCollector
 from pgtop.model.derive import client_summary, count_states, counts_by
@@ -258,6 +259,37 @@ async def test_lock_chain_blocked_by_holder(
         assert chain.table in waiter.query
     shop = next(d for d in snap.databases if d.name == SHOP_DB)
     assert shop.counts.waiting_on_lock == 2
+
+
+@pytest.mark.parametrize("reuse_for", [120.0, 0.0], ids=["blockers-reused", "asked-each-poll"])
+async def test_an_unchanged_lock_waiter_stays_the_same_object(
+    pg_server: PostgresServer,
+    workload: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    reuse_for: float,
+) -> None:
+    """A waiter's record gets its blockers filled in each poll; an unchanged one must still
+    be last poll's object (memos downstream see a new object as a changed session), and
+    one whose wait moved on must not be. With the blockers reused, and asked every poll."""
+    monkeypatch.setattr(blockers, "REUSE_FOR", reuse_for)
+    t1, t2, t3 = [await workload.new_table() for _ in range(3)]
+    h1, h1_conn = await workload.lock_holder(t1, name="h1")
+    h2, _ = await workload.lock_holder(t2, name="h2")
+    h3, _ = await workload.lock_holder(t3, name="h3")
+    moves = await workload.lock_waiter(f"SELECT count(*) FROM {t1}", f"SELECT count(*) FROM {t2}")
+    stays = await workload.lock_waiter(f"SELECT count(*) FROM {t3}")
+    async with collector(pg_server) as c:
+        first = by_pid(await c.poll())
+        second = by_pid(await c.poll())
+        assert first[moves].blocked_by == (h1,) and first[stays].blocked_by == (h3,)
+        assert second[moves] is first[moves] and second[stays] is first[stays]
+        await h1_conn.execute("COMMIT")  # `moves` goes on to its next statement: t2
+        await workload.blocked(moves, by=h2)
+        third = by_pid(await c.poll())
+    assert third[stays] is first[stays]
+    assert third[moves] is not first[moves] and third[moves].blocked_by == (h2,)
+    fresh = by_pid(await _poll_once(pg_server))
+    assert third[moves] == fresh[moves] and third[stays] == fresh[stays]
 
 
 async def test_own_backend_is_hidden(pg_server: PostgresServer, workload: SessionFactory) -> None:

@@ -62,3 +62,23 @@ def test_empty_answers_and_unlisted_blockers_are_not_reused() -> None:
     # Blocked by a prepared transaction (pid 0): nothing to check it against.
     cache.fill((_waiter(3, (0,)),), asked={3}, now=0.0)
     assert cache.reusable(now=1.0).pids == []
+
+
+def test_an_unchanged_waiter_is_handed_out_as_the_last_polls_object() -> None:
+    """Filling in blockers rebuilds a waiter's record; memos downstream key sessions by
+    object, so one equal to the last poll's must be that very object."""
+    cache = BlockerCache()
+    first, _ = cache.fill((HOLDER, _waiter(2, (1,)), _waiter(3, (1,))), asked={2, 3}, now=0.0)
+    # Blockers reused (the rows come back without them), then asked again (an answer).
+    reused, stale = cache.fill((HOLDER, _waiter(2), _waiter(3)), asked=set(), now=1.0)
+    assert stale == [] and reused[1] is first[1] and reused[2] is first[2]
+    sessions, stale = cache.fill((_waiter(2), _waiter(3, since=5)), asked=set(), now=2.0)
+    assert stale == [2, 3]
+    answered = cache.answer(sessions, {2: (1,), 3: (1,)}, now=2.0)
+    assert answered[0] is first[1]  # asked again, the same answer
+    assert answered[1] is not first[2] and answered[1].state_change == ago(5)  # a new wait
+    # Asked in the poll itself (the row brings its blockers), equal to the last answer.
+    again, _ = cache.fill((HOLDER, _waiter(2, (1,)), _waiter(3, (1,), since=5)), {2, 3}, 3.0)
+    assert again[1] is first[1] and again[2] is answered[1]
+    moved, _ = cache.fill((HOLDER, _waiter(2, (4,))), asked={2}, now=4.0)
+    assert moved[1] is not first[1] and moved[1].blocked_by == (4,)

@@ -13,6 +13,10 @@ answer is reused for up to REUSE_FOR seconds, but only while nothing it rests on
 
 An empty answer (the waiter got its lock between reading pg_stat_activity and asking),
 or one naming a blocker pgtop does not list (0, a prepared transaction), is never reused.
+
+A waiter's record is rebuilt each poll (its blockers are filled in), so a waiter equal
+to what the last poll showed is handed out as last poll's very object: the memos
+downstream (findings, view) treat a new object as a changed session.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ def _fingerprint(s: Session | None) -> Fingerprint | None:
 class BlockerCache:
     def __init__(self) -> None:
         self._known: dict[int, _Known] = {}
+        # pid -> the lock waiters handed out by the last poll (`_before`) and by this one
+        # (`_shown`, fill then answer): one equal to the last poll's is handed out as it.
+        self._before: dict[int, Session] = {}
+        self._shown: dict[int, Session] = {}
 
     def reusable(self, now: float) -> Reusable:
         """Waits the server need not ask pg_blocking_pids() about, if still the same."""
@@ -81,6 +89,7 @@ class BlockerCache:
         by_pid = {s.pid: s for s in sessions}
         known: dict[int, _Known] = {}
         stale: list[int] = []
+        self._before, self._shown = self._shown, {}
         out = []
         for s in sessions:
             if s.waits_on_lock:
@@ -92,6 +101,7 @@ class BlockerCache:
                     known[s.pid] = k  # keeps its age: asked again when it expires
                 else:
                     stale.append(s.pid)
+                s = self._as_before(s, self._before.get(s.pid))
             out.append(s)
         self._known = known
         return tuple(out), stale
@@ -107,8 +117,17 @@ class BlockerCache:
             if blockers is not None:
                 s = dataclasses.replace(s, blocked_by=blockers)
                 self._remember(self._known, s, blockers, by_pid, now)
+                s = self._as_before(s, self._before.get(s.pid))
             out.append(s)
         return tuple(out)
+
+    def _as_before(self, s: Session, before: Session | None) -> Session:
+        """`before` (what the last poll handed out for this pid) when `s` equals it, else
+        `s`; remembered for the next poll either way. Only waiters come here: few."""
+        if before is not None and before is not s and before == s:
+            s = before
+        self._shown[s.pid] = s
+        return s
 
     @staticmethod
     def _remember(

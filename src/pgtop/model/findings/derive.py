@@ -6,7 +6,6 @@ from pgtop.model.findings import pooler, server, sessions
 from pgtop.model.findings.base import DEFAULT_THRESHOLDS, KINDS, Finding, Thresholds
 from pgtop.model.findings.history import FindingHistory
 from pgtop.model.findings.index import SessionIndex
-from pgtop.model.locks import waiters_behind
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import Snapshot
 
@@ -25,12 +24,12 @@ def derive_findings(
     # The groups of sessions each kind looks at, kept from poll to poll with a history.
     index = history.index if history is not None else SessionIndex()
     index.update(snap.sessions)
-    behind = waiters_behind(index.lock_sessions())
+    behind, tree = index.lock_trees()
     found = [
         *pooler.pooler_queue(snap, t),
         *server.server_full(snap, t, history, index),
         *server.limit_reached(snap, t),
-        *sessions.lock_pileup(snap, t, behind, index),
+        *sessions.lock_pileup(snap, t, behind, tree),
         *sessions.idle_in_transaction(snap, t, behind, index),
         *server.connection_storm(snap, t, history, index),
         *sessions.old_snapshot(snap, t, index),

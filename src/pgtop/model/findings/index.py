@@ -7,7 +7,7 @@ Python loop over every session on every poll: at 50,000 sessions most of a frame
 gone since the last call (collectors and the replay keep an unchanged session the same
 object, and sessions are immutable), so a poll costs what changed; the kind modules
 then look at their group alone. Time-dependent tests (how long idle, how young) are
-still made per poll, over the group only.
+still made per poll, over the group only. Lock trees are kept per pile (locktrees.py).
 
 Its one writer is `derive_findings`, which calls `update` with the snapshot it derives
 from; the caller keeps it between polls inside `FindingHistory` (without one, a fresh
@@ -21,6 +21,8 @@ from datetime import datetime
 
 from pgtop.model.changes import changes
 from pgtop.model.findings.base import IDLE_IN_XACT_STATES
+from pgtop.model.findings.locktrees import LockTrees
+from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import CLIENT_BACKEND, IDLE, Session
 
@@ -32,6 +34,8 @@ _REBUILD_SHARE = 0.5
 class SessionIndex:
     def __init__(self) -> None:
         self._clear()
+        # Lock trees per pile, by session object: outlives a rebuild of the groups.
+        self._lock_trees = LockTrees()
 
     def _clear(self) -> None:
         self._sessions: tuple[Session, ...] | None = None
@@ -61,14 +65,50 @@ class SessionIndex:
         change = changes(old, sessions)  # worked out once per poll for every memo
         objs, gone, came = change.objs, change.gone, change.came
         if len(objs) != len(sessions) or len(gone) + len(came) > _REBUILD_SHARE * len(objs):
-            self._clear()
-            gone, came = set(), objs.keys()
-        for i in gone:
-            self._remove(i, old[i])
-        for i in came:
-            self._add(i, objs[i])
+            self._rebuild(objs)
+        else:
+            for i in gone:
+                self._remove(i, old[i])
+            for i in came:
+                self._add(i, objs[i])
         self._objs = objs
         self._sessions = sessions if isinstance(sessions, tuple) else None
+
+    def _rebuild(self, objs: dict[int, Session]) -> None:
+        """The groups of `objs` from scratch, as `_add` of each would leave them (under
+        churn, a rebuild every poll). One pass with the groups at hand: at 10,000
+        sessions a pass per group costs more in memory reads than it saves in calls."""
+        self._clear()
+        by_pid, waiting = self.by_pid, self.waiting
+        iit, xid, started, idle = self.idle_in_transaction, self.xid_holders, self.started, {}
+        apps: list[str] = []
+        roles: list[str] = []
+        iit_states = IDLE_IN_XACT_STATES
+        for i, s in objs.items():
+            by_pid[s.pid] = s
+            if s.blocked_by or s.wait_event_type == "Lock":
+                waiting[i] = s
+            if s.backend_type != CLIENT_BACKEND:
+                continue
+            apps.append(client_app_shown(s))
+            roles.append(s.user or "")
+            state = s.state
+            if state in iit_states:
+                iit[i] = s
+            if s.backend_xmin or s.backend_xid:
+                xid[i] = s
+            if s.backend_start is not None:
+                started[i] = s
+            if state == IDLE and _leak_candidate(s):  # the state test skips a call
+                key = (s.application, s.user or "")
+                group = idle.get(key)
+                if group is None:
+                    group = idle[key] = {}
+                group[i] = s
+        self.clients = len(apps)
+        self.apps, self.roles = Counter(apps), Counter(roles)  # counted in C
+        self.idle = idle
+        # _clear forgot started_since's last answer: its next call looks at all started.
 
     def _add(self, i: int, s: Session) -> None:
         self.by_pid[s.pid] = s
@@ -138,6 +178,11 @@ class SessionIndex:
                 if b is not None:
                     out[id(b)] = b
         return list(out.values())
+
+    def lock_trees(self) -> tuple[dict[int, int], list[TreeRow]]:
+        """waiters_behind and blocking_tree of lock_sessions(), worked out again only for
+        the piles that changed (locktrees.py)."""
+        return self._lock_trees.update(self.lock_sessions())
 
 
 def _leak_candidate(s: Session) -> bool:

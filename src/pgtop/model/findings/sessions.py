@@ -26,7 +26,7 @@ from pgtop.model.findings.base import (
 )
 from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, one_line, percent, plural
-from pgtop.model.locks import blocking_tree
+from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import IDLE, Snapshot
 
@@ -51,16 +51,18 @@ def idle_in_transaction(
     snap: Snapshot, t: Thresholds, behind: dict[int, int], index: SessionIndex
 ) -> list[Finding]:
     now = snap.server.snapshot_time
-    idle = [
-        s
+    # Each age worked out once: sorting and the maximum used to work them out again.
+    aged = [
+        (a, s)
         for s in index.idle_in_transaction.values()
-        if state_age(s, now) >= t.idle_in_transaction_s
+        if (a := state_age(s, now)) >= t.idle_in_transaction_s
     ]
-    if not idle:
+    if not aged:
         return []
-    idle.sort(key=lambda s: (-behind.get(s.pid, 0), -state_age(s, now), s.pid))
-    worst = idle[0]
-    oldest_s = max(state_age(s, now) for s in idle)
+    aged.sort(key=lambda p: (-behind.get(p[1].pid, 0), -p[0], p[1].pid))
+    idle = [s for _, s in aged]
+    worst_s, worst = aged[0]
+    oldest_s = max(a for a, _ in aged)
     blocked = sum(behind.get(s.pid, 0) for s in idle)
     with_xid = sum(1 for s in idle if s.backend_xid)
     timeout = _setting_s(snap, "idle_in_transaction_session_timeout")
@@ -73,7 +75,7 @@ def idle_in_transaction(
     sentence = (
         f"{plural(len(idle), 'session')} idle in transaction past "
         f"{age(t.idle_in_transaction_s)} (pid {worst.pid}, app "
-        f"{named(client_app_shown(worst))}, idle {age(state_age(worst, now))}"
+        f"{named(client_app_shown(worst))}, idle {age(worst_s)}"
     )
     sentence += f", blocking {plural(blocked, 'session')}" if blocked else ""
     sentence += ")"
@@ -150,12 +152,12 @@ def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Fin
 
 
 def lock_pileup(
-    snap: Snapshot, t: Thresholds, behind: dict[int, int], index: SessionIndex
+    snap: Snapshot, t: Thresholds, behind: dict[int, int], tree: list[TreeRow]
 ) -> list[Finding]:
+    """`behind` and `tree`: waiters_behind and blocking_tree of the sessions in lock trees."""
     if not behind:
         return []
     now = snap.server.snapshot_time
-    tree = blocking_tree(index.lock_sessions(), behind)
     out = []
     i = 0
     while i < len(tree):
