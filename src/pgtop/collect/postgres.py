@@ -7,6 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ SLOW_FACTS_EVERY = 30.0  # seconds between refreshes of version, settings, role 
 # An idle session that changed this shortly before the last poll read it is sent again:
 # its state_change is taken a moment before the backend publishes it.
 IDLE_MARGIN = timedelta(seconds=1)
+_SESSION_OF_ENTRY = itemgetter(1)  # the session cache's entries are (row, session)
 
 WATCHED_SETTINGS = (
     "max_connections",
@@ -256,8 +258,8 @@ class PostgresCollector:
         db_rows = await conn.fetch(load_query("databases"))
         reuse = self._blockers.reusable(now_mono)
         # With the slow facts (every 30 s), all rows are read afresh: a cheap safety net.
-        rows, unchanged = await self._read_sessions(conn, reuse, full=slow_due)
-        sessions = self._sessions_from_rows(rows, unchanged)
+        rows, kept = await self._read_sessions(conn, reuse, full=slow_due)
+        sessions = self._sessions_from_rows(rows, kept)
         if db_rows:  # the next poll is sent only what changed after this one read
             self._idle_before = db_rows[0]["now"] - IDLE_MARGIN
         sessions = await self._fill_blockers(conn, rows, sessions, now_mono)
@@ -288,9 +290,9 @@ class PostgresCollector:
 
     async def _read_sessions(
         self, conn: asyncpg.Connection, reuse: Reusable, *, full: bool
-    ) -> tuple[list[Any], list[Session]]:
+    ) -> tuple[list[Any], set[int]]:
         """The rows the server sends (what changed since the last poll, or all when `full`)
-        and the sessions it did not send because pgtop holds them as they are."""
+        and the pids it did not send because pgtop holds their sessions as they are."""
         idle_before = None if full else self._idle_before
         running = {} if full else self._running
         rows = await conn.fetch(
@@ -307,14 +309,13 @@ class PostgresCollector:
         rows, kept = rows[:-1], set(rows[-1]["live_pids"] or ())
         kept.difference_update(r[0] for r in rows)  # sent: they changed
         kept.difference_update(self._own_pids)  # hidden since the last poll (exclude_pid)
-        cache = self._session_cache
-        if not full and not kept.issubset(cache.keys()):
+        if not full and not kept.issubset(self._session_cache.keys()):
             # A backend pgtop never read is idle since before the last poll (one of its
             # own connections it stopped hiding): read everything once.
             return await self._read_sessions(conn, reuse, full=True)
-        return rows, [cache[pid][1] for pid in kept]
+        return rows, kept
 
-    def _sessions_from_rows(self, rows: list[Any], unchanged: list[Session]) -> tuple[Session, ...]:
+    def _sessions_from_rows(self, rows: list[Any], kept: set[int]) -> tuple[Session, ...]:
         """Sessions for this poll: the rows sent, then the idle sessions not sent again.
 
         A sent row equal to last poll's reuses its record too: most sessions do not change
@@ -339,12 +340,12 @@ class PostgresCollector:
             out.append(s)
             if r[-1] is not None:  # running a statement: its hash, to not be sent again
                 running[pid] = r[-1]
+        # The kept ones (most of them at rest) in C: no Python step per session.
+        kept_entries = list(map(cache.__getitem__, kept))
+        fresh.update(zip(kept, kept_entries, strict=True))
+        out.extend(map(_SESSION_OF_ENTRY, kept_entries))
         held = self._running
-        for s in unchanged:
-            fresh[s.pid] = cache[s.pid]
-            out.append(s)
-            if s.pid in held:
-                running[s.pid] = held[s.pid]
+        running.update((pid, held[pid]) for pid in held.keys() & kept)
         for pid in cache.keys() - fresh.keys():  # gone, or hidden since (exclude_pid)
             tally.remove(cache[pid][1])
         self._session_cache, self._running = fresh, running
