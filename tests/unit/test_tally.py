@@ -4,6 +4,7 @@ the limits pane show them."""
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 from builders import ago, session
 
@@ -30,13 +31,19 @@ def test_counts_follow_sessions_that_come_change_and_go() -> None:
     rng = random.Random(21)
     tally, held = SessionTally(), {}
     for _ in range(60):  # polls
+        added, removed = [], []
         for pid in rng.sample(range(300), 40):
             old = held.pop(pid, None)
             if old is not None:
-                tally.remove(old)
+                removed.append(old)
             if rng.random() < 0.7:  # else the session went
                 held[pid] = _random_session(rng, pid)
-                tally.add(held[pid])
+                added.append(held[pid])
+        if rng.random() < 0.2:  # two sessions may start their transactions together
+            twin = next((s for s in added if s.xact_start is not None), None)
+            if twin is not None and added[-1] is not twin:
+                held[added[-1].pid] = added[-1] = replace(added[-1], xact_start=twin.xact_start)
+        tally.update(added, removed)
         listed = list(held.values())
         clients = [s for s in listed if s.backend_type == "client backend"]
         assert tally.total() == count_states(listed)

@@ -322,10 +322,12 @@ class PostgresCollector:
         between polls (ages are derived, not fetched), and building a record per row per
         tick was a third of pgtop's CPU at 1,000 sessions.
         """
-        cache, tally = self._session_cache, self._tally
+        cache = self._session_cache
         fresh: dict[int, tuple[Any, Session]] = {}
         running: dict[int, int] = {}
         out = []
+        added: list[Session] = []
+        removed: list[Session] = []
         for r in rows:  # asyncpg records compare by value, like tuples
             pid = r[0]
             hit = cache.get(pid)
@@ -334,8 +336,8 @@ class PostgresCollector:
             else:
                 s = _session_from_row(r)
                 if hit is not None:
-                    tally.remove(hit[1])
-                tally.add(s)
+                    removed.append(hit[1])
+                added.append(s)
             fresh[pid] = (r, s)
             out.append(s)
             if r[-1] is not None:  # running a statement: its hash, to not be sent again
@@ -346,8 +348,9 @@ class PostgresCollector:
         out.extend(map(_SESSION_OF_ENTRY, kept_entries))
         held = self._running
         running.update((pid, held[pid]) for pid in held.keys() & kept)
-        for pid in cache.keys() - fresh.keys():  # gone, or hidden since (exclude_pid)
-            tally.remove(cache[pid][1])
+        # Gone, or hidden since (exclude_pid).
+        removed.extend(cache[pid][1] for pid in cache.keys() - fresh.keys())
+        self._tally.update(added, removed)
         self._session_cache, self._running = fresh, running
         return tuple(out)
 

@@ -12,7 +12,10 @@ background workers are not connections.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import compress, repeat
+from operator import attrgetter, eq
 
 from pgtop.model.records import (
     ACTIVE,
@@ -23,6 +26,13 @@ from pgtop.model.records import (
     Session,
     StateCounts,
 )
+
+_TYPE = attrgetter("backend_type")
+_DATABASE = attrgetter("database")
+_STATE = attrgetter("state")
+_WAIT_TYPE = attrgetter("wait_event_type")
+_USER = attrgetter("user")
+_XACT_START = attrgetter("xact_start")
 
 
 def state_counts(by_state: Counter[str | None], waiting: int) -> StateCounts:
@@ -44,8 +54,9 @@ def state_counts(by_state: Counter[str | None], waiting: int) -> StateCounts:
 
 class SessionTally:
     """Client sessions counted by (database, state), lock waiters by database, sessions
-    by role, and their transaction starts. `add` and `remove` take the very records
-    added or removed."""
+    by role, and their transaction starts. `update` takes the very records added and
+    removed since the last update (a changed session is removed as it was and added as it
+    is)."""
 
     def __init__(self) -> None:
         self._states: Counter[tuple[str, str | None]] = Counter()
@@ -55,27 +66,34 @@ class SessionTally:
         self._xact_starts: Counter[datetime] = Counter()
         self.clients = 0
 
-    def add(self, s: Session) -> None:
-        self._count(s, 1)
+    def update(self, added: Iterable[Session], removed: Iterable[Session]) -> None:
+        self._count(added, 1)
+        self._count(removed, -1)
 
-    def remove(self, s: Session) -> None:
-        self._count(s, -1)
-
-    def _count(self, s: Session, sign: int) -> None:
-        if s.backend_type != CLIENT_BACKEND:  # attributes, not properties: a hot path
+    def _count(self, sessions: Iterable[Session], sign: int) -> None:
+        # Under churn a poll changes a few hundred sessions: each is counted in C (the
+        # Counters over maps), and only the few distinct keys are then looked at in Python.
+        listed = list(sessions)
+        clients = list(compress(listed, map(eq, repeat(CLIENT_BACKEND), map(_TYPE, listed))))
+        if not clients:
             return
-        db = s.database or ""
-        self._states[db, s.state] += sign
-        if s.wait_event_type == "Lock":
-            self._waiting[db] += sign
-        self.per_role[s.user or ""] += sign
-        self.per_database[db] += sign
-        self.clients += sign
-        start = s.xact_start
-        if start is not None:
-            starts = self._xact_starts
-            starts[start] += sign
-            if not starts[start]:
+        dbs = list(map(_DATABASE, clients))
+        for (db, state), n in Counter(zip(dbs, map(_STATE, clients), strict=True)).items():
+            self._states[db or "", state] += sign * n
+        on_lock = map(eq, repeat("Lock"), map(_WAIT_TYPE, clients))
+        for db, n in Counter(compress(dbs, on_lock)).items():
+            self._waiting[db or ""] += sign * n
+        for user, n in Counter(map(_USER, clients)).items():
+            self.per_role[user or ""] += sign * n
+        for db, n in Counter(dbs).items():
+            self.per_database[db or ""] += sign * n
+        self.clients += sign * len(clients)
+        starts = self._xact_starts
+        for start, n in Counter(filter(None, map(_XACT_START, clients))).items():
+            left = starts[start] + sign * n
+            if left:
+                starts[start] = left
+            else:
                 del starts[start]  # the oldest is a min() over the keys
 
     def by_database(self) -> dict[str, StateCounts]:
