@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from builders import ago, session
 
-from pgtop.model.derive import count_states, counts_by
+from pgtop.model.derive import SummaryFollower, count_states, counts_by
 from pgtop.model.records import Session
 from pgtop.model.tally import SessionTally
 
@@ -53,3 +53,25 @@ def test_counts_follow_sessions_that_come_change_and_go() -> None:
         assert tally.clients == len(clients)
         starts = [s.xact_start for s in clients if s.xact_start is not None]
         assert tally.oldest_xact_start() == min(starts, default=None)
+
+
+def test_replayed_listings_summarized_from_what_changed_equal_a_fresh_count() -> None:
+    """The replay's header counts (SummaryFollower) follow frames in any order, a jump
+    back included, and always read as a fresh count of the frame shown."""
+    rng = random.Random(7)
+    frames: list[tuple[Session, ...]] = []
+    held: dict[int, Session] = {}
+    for _ in range(30):
+        for pid in rng.sample(range(200), 30):
+            held.pop(pid, None)
+            if rng.random() < 0.7:
+                held[pid] = _random_session(rng, pid)
+        frames.append(tuple(held.values()))  # unchanged sessions stay the same objects
+    follower = SummaryFollower()
+    for i in [*range(30), 3, 4, 29, 0, 17]:  # played, then jumps back and forth
+        listing = frames[i]
+        clients = [s for s in listing if s.backend_type == "client backend"]
+        starts = [s.xact_start for s in clients if s.xact_start is not None]
+        got = follower.summary(listing)
+        assert got.counts == count_states(list(listing))  # a list: counted afresh
+        assert got.oldest_xact_start == min(starts, default=None)

@@ -10,6 +10,7 @@ from datetime import datetime
 from itertools import compress, repeat
 from operator import attrgetter, eq
 
+from pgtop.model.changes import changes
 from pgtop.model.records import (
     CLIENT_BACKEND,
     ConnLimit,
@@ -19,7 +20,7 @@ from pgtop.model.records import (
     Snapshot,
     StateCounts,
 )
-from pgtop.model.tally import state_counts
+from pgtop.model.tally import SessionTally, state_counts
 
 _BACKEND_TYPE = attrgetter("backend_type")
 _STATE = attrgetter("state")
@@ -42,32 +43,58 @@ class ClientSummary:
     oldest_xact_start: datetime | None
 
 
-# The last listing summarized: the header asks once per line it draws, and a collector
-# that keeps its counts from poll to poll (model/tally.py) tells them here.
-_last: tuple[tuple[Session, ...], ClientSummary] | None = None
+# The last few listings summarized: the header asks once per line it draws, and a
+# collector that keeps its counts from poll to poll (model/tally.py) tells them here. A
+# few, not one: the replay's worker thread summarizes the next listing while the event
+# loop still draws this one. Entries are replaced whole, never changed.
+_KEEP = 4
+_known: list[tuple[tuple[Session, ...], ClientSummary]] = []
 
 
-def last_summarized() -> tuple[Session, ...] | None:
-    """The listing whose summary client_summary holds."""
-    return _last[0] if _last is not None else None
+def known_summary(sessions: tuple[Session, ...]) -> ClientSummary | None:
+    """The summary of `sessions` if it is known without counting them."""
+    for listed, summary in list(_known):  # a copy: another thread may replace the list
+        if listed is sessions:
+            return summary
+    return None
 
 
 def remember_summary(sessions: tuple[Session, ...], summary: ClientSummary) -> None:
     """`client_summary(sessions)` is `summary`, known without counting them again."""
-    global _last
-    _last = (sessions, summary)
+    global _known
+    kept = [k for k in _known if k[0] is not sessions][-(_KEEP - 1) :]
+    _known = [*kept, (sessions, summary)]
 
 
 def client_summary(sessions: tuple[Session, ...]) -> ClientSummary:
     """Counts by state and the oldest transaction start of the client sessions."""
-    last = _last  # one read: the replay's worker thread may replace it meanwhile
-    if last is not None and last[0] is sessions:
-        return last[1]
+    known = known_summary(sessions)
+    if known is not None:
+        return known
     clients = client_sessions(sessions)
     oldest = min(filter(None, map(_XACT_START, clients)), default=None)
     summary = ClientSummary(_count(clients), oldest)
     remember_summary(sessions, summary)
     return summary
+
+
+class SummaryFollower:
+    """client_summary for a sequence of listings no collector counted (the replay's
+    frames), in the work of what changed: a SessionTally given the session objects that
+    came and went since the listing before. Any order of listings is right (a diff, not a
+    history). Written by one thread (the replay's worker)."""
+
+    def __init__(self) -> None:
+        self._tally = SessionTally()
+        self._objs: dict[int, Session] = {}
+
+    def summary(self, sessions: tuple[Session, ...]) -> ClientSummary:
+        change = changes(self._objs, sessions)
+        gone = [self._objs[i] for i in change.gone]
+        came = [change.objs[i] for i in change.came]
+        self._tally.update(came, gone)
+        self._objs = change.objs
+        return ClientSummary(self._tally.total(), self._tally.oldest_xact_start())
 
 
 def count_states(sessions: Iterable[Session]) -> StateCounts:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
-from pgtop.model.derive import client_summary, last_summarized, remember_summary
+from pgtop.model.derive import known_summary, remember_summary
 from pgtop.model.records import (
     PoolerClient,
     PoolerLink,
@@ -114,8 +114,9 @@ def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
         memo.clear()
         memo.update(fresh)
     linked = tuple(out)
-    if snap.sessions is last_summarized():  # a link changes no state: the summary holds
-        remember_summary(linked, client_summary(snap.sessions))
+    summary = known_summary(snap.sessions)
+    if summary is not None:  # a link changes no state: the summary holds
+        remember_summary(linked, summary)
     return replace(snap, sessions=linked)
 
 

@@ -14,7 +14,14 @@ import dataclasses
 import threading
 from datetime import datetime
 
-from pgtop.model.derive import Rates, compute_rates, pooler_rates
+from pgtop.model.derive import (
+    Rates,
+    SummaryFollower,
+    compute_rates,
+    known_summary,
+    pooler_rates,
+    remember_summary,
+)
 from pgtop.model.findings import (
     DEFAULT_THRESHOLDS,
     Finding,
@@ -59,6 +66,8 @@ class MonitorState:
         # (inputs, result) of the last pooler join: joined once per snapshot, not per call.
         self._linked: tuple[tuple[object, ...], Snapshot] | None = None
         self._link_memo: LinkMemo = {}  # keeps linked sessions the same objects
+        # Counts of the replay's listings, which no collector counted (prepare_postgres).
+        self._summaries = SummaryFollower()
         self.thresholds = thresholds
         self.finding_history = FindingHistory()  # fed once per PostgreSQL snapshot
         # (snapshot, result) of the last derivation: findings once per joined snapshot.
@@ -94,6 +103,8 @@ class MonitorState:
         if self.separate_pooler:  # the pooler's snapshot may change before it is taken
             return
         with self._deriving:
+            if known_summary(snap.sessions) is None:  # the header's counts, off the loop
+                remember_summary(snap.sessions, self._summaries.summary(snap.sessions))
             linked = link_sessions(snap, self._link_memo)
             self.finding_history.observe(snap)
             found = derive_findings(linked, self.thresholds, self.finding_history)
