@@ -2,7 +2,7 @@
 
 Collectors and the replay keep an unchanged session the very same (immutable) object,
 so several memos keep the last listing's sessions by id() and ask only what changed:
-the state counts (derive.count_states), the findings' index and history, the sessions
+the findings' index and history, the replay's header counts (derive.SummaryFollower), the sessions
 pane's order (view.ViewMemo). At 50,000 sessions building that id dict and its two set
 differences costs more than the changes themselves, and each memo did it again for the
 same pair of listings. `changes` answers the same pair from here: the memos hand back

@@ -12,7 +12,6 @@ from operator import attrgetter, eq
 
 from pgtop.model.changes import changes
 from pgtop.model.records import (
-    CLIENT_BACKEND,
     ConnLimit,
     PoolerSnapshot,
     ServerInfo,
@@ -20,19 +19,11 @@ from pgtop.model.records import (
     Snapshot,
     StateCounts,
 )
-from pgtop.model.tally import SessionTally, state_counts
+from pgtop.model.tally import SessionTally, client_sessions, state_counts
 
-_BACKEND_TYPE = attrgetter("backend_type")
 _STATE = attrgetter("state")
 _WAIT_EVENT_TYPE = attrgetter("wait_event_type")
 _XACT_START = attrgetter("xact_start")
-
-
-def client_sessions(sessions: Iterable[Session]) -> list[Session]:
-    """The client backends of `sessions`, filtered in C (this runs over every session
-    several times per poll: a Python loop over 1,000 sessions cost ~1 ms)."""
-    seq = sessions if isinstance(sessions, (list, tuple)) else list(sessions)
-    return list(compress(seq, map(eq, repeat(CLIENT_BACKEND), map(_BACKEND_TYPE, seq))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,13 @@ _USER = attrgetter("user")
 _XACT_START = attrgetter("xact_start")
 
 
+def client_sessions(sessions: Iterable[Session]) -> list[Session]:
+    """The client backends of `sessions`, filtered in C (this runs over every session
+    several times per poll: a Python loop over 1,000 sessions cost ~1 ms)."""
+    seq = sessions if isinstance(sessions, (list, tuple)) else list(sessions)
+    return list(compress(seq, map(eq, repeat(CLIENT_BACKEND), map(_TYPE, seq))))
+
+
 def state_counts(by_state: Counter[str | None], waiting: int) -> StateCounts:
     """StateCounts from a count of sessions per state and of those waiting on a lock."""
     active, idle = by_state.get(ACTIVE, 0), by_state.get(IDLE, 0)
@@ -73,8 +80,7 @@ class SessionTally:
     def _count(self, sessions: Iterable[Session], sign: int) -> None:
         # Under churn a poll changes a few hundred sessions: each is counted in C (the
         # Counters over maps), and only the few distinct keys are then looked at in Python.
-        listed = list(sessions)
-        clients = list(compress(listed, map(eq, repeat(CLIENT_BACKEND), map(_TYPE, listed))))
+        clients = client_sessions(sessions)
         if not clients:
             return
         dbs = list(map(_DATABASE, clients))
