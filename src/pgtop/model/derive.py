@@ -1,5 +1,6 @@
 """Pure functions over records: counts, rates, ages. No I/O, no Textual. (client_summary
-keeps the summary of the last tuple it was asked about: a memo, its results are pure.)"""
+keeps the summaries of the last few tuples it was told or asked about: a memo, its
+results are pure.)"""
 
 from __future__ import annotations
 
