@@ -20,7 +20,7 @@ from textual._xterm_parser import XTermParser
 
 from pgtop.target import Target
 from pgtop.ui.app import PgTopApp
-from pgtop.ui.esc_driver import IDLE_WAIT_S, PromptEscDriver, input_wait
+from pgtop.ui.esc_driver import PromptEscDriver, input_wait
 
 # A Textual app on pgtop's driver that shows the last key it got and how many it got.
 KEY_ECHO = textwrap.dedent(
@@ -60,12 +60,12 @@ def test_the_app_runs_on_the_prompt_esc_driver_in_a_terminal() -> None:
 def test_the_input_loop_wakes_when_a_lone_esc_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "ESCAPE_DELAY", 0.025)  # as under pgtop's ESCDELAY
     parser = XTermParser()
-    assert input_wait(parser) == IDLE_WAIT_S  # nothing pending: Textual's 100 ms
+    assert input_wait(parser) is None  # nothing pending: wait for input alone
     assert list(parser.feed("\x1b")) == []  # maybe the start of a sequence: wait
     assert 0 < input_wait(parser) <= 0.025
     keys = list(parser.feed("[B"))  # it was: the arrow key, and nothing waits any more
     assert [getattr(k, "key", None) for k in keys] == ["down"]
-    assert input_wait(parser) == IDLE_WAIT_S
+    assert input_wait(parser) is None
 
 
 class Terminal:
@@ -123,3 +123,35 @@ def test_esc_answers_well_before_100_ms_and_arrows_stay_arrows() -> None:
         assert min(esc) < 0.08, f"esc took {[round(s * 1000) for s in esc]} ms"
     finally:
         term.close()
+
+
+def _wakeups(pid: int) -> int:
+    """Times the process's threads went to sleep and were woken (voluntary switches)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as status:
+            for line in status:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def test_an_idle_app_is_not_woken_for_nothing_and_still_quits_at_once() -> None:
+    # Textual's input loop woke ten times a second to look whether it should stop.
+    term = Terminal()
+    try:
+        term.wait_for(b"ready")
+        time.sleep(0.5)  # start-up done
+        before = _wakeups(term.proc.pid)
+        time.sleep(2.0)
+        woken = _wakeups(term.proc.pid) - before
+        assert woken < 8, f"{woken} wake-ups in 2 s of nothing"
+        asked = time.monotonic()
+        os.write(term.controller, b"\x11")  # ctrl+q: Textual's quit
+        term.proc.wait(5)
+        assert time.monotonic() - asked < 1.0
+    finally:
+        if term.proc.poll() is None:
+            term.close()
+        else:
+            os.close(term.controller)
