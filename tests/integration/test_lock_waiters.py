@@ -18,6 +18,7 @@ from test_collect_postgres import by_pid, collector
 
 from pgtop.collect import blockers
 from pgtop.collect.postgres import load_query
+from pgtop.model import changes as changes_module
 from pgtop.model.locks import blocking_tree, waiters_behind
 from support import MONITOR, PLAIN_USER, PostgresServer, SessionFactory
 
@@ -179,3 +180,44 @@ async def test_once_json_tells_unknown_blockers_from_none(
     for pid in (tree.root, tree.middle, *tree.leaves, idle):
         assert hidden[pid]["state"] is None
         assert hidden[pid]["blocked_by"] is None
+
+
+async def test_what_the_collector_says_changed_is_what_changed(
+    pg_server: PostgresServer, workload: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The memos downstream (findings, the sessions pane) take the collector's word for
+    # which session objects came and went (model/changes.py): poll after poll, as
+    # waiters come, are handed out again, get their lock, and sessions come and go, that
+    # word must match what comparing the listings says.
+    monkeypatch.setattr(blockers, "REUSE_FOR", 120.0)
+    t1, t2 = await workload.new_table(), await workload.new_table()
+    _, h1_conn = await workload.lock_holder(t1, name="h1")
+    await workload.lock_holder(t2, name="h2")
+    idle_conn = await workload.connect(application_name="notes-idle")
+    steps = [
+        lambda: workload.lock_waiter(f"SELECT count(*) FROM {t1}"),
+        lambda: workload.lock_waiter(f"SELECT count(*) FROM {t1}; SELECT count(*) FROM {t2}"),
+        lambda: idle_conn.execute("SELECT 1"),  # an idle session that moved
+        lambda: workload.idle(),  # a session that came
+        lambda: h1_conn.execute("COMMIT"),  # waiters on t1 now wait on t2 or got it
+        lambda: idle_conn.close(),  # a session that left
+        lambda: asyncio.sleep(0),  # nothing: waiters handed out again as they were
+    ]
+    async with collector(pg_server) as c:
+        objs = changes_module.changes({}, (await c.poll()).sessions).objs
+        for step in steps:
+            await step()
+            listing = (await c.poll()).sessions
+            noted = changes_module._from_note(objs, listing)
+            assert noted is not None, "the collector's note was not taken"
+            compared = changes_module.Changes(
+                {id(s): s for s in listing},
+                objs.keys() - {id(s) for s in listing},
+                {id(s) for s in listing} - objs.keys(),
+            )
+            assert (noted.objs, noted.gone, noted.came) == (
+                compared.objs,
+                compared.gone,
+                compared.came,
+            )
+            objs = changes_module.changes(objs, listing).objs

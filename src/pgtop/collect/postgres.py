@@ -7,13 +7,15 @@ import json
 import time
 from datetime import datetime, timedelta
 from functools import cache
-from operator import itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pgtop.collect.blockers import BlockerCache, Reusable
 from pgtop.collect.connection import close_connection, open_connection
 from pgtop.collect.errors import CollectError, describe_postgres_error, pooler_not_postgres
+from pgtop.model.changes import note_changes
 from pgtop.model.derive import ClientSummary, limit_usage, remember_summary
 from pgtop.model.records import (
     DatabaseStat,
@@ -39,6 +41,7 @@ SLOW_FACTS_EVERY = 30.0  # seconds between refreshes of version, settings, role 
 # its state_change is taken a moment before the backend publishes it.
 IDLE_MARGIN = timedelta(seconds=1)
 _SESSION_OF_ENTRY = itemgetter(1)  # the session cache's entries are (row, session)
+_WAITS = attrgetter("waits_on_lock")
 
 WATCHED_SETTINGS = (
     "max_connections",
@@ -130,6 +133,9 @@ class PostgresCollector:
         self.inspect_pid: int | None = None  # also poll this backend's locks
         self._session_cache: dict[int, tuple[Any, Session]] = {}
         self._tally = SessionTally()  # counts of the cached sessions, kept as they change
+        # The last poll's sessions and lock waiters as handed out (_note_changes).
+        self._listing: tuple[Session, ...] = ()
+        self._waiters: list[Session] = []
         # What the next poll need not be sent again (sessions.sql $6-$8): idle sessions
         # unchanged since this server time, and running statements by pid with their hash.
         self._idle_before: datetime | None = None
@@ -187,6 +193,7 @@ class PostgresCollector:
         self._sessions_sql = sessions_query_for(facts.version_num)
         self._session_cache = {}
         self._tally = SessionTally()
+        self._listing, self._waiters = (), []
         self._running = {}
         self._idle_before = None
         self._blockers = BlockerCache()
@@ -259,10 +266,13 @@ class PostgresCollector:
         reuse = self._blockers.reusable(now_mono)
         # With the slow facts (every 30 s), all rows are read afresh: a cheap safety net.
         rows, kept = await self._read_sessions(conn, reuse, full=slow_due)
-        sessions = self._sessions_from_rows(rows, kept)
+        # A poll that fails from here on has moved the session cache: no note to go by.
+        before, self._listing = self._listing, ()
+        sessions, added, removed = self._sessions_from_rows(rows, kept)
         if db_rows:  # the next poll is sent only what changed after this one read
             self._idle_before = db_rows[0]["now"] - IDLE_MARGIN
         sessions = await self._fill_blockers(conn, rows, sessions, now_mono)
+        self._note_changes(before, sessions, added, removed)
         snapshot = self._build_snapshot(facts, db_rows, sessions)
         pid = self.inspect_pid
         if pid is not None:
@@ -315,8 +325,33 @@ class PostgresCollector:
             return await self._read_sessions(conn, reuse, full=True)
         return rows, kept
 
-    def _sessions_from_rows(self, rows: list[Any], kept: set[int]) -> tuple[Session, ...]:
-        """Sessions for this poll: the rows sent, then the idle sessions not sent again.
+    def _note_changes(
+        self,
+        before: tuple[Session, ...],
+        listing: tuple[Session, ...],
+        added: list[Session],
+        removed: list[Session],
+    ) -> None:
+        """Tell the memos downstream (model/changes.py) which session objects may have
+        come and gone since the last listing, so that they need not compare every one.
+
+        Objects that may have come: those built from rows this poll (but a lock waiter's,
+        which blockers.py hands out as another object) and every waiter as handed out.
+        Those that may have gone: the ones the rows replaced or that left, and the last
+        poll's waiters. A waiter of this poll equal to the last poll's is the same object
+        (BlockerCache), so it is in both and has neither come nor gone.
+        """
+        waiters = self._blockers.handed_out()
+        came = list(compress(added, map(not_, map(_WAITS, added))))
+        came += waiters
+        note_changes(before, listing, came, removed + self._waiters)
+        self._listing, self._waiters = listing, waiters
+
+    def _sessions_from_rows(
+        self, rows: list[Any], kept: set[int]
+    ) -> tuple[tuple[Session, ...], list[Session], list[Session]]:
+        """Sessions for this poll: the rows sent, then the idle sessions not sent again;
+        and the records added and removed since the last poll (a changed row's both).
 
         A sent row equal to last poll's reuses its record too: most sessions do not change
         between polls (ages are derived, not fetched), and building a record per row per
@@ -352,7 +387,7 @@ class PostgresCollector:
         removed.extend(cache[pid][1] for pid in cache.keys() - fresh.keys())
         self._tally.update(added, removed)
         self._session_cache, self._running = fresh, running
-        return tuple(out)
+        return tuple(out), added, removed
 
     def _build_snapshot(
         self, facts: _SlowFacts, db_rows: list[Any], sessions: tuple[Session, ...]
