@@ -20,7 +20,7 @@ from pgtop.model.findings import (
     thresholds_from,
     worst,
 )
-from pgtop.model.records import ConnLimit, Snapshot
+from pgtop.model.records import ConnLimit, Session, Snapshot
 from pgtop.monitor.state import MonitorState
 from pgtop.once import render
 from pgtop.profiles import Profile, ProfileError, load_profiles, profile_to_target, save_profile
@@ -246,6 +246,15 @@ def test_old_snapshot_names_the_oldest_xmin_holder_across_wraparound() -> None:
     # no transactions since: nothing is held back
     quiet = snapshot([holder], next_xid=(3 << 32) - 49_990)
     assert "old_snapshot" not in kinds(quiet)
+
+
+def test_old_snapshot_names_the_lowest_pid_of_equally_old_holders() -> None:
+    def holder(pid: int) -> Session:
+        return session(pid, IIT, xact_start=ago(1200), state_change=ago(1100), backend_xid="100")
+
+    for order in ([holder(812), holder(810), holder(811)], [holder(810), holder(812)]):
+        f = kinds(snapshot(order, next_xid=200_000))["old_snapshot"]
+        assert f.pids == (810,) and f.evidence["xid_age"] == 199_900
 
 
 def test_lock_pileup_per_root_blocker_only_when_waits_last() -> None:

@@ -28,7 +28,7 @@ from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, one_line, percent, plural
 from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
-from pgtop.model.records import IDLE, Snapshot
+from pgtop.model.records import IDLE, Session, Snapshot
 
 _XID_SPACE = 1 << 32
 _PID = attrgetter("pid")
@@ -107,10 +107,13 @@ def idle_in_transaction(
     ]
 
 
-def _xid_age(xid: str | None, next_xid: int) -> int | None:
-    if not xid or not xid.isdigit():
-        return None
-    return (next_xid - int(xid)) % _XID_SPACE
+def _held_xid_age(s: Session, next_xid: int) -> int:
+    """The age in transactions of the older of the session's xmin and xid; -1 for none."""
+    oldest = -1
+    for xid in (s.backend_xmin, s.backend_xid):
+        if xid and xid.isdigit():
+            oldest = max(oldest, (next_xid - int(xid)) % _XID_SPACE)
+    return oldest
 
 
 def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Finding]:
@@ -118,19 +121,15 @@ def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Fin
     if next_xid is None:
         return []
     now = snap.server.snapshot_time
-    best = None
-    # The holders of an xmin or xid are few; equally old, the lowest pid is named.
-    for s in sorted(index.xid_holders.values(), key=_PID):
-        ages = [
-            a
-            for a in (_xid_age(s.backend_xmin, next_xid), _xid_age(s.backend_xid, next_xid))
-            if a is not None
-        ]
-        if ages and (best is None or max(ages) > best[0]):
-            best = (max(ages), s)
-    if best is None:
+    # The holders of an xmin or xid are few; equally old, the lowest pid is named (max
+    # keeps the first of equals). Under churn they are hundreds: one call each.
+    holders = sorted(index.xid_holders.values(), key=_PID)
+    if not holders:
         return []
-    xids, s = best
+    s = max(holders, key=lambda h: _held_xid_age(h, next_xid))
+    xids = _held_xid_age(s, next_xid)
+    if xids < 0:
+        return []
     held_s = xact_age(s, now) if s.xact_start else query_age(s, now)
     if xids < t.old_snapshot_xids or held_s < t.old_snapshot_s:
         return []
