@@ -1,6 +1,8 @@
-"""Textual's own idle cost, the reference for pgtop's profile (run.py --profile): an
-otherwise empty Textual app with a Footer and one static screen of text, refreshed with
-the same content once a second, as pgtop refreshes its screen every poll. Owns nothing."""
+"""Textual's cost of repainting a screen, the reference for pgtop's profile (run.py
+--profile): an otherwise empty Textual app with a Footer and one static screen of 40 lines,
+updated with the same content once a second, so that Textual repaints all 40 lines (pgtop
+repaints ~40 a second too, as its ages tick). Repainting nothing, the same app costs
+~0.08 CPU s/min, about a sixth of this. Owns nothing."""
 
 from __future__ import annotations
 
