@@ -9,7 +9,8 @@ same pair of listings. `changes` answers the same pair from here: the memos hand
 the dict they were given last time, so after one poll they all hold the same one.
 
 A producer that knows what it changed (the PostgreSQL collector: it builds only the
-sessions whose rows changed) says so with `note_changes`; the answer for its new listing
+sessions whose rows changed) says so with `note_changes` (a listing made from another,
+as the pooler join's, has no note and is compared in full); the answer for its new listing
 is then last poll's dict with those few entries swapped (~30 us at 1,000 sessions), not
 worked out from every session (~200-600 us, cold caches: a few % of pgtop's CPU).
 
@@ -67,8 +68,8 @@ def _from_note(before: dict[int, T], sessions: Sequence[T]) -> Changes | None:
     if not any(listed is prev and answer.objs is before for listed, _, answer in _cache):
         return None
     came_ids = list(map(id, came))
-    listed = set(came_ids)
-    gone_ids = {i for i in map(id, gone) if i in before and i not in listed}
+    still_listed = set(came_ids)
+    gone_ids = {i for i in map(id, gone) if i in before and i not in still_listed}
     new = {i: o for i, o in zip(came_ids, came, strict=True) if i not in before}
     objs = dict(before)
     for i in gone_ids:
