@@ -86,6 +86,7 @@ class PgBouncerServer(sandbox.PgBouncerServer):
         default_pool_size: int = 2,
         max_client_conn: int = 200,
         settings: Mapping[str, str | int] | None = None,
+        databases: Mapping[str, str] | None = None,
     ) -> None:
         users = (*PG_LOGIN_ROLES, PGBOUNCER_ADMIN, PGBOUNCER_STATS)
         super().__init__(
@@ -97,6 +98,7 @@ class PgBouncerServer(sandbox.PgBouncerServer):
             default_pool_size=default_pool_size,
             max_client_conn=max_client_conn,
             settings=settings,
+            databases=databases,
             binary=binary or find_pgbouncer(),
         )
 

@@ -36,8 +36,7 @@ async def bouncer(
     `*` is forgotten once KILL empties it, and with it its paused state."""
     if find_pgbouncer() is None:
         pytest.skip("pgbouncer binary not found")
-    b = PgBouncerServer(primary_pg, pool_mode="transaction")
-    b.databases = {SHOP_DB: "", "*": ""}
+    b = PgBouncerServer(primary_pg, pool_mode="transaction", databases={SHOP_DB: "", "*": ""})
     b.setup()
     try:
         conn = await asyncpg.connect(b.client_dsn(APP_USER.name), statement_cache_size=0)
