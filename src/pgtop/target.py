@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
-from pgtop.model.findings.base import DEFAULT_THRESHOLDS, Thresholds
+from pgtop.model.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 DEFAULT_REFRESH = 2.0
 MIN_REFRESH = 0.5

@@ -18,6 +18,7 @@ from live import alive, screen_text, shown, target_for, until
 from sample import fixed_app, sample_snapshot
 from textual.widgets import Static
 
+from pgtop.model.findings import thresholds_from
 from pgtop.model.records import Snapshot
 from pgtop.target import ConnSettings, Target
 from pgtop.ui.app import PgTopApp
@@ -159,6 +160,25 @@ async def test_a_healthy_server_shows_no_finding(
         assert pane.findings == ()
         assert "▲" not in header_notes(app)
         assert app.query_one(PaneTabs).badges.get("findings", "") == ""
+
+
+async def test_the_first_frame_gets_its_findings_without_waiting_for_a_poll(
+    primary_pg: PostgresServer, primary_workload: SessionFactory
+) -> None:
+    # The first frame is drawn before findings are derived (start-up time); they must
+    # follow at once, from the same poll, not a refresh later.
+    pid = await primary_workload.idle_in_transaction()
+    await asyncio.sleep(1.2)
+    target = target_for(primary_pg).replace(
+        refresh=30.0, findings=thresholds_from({"idle_in_transaction_s": 1})
+    )
+    app = PgTopApp(target)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.server.state.pg_snapshot is not None, "the first poll")
+        first_poll = app.server.state.pg_snapshot
+        await until(pilot, lambda: "idle in transaction" in header_notes(app), "the finding")
+        assert app.server.state.pg_snapshot is first_poll  # no second poll was needed
+        assert pid in app.server.state.frame.findings[0].pids
 
 
 # -- fixed data: the sample snapshot's findings (tests/ui/sample.py) ---------------------------

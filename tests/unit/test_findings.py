@@ -348,6 +348,29 @@ def test_monitor_frame_carries_findings_that_go_away_with_their_cause() -> None:
     assert NOW + timedelta(seconds=2) == state.frame.snapshot.server.snapshot_time  # type: ignore[union-attr]
 
 
+def test_held_findings_come_with_the_frame_after_release() -> None:
+    # A screen's first frame is drawn before findings are derived; they follow at once.
+    state = MonitorState(thresholds=thresholds_from({"idle_in_transaction_s": 5}))
+    state.hold_findings()
+    iit = session(600, IIT, xact_start=ago(20), state_change=ago(10))
+    state.take_postgres(snapshot([iit]), "live")
+    first = state.frame
+    assert first.snapshot is not None and first.findings == ()
+    assert state.release_findings() is True
+    assert state.frame is not first and state.frame.snapshot is first.snapshot
+    assert [f.kind for f in state.frame.findings] == ["idle_in_transaction"]
+    assert state.release_findings() is False  # once only: later frames derive as usual
+
+
+def test_releasing_before_any_data_makes_no_frame() -> None:
+    state = MonitorState()
+    state.hold_findings()
+    assert state.release_findings() is False
+    iit = session(600, IIT, xact_start=ago(900), state_change=ago(900))
+    state.take_postgres(snapshot([iit]), "live")
+    assert [f.kind for f in state.frame.findings] == ["idle_in_transaction"]
+
+
 def test_a_profile_findings_table_sets_thresholds_and_survives_a_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

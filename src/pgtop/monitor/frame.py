@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pgtop.model.derive import Rates
-from pgtop.model.findings import Finding
 from pgtop.model.records import Snapshot
+
+if TYPE_CHECKING:  # imported at the first derivation (MonitorState.hold_findings)
+    from pgtop.model.findings import Finding
 
 
 @dataclass(frozen=True, slots=True)

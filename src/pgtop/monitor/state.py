@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pgtop.model.derive import (
     Rates,
@@ -22,17 +23,14 @@ from pgtop.model.derive import (
     pooler_rates,
     remember_summary,
 )
-from pgtop.model.findings import (
-    DEFAULT_THRESHOLDS,
-    Finding,
-    FindingHistory,
-    Thresholds,
-    derive_findings,
-)
 from pgtop.model.history import History
 from pgtop.model.pooler_join import LinkMemo, link_sessions
 from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from pgtop.monitor.frame import Frame
+
+if TYPE_CHECKING:  # the findings are imported at the first derivation (hold_findings)
+    from pgtop.model.findings import Finding, FindingHistory
 
 NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, None)
 
@@ -69,7 +67,8 @@ class MonitorState:
         # Counts of the replay's listings, which no collector counted (prepare_postgres).
         self._summaries = SummaryFollower()
         self.thresholds = thresholds
-        self.finding_history = FindingHistory()  # fed once per PostgreSQL snapshot
+        self._history: FindingHistory | None = None  # fed once per PostgreSQL snapshot
+        self._findings_held = False  # hold_findings()
         # (snapshot, result) of the last derivation: findings once per joined snapshot.
         self._findings: tuple[Snapshot | None, tuple[Finding, ...]] = (None, ())
         # (PostgreSQL snapshot, joined, findings) worked out ahead by prepare_postgres on
@@ -92,6 +91,32 @@ class MonitorState:
             self.findings(snap),
         )
 
+    def hold_findings(self) -> None:
+        """Frames carry no findings until `release_findings()`: a screen's first frame is
+        drawn before the findings' code is imported and its index of every session built
+        (~25 ms at 1,000 sessions, ten times that at 10,000), and gets them a moment later."""
+        self._findings_held = True
+
+    def release_findings(self) -> bool:
+        """Derive what `hold_findings` held back; True when that made a new frame."""
+        if not self._findings_held:
+            return False
+        self._findings_held = False
+        if self.pg_snapshot is None:
+            return False
+        self._changed()
+        return True
+
+    def _derive(self, history_snap: Snapshot, joined: Snapshot) -> tuple[Finding, ...]:
+        """The findings of `joined`, after the history has seen `history_snap`. Under
+        self._deriving."""
+        from pgtop.model.findings import FindingHistory, derive_findings
+
+        if self._history is None:
+            self._history = FindingHistory()
+        self._history.observe(history_snap)
+        return derive_findings(joined, self.thresholds, self._history)
+
     # -- writes (the feed) --------------------------------------------------------------
 
     def prepare_postgres(self, snap: Snapshot) -> None:
@@ -106,9 +131,7 @@ class MonitorState:
             if known_summary(snap.sessions) is None:  # the header's counts, off the loop
                 remember_summary(snap.sessions, self._summaries.summary(snap.sessions))
             linked = link_sessions(snap, self._link_memo)
-            self.finding_history.observe(snap)
-            found = derive_findings(linked, self.thresholds, self.finding_history)
-            self._prepared = (snap, linked, found)
+            self._prepared = (snap, linked, self._derive(snap, linked))
 
     def take_postgres(self, snap: Snapshot, status: str) -> bool:
         """A new PostgreSQL snapshot; True when it is the first data of this server."""
@@ -186,7 +209,7 @@ class MonitorState:
 
     def findings(self, snap: Snapshot | None) -> tuple[Finding, ...]:
         """What `snap` (this state's joined snapshot) means; derived once per snapshot."""
-        if snap is None:
+        if snap is None or self._findings_held:
             return ()
         if self._findings[0] is not snap:
             prepared = self._prepared
@@ -194,8 +217,7 @@ class MonitorState:
                 self._findings = (snap, prepared[2])
                 return prepared[2]
             with self._deriving:
-                self.finding_history.observe(self.pg_snapshot or snap)
-                found = derive_findings(snap, self.thresholds, self.finding_history)
+                found = self._derive(self.pg_snapshot or snap, snap)
             self._findings = (snap, found)
         return self._findings[1]
 

@@ -179,9 +179,11 @@ class ServerScreen(Screen[None]):
             self.header_state.notes[:] = [f"replay of {replay.path.name}"]
             self.header_state.replaying = True
             return feed
-        return LiveFeed(
+        feed = LiveFeed(
             self.target, post, password=self.password, source=source, head_start=head_start
         )
+        feed.state.hold_findings()  # the first screen sooner: see _after_first_frame
+        return feed
 
     def _feed_notice(self, text: str, severity: str, timeout: float | None) -> None:
         self.notify(text, severity=severity, timeout=timeout)  # type: ignore[arg-type]
@@ -319,8 +321,13 @@ class ServerScreen(Screen[None]):
 
     def _after_first_frame(self) -> None:
         gc_pause.resume()
-        if not self._shut:
-            self.host.sample()  # its locality check (psutil, a thread) would delay the frame
+        if self._shut:
+            return
+        # The first frame was drawn without findings (importing their code and indexing
+        # every session would delay it): they follow now, a moment later.
+        if self.state.release_findings():
+            self._publish()
+        self.host.sample()  # its locality check (psutil, a thread) would delay the frame
 
     def _postgres_failed(self, update: Update) -> None:
         error = update.error

@@ -5,17 +5,10 @@ base.py the `Finding` record and `Thresholds`; history.py what the caller keeps 
 polls; pooler.py, server.py, sessions.py one function per kind; derive.py runs them.
 """
 
-from pgtop.model.findings.base import (
-    DEFAULT_THRESHOLDS,
-    KINDS,
-    THRESHOLD_NAMES,
-    Finding,
-    Severity,
-    Thresholds,
-    thresholds_from,
-)
+from pgtop.model.findings.base import KINDS, Finding, Severity
 from pgtop.model.findings.derive import derive_findings, worst
 from pgtop.model.findings.history import FindingHistory
+from pgtop.model.thresholds import DEFAULT_THRESHOLDS, THRESHOLD_NAMES, Thresholds, thresholds_from
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

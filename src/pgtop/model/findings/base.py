@@ -1,13 +1,12 @@
-"""A `Finding` (what pgtop concluded from one poll) and the thresholds that decide them.
+"""A `Finding` (what pgtop concluded from one poll) and what the kind modules share.
 
 Pure and frozen. The kind modules beside this one (pooler.py, server.py, sessions.py)
-make findings; derive.py runs them all and sorts them worst first. Thresholds come from
-the defaults here or a profile's `[findings]` table (profiles/schema.py checks it).
+make findings; derive.py runs them all and sorts them worst first. The thresholds that
+decide them are in model/thresholds.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from collections import Counter
 from collections.abc import Mapping
@@ -94,64 +93,6 @@ _CAUSE_WORDS = {
     "pool_size": "pool too small",
     "opening": "opening servers",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """When a finding is raised. Seconds (`_s`), counts, percentages, transactions."""
-
-    # pooler queue: a client waiting this long; critical past queue_critical_s, or when
-    # query_wait_timeout drops the oldest within queue_timeout_left_s
-    queue_wait_s: float = 1.0
-    queue_critical_s: float = 10.0
-    queue_timeout_left_s: float = 30.0
-    slow_query_s: float = 1.0  # an active query this old counts as slow in a held pool
-    # ordinary slots in use, percent
-    server_warning_pct: float = 80.0
-    server_critical_pct: float = 95.0
-    growth_minutes: float = 5.0  # growth is told over this many minutes (with history)
-    # a role's or database's CONNECTION LIMIT: close from this percent (limits >= 5)
-    limit_warning_pct: float = 80.0
-    # storm: at least storm_min_new backends younger than storm_window_s, and (with
-    # history) storm_factor times the usual rate
-    storm_window_s: float = 10.0
-    storm_min_new: int = 50
-    storm_factor: float = 5.0
-    # idle in transaction: past idle_in_transaction_s; critical past the second, or blocking
-    idle_in_transaction_s: float = 60.0
-    idle_in_transaction_critical_s: float = 600.0
-    # old snapshot: an xmin held this long and this many transactions old
-    old_snapshot_s: float = 600.0
-    old_snapshot_xids: int = 10_000
-    old_snapshot_critical_xids: int = 10_000_000
-    # lock pile-up: a waiter waiting this long; critical with this many behind a root
-    lock_wait_s: float = 5.0
-    lock_pileup_critical: int = 10
-    # leak: this many sessions of one application idle past leak_idle_s
-    leak_sessions: int = 20
-    leak_idle_s: float = 900.0
-
-
-DEFAULT_THRESHOLDS = Thresholds()
-THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
-
-
-def thresholds_from(values: Mapping[str, object]) -> Thresholds:
-    """Thresholds with `values` over the defaults; ValueError (one line) for a bad key or
-    value. Counts take integers; the rest any non-negative number."""
-    changes: dict[str, float | int] = {}
-    types = {f.name: f.type for f in dataclasses.fields(Thresholds)}
-    for key, value in values.items():
-        if key not in types:
-            raise ValueError(f"unknown findings threshold {key!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"findings threshold {key!r} must be a non-negative number")
-        if types[key] == "int":
-            if value != int(value):
-                raise ValueError(f"findings threshold {key!r} must be a whole number")
-            value = int(value)
-        changes[key] = value
-    return dataclasses.replace(DEFAULT_THRESHOLDS, **changes)
 
 
 # -- helpers the kind modules share -------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pgtop.model.findings import pooler, server, sessions
-from pgtop.model.findings.base import DEFAULT_THRESHOLDS, KINDS, Finding, Thresholds
+from pgtop.model.findings.base import KINDS, Finding
 from pgtop.model.findings.history import FindingHistory
 from pgtop.model.findings.index import SessionIndex
 from pgtop.model.pooler_join import link_sessions
 from pgtop.model.records import Snapshot
+from pgtop.model.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 
 def derive_findings(

@@ -22,7 +22,6 @@ from pgtop.model.capacity import config_int, config_seconds
 from pgtop.model.findings.base import (
     IDLE_IN_XACT_STATES,
     Finding,
-    Thresholds,
     named,
     query_age,
     state_age,
@@ -32,6 +31,7 @@ from pgtop.model.findings.base import (
 from pgtop.model.format import age, one_line, plural
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import ACTIVE, IDLE, Pool, Session, Snapshot
+from pgtop.model.thresholds import Thresholds
 
 _DEFAULT_POOL_SIZE = 20  # PgBouncer's own default
 

@@ -15,12 +15,13 @@ from operator import attrgetter
 
 from pgtop.model.capacity import limit_rows
 from pgtop.model.derive import client_host
-from pgtop.model.findings.base import Finding, Thresholds, named, term, top_counts, top_of
+from pgtop.model.findings.base import Finding, named, term, top_counts, top_of
 from pgtop.model.findings.history import FindingHistory
 from pgtop.model.findings.index import SessionIndex
 from pgtop.model.format import age, percent, plural
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import Snapshot
+from pgtop.model.thresholds import Thresholds
 
 _PID = attrgetter("pid")
 

@@ -17,7 +17,6 @@ from operator import attrgetter
 
 from pgtop.model.findings.base import (
     Finding,
-    Thresholds,
     named,
     query_age,
     state_age,
@@ -29,6 +28,7 @@ from pgtop.model.format import age, one_line, percent, plural
 from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import IDLE, Session, Snapshot
+from pgtop.model.thresholds import Thresholds
 
 _XID_SPACE = 1 << 32
 _PID = attrgetter("pid")

@@ -11,6 +11,7 @@ Each line is fitted to the width by dropping its least important items whole
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,7 +22,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from pgtop.model.derive import client_summary, uptime
-from pgtop.model.findings import Finding, worst
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.host import HostStats
@@ -30,6 +30,9 @@ from pgtop.monitor.frame import Frame
 from pgtop.target import Target
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
+
+if TYPE_CHECKING:
+    from pgtop.model.findings import Finding
 
 
 @dataclass
@@ -287,6 +290,10 @@ FINDING_STYLES = {"critical": "bold red", "warning": "bold yellow"}
 def finding_parts(findings: tuple[Finding, ...]) -> list[Part]:
     """The worst finding's headline, coloured by its severity, first on the notes line and
     kept to the last (only cut, never dropped); how many more, while there is room."""
+    if not findings:  # the first frame has none yet: the findings are not imported then
+        return []
+    from pgtop.model.findings import worst
+
     top = worst(findings)
     if top is None:
         return []
