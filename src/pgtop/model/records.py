@@ -21,6 +21,8 @@ CLIENT_BACKEND = "client backend"
 
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
+    """The server itself as of one poll: version, address, start, recovery, its clock."""
+
     version: str  # e.g. "15.18"
     version_num: int  # server_version_num, e.g. 150018
     host: str  # host:port as pgtop reached it
@@ -38,6 +40,8 @@ class ServerInfo:
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """One backend of pg_stat_activity as of one poll."""
+
     pid: int
     backend_start: datetime | None
     database: str | None
@@ -80,6 +84,8 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class StateCounts:
+    """How many client sessions are in each state."""
+
     active: int = 0
     idle: int = 0
     idle_in_transaction: int = 0
@@ -91,6 +97,8 @@ class StateCounts:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseStat:
+    """One database: its connection limit, its sessions by state, its counters."""
+
     name: str
     connlimit: int  # -1 means no limit
     allow_connections: bool
@@ -110,6 +118,8 @@ class ConnLimit:
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    """One setting the limits pane shows (connections, reserved slots, timeouts)."""
+
     name: str
     value: str
     unit: str | None
@@ -119,6 +129,8 @@ class Setting:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """The server's connection limits, and how many slots are in use."""
+
     max_connections: int
     superuser_reserved_connections: int
     reserved_connections: int | None  # PostgreSQL 16+
@@ -141,6 +153,8 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Pool:
+    """One PgBouncer pool (a SHOW POOLS row)."""
+
     database: str
     user: str
     cl_active: int
@@ -157,6 +171,8 @@ class Pool:
 
 @dataclass(frozen=True, slots=True)
 class PoolerDatabase:
+    """One PgBouncer database entry (a SHOW DATABASES row)."""
+
     name: str
     host: str | None
     port: int | None
@@ -272,6 +288,8 @@ class PoolerLink:
 
 @dataclass(frozen=True, slots=True)
 class PoolerSnapshot:
+    """What one poll of PgBouncer's admin console read."""
+
     version: str
     address: str
     pools: tuple[Pool, ...]
@@ -302,6 +320,8 @@ class Lock:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """What one poll of PostgreSQL read (the pooler's data joined in, when polled with it)."""
+
     server: ServerInfo
     sessions: tuple[Session, ...]  # every backend but pgtop's own
     databases: tuple[DatabaseStat, ...]
