@@ -1,8 +1,9 @@
 """Findings: what one poll means (why clients wait, who holds the slots, storms, old
 snapshots, lock piles, leaks), derived from data pgtop already has. Pure.
 
-base.py the `Finding` record and `Thresholds`; history.py what the caller keeps between
-polls; pooler.py, server.py, sessions.py one function per kind; derive.py runs them.
+base.py the `Finding` record; history.py what the caller keeps between polls;
+pooler.py, server.py, sessions.py one function per kind; derive.py runs them. The
+thresholds are model/thresholds.py's, named here too.
 """
 
 from pgtop.model.findings.base import KINDS, Finding, Severity
