@@ -19,7 +19,6 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -116,8 +115,7 @@ def synthetic_hour(
             pids = list(sessions)
             for p in rnd.sample(pids, rows // 20):
                 state = rnd.choice(STATES)
-                sessions[p] = replace(
-                    sessions[p],
+                sessions[p] = sessions[p]._replace(
                     state=state,
                     query=rnd.choice(QUERIES),
                     query_start=now,

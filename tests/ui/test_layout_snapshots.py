@@ -66,8 +66,7 @@ def lock_tree_snapshot() -> Snapshot:
 
     def at(pid: int, minutes: float, *blocked_by: int, query: str) -> Session:
         start = NOW - timedelta(minutes=minutes)
-        return dataclasses.replace(
-            template,
+        return template._replace(
             pid=pid,
             blocked_by=blocked_by,
             xact_start=start,
@@ -76,8 +75,7 @@ def lock_tree_snapshot() -> Snapshot:
             query=query,
         )
 
-    root = dataclasses.replace(
-        at(301, 10, query="UPDATE accounts SET balance = balance - 10 WHERE id = 1"),
+    root = at(301, 10, query="UPDATE accounts SET balance = balance - 10 WHERE id = 1")._replace(
         state=IDLE_IN_TRANSACTION,
         wait_event_type="Client",
         wait_event="ClientRead",
