@@ -24,6 +24,7 @@ from pgtop.model.identity import same_session
 from pgtop.model.records import Session
 from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.lock_leads import LeadPart
+from pgtop.ui.widgets.plain_lines import PlainLines
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
 
 HEADER_STYLE = Style(bold=True, reverse=True)
@@ -34,7 +35,7 @@ SORT_ARROWS = {False: "▲", True: "▼"}
 _PID = attrgetter("pid")
 
 
-class SessionsTable(CursorList, can_focus=True):
+class SessionsTable(PlainLines, CursorList, can_focus=True):
     """Lists sessions; a header line on top stays put while rows scroll."""
 
     DEFAULT_CSS = """

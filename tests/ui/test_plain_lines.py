@@ -1,0 +1,63 @@
+"""The sessions table paints its lines without Textual's per-line styling pass
+(ui/widgets/plain_lines.py): what reaches the screen must be exactly what Textual's own
+pass would paint, line filters and crops included, and Textual's pass must take over as
+soon as the table's CSS draws something around its rows."""
+
+from __future__ import annotations
+
+from sample import NOW, sample_snapshot
+from textual.app import App, ComposeResult
+from textual.filter import Monochrome
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from pgtop.ui.widgets.sessions_table import SessionsTable
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield SessionsTable()
+
+
+def _segments(strips: list[Strip]) -> list[list[object]]:
+    return [list(strip) for strip in strips]
+
+
+def _both(table: SessionsTable, crop: Region) -> tuple[list[list[object]], list[list[object]]]:
+    """The short path's lines and Textual's own pass over the same lines."""
+    table._styles_cache.clear()
+    return _segments(table.render_lines(crop)), _segments(Widget.render_lines(table, crop))
+
+
+async def test_the_short_path_paints_what_textual_would() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(SessionsTable)
+        table.set_rows(list(sample_snapshot().sessions), NOW)
+        table.marked = {s.pid: s for s in table.rows[1:3]}
+        await pilot.pause()
+        full = Region(0, 0, table.region.width, table.region.height)
+        for crop in (full, Region(7, 1, 30, 4), Region(0, 2, table.region.width, 1)):
+            fast, textual = _both(table, crop)
+            assert fast == textual
+        assert "shop" in "".join(s.text for s in table.render_lines(full))
+
+        plain, _ = _both(table, full)
+        app._filters.append(Monochrome())  # as with NO_COLOR: a filter on every line
+        fast, textual = _both(table, full)
+        assert fast == textual
+        assert fast != plain  # the filter was applied (the cyan marks turned grey)
+
+
+async def test_textual_paints_the_table_once_its_css_adds_padding() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(SessionsTable)
+        table.set_rows(list(sample_snapshot().sessions), NOW)
+        table.styles.padding = (0, 3)
+        await pilot.pause()
+        full = Region(0, 0, table.region.width, table.region.height)
+        fast, textual = _both(table, full)
+        assert fast == textual
+        assert "".join(str(seg.text) for seg in fast[1]).startswith("   ")  # type: ignore[attr-defined]
