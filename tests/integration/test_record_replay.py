@@ -19,6 +19,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -115,7 +116,8 @@ def synthetic_hour(
             pids = list(sessions)
             for p in rnd.sample(pids, rows // 20):
                 state = rnd.choice(STATES)
-                sessions[p] = sessions[p]._replace(
+                sessions[p] = replace(
+                    sessions[p],
                     state=state,
                     query=rnd.choice(QUERIES),
                     query_start=now,

@@ -19,7 +19,8 @@ def many_sessions(n: int) -> Snapshot:
     snap = sample_snapshot()
     like = next(s for s in snap.sessions if s.is_client)
     sessions = tuple(
-        like._replace(pid=5000 + i, application=f"worker-{i}", blocked_by=()) for i in range(n)
+        dataclasses.replace(like, pid=5000 + i, application=f"worker-{i}", blocked_by=())
+        for i in range(n)
     )
     return dataclasses.replace(snap, sessions=sessions)
 

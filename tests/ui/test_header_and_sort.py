@@ -35,7 +35,7 @@ def busy_snapshot() -> Snapshot:
     connection counts and a pooled client queued for over a minute."""
     snap = sample_snapshot()
     sessions = tuple(
-        s._replace(xact_start=NOW - timedelta(minutes=9, seconds=3)) if s.pid == 103 else s
+        replace(s, xact_start=NOW - timedelta(minutes=9, seconds=3)) if s.pid == 103 else s
         for s in snap.sessions
     )
     assert snap.pooler is not None

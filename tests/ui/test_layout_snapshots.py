@@ -66,7 +66,8 @@ def lock_tree_snapshot() -> Snapshot:
 
     def at(pid: int, minutes: float, *blocked_by: int, query: str) -> Session:
         start = NOW - timedelta(minutes=minutes)
-        return template._replace(
+        return dataclasses.replace(
+            template,
             pid=pid,
             blocked_by=blocked_by,
             xact_start=start,
@@ -75,7 +76,8 @@ def lock_tree_snapshot() -> Snapshot:
             query=query,
         )
 
-    root = at(301, 10, query="UPDATE accounts SET balance = balance - 10 WHERE id = 1")._replace(
+    root = dataclasses.replace(
+        at(301, 10, query="UPDATE accounts SET balance = balance - 10 WHERE id = 1"),
         state=IDLE_IN_TRANSACTION,
         wait_event_type="Client",
         wait_event="ClientRead",

@@ -217,7 +217,7 @@ async def test_long_names_end_in_an_ellipsis_and_controls_are_visible(
 ) -> None:
     snap = sample_snapshot()
     long_app = "nightly-report-generator-for-the-finance-department-\x1b[2J-" + "x" * 80
-    sessions = tuple(s._replace(application=long_app) for s in snap.sessions)
+    sessions = tuple(replace(s, application=long_app) for s in snap.sessions)
     pane = DatabasesPane(grouping="application")
     app = PaneApp(pane)
     async with app.run_test(size=size) as pilot:

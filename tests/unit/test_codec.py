@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta, timezone
 
 import pytest
@@ -17,7 +17,6 @@ from pgtop.model.codec import (
     SessionMemo,
     apply,
     delta,
-    field_types,
     from_compact,
     is_delta,
     layout,
@@ -144,7 +143,7 @@ def test_unchanged_snapshot_delta_carries_only_time() -> None:
 def test_changed_added_and_removed_sessions() -> None:
     new = [
         SESSIONS[0],
-        SESSIONS[1]._replace(state="idle", query="commit"),
+        replace(SESSIONS[1], state="idle", query="commit"),
         SESSIONS[3],
         session(105, "active"),
     ]
@@ -194,7 +193,7 @@ def test_a_chain_of_deltas_rebuilds_every_frame() -> None:
 def test_a_memo_decodes_only_changed_rows_and_keeps_unchanged_sessions() -> None:
     """Replaying with a memo gives the same snapshots as decoding each frame in full,
     and a session no delta names is the very object of the frame before."""
-    changed_one = SESSIONS[1]._replace(state="active", query="select 2")
+    changed_one = replace(SESSIONS[1], state="active", query="select 2")
     frames = [
         snapshot(SESSIONS),
         snapshot([SESSIONS[0], changed_one, *SESSIONS[2:]], at=1),
@@ -226,24 +225,24 @@ PLAIN = {"int": 7, "str": "x", "float": 0.5, "bool": True, "object": "o"}
 
 
 def sample(cls: type) -> object:
-    """An instance of a record class with every field set to a non-default value."""
+    """An instance of a records dataclass with every field set to a non-default value."""
     kwargs = {}
-    for name, hint in field_types(cls).items():
-        kind = str(hint).replace(" | None", "").strip()
+    for f in fields(cls):
+        kind = str(f.type).replace(" | None", "").strip()
         if kind == "datetime":
-            kwargs[name] = NOW
+            kwargs[f.name] = NOW
         elif kind in PLAIN:
-            kwargs[name] = PLAIN[kind]
+            kwargs[f.name] = PLAIN[kind]
         elif kind.startswith("dict"):
-            kwargs[name] = {"k": "v"}
+            kwargs[f.name] = {"k": "v"}
         elif kind.startswith("tuple[") and kind[6:-6] in vars(records):
-            kwargs[name] = (sample(getattr(records, kind[6:-6])),)
+            kwargs[f.name] = (sample(getattr(records, kind[6:-6])),)
         elif kind.startswith("tuple["):
-            kwargs[name] = (PLAIN.get(kind[6:-6], "x"),)
+            kwargs[f.name] = (PLAIN.get(kind[6:-6], "x"),)
         elif kind in vars(records):
-            kwargs[name] = sample(getattr(records, kind))
+            kwargs[f.name] = sample(getattr(records, kind))
         else:
-            raise AssertionError(f"{cls.__name__}.{name}: codec has no case for {kind!r}")
+            raise AssertionError(f"{cls.__name__}.{f.name}: codec has no case for {kind!r}")
     return cls(**kwargs)
 
 
@@ -251,7 +250,7 @@ def test_every_field_of_every_record_roundtrips() -> None:
     snap = sample(Snapshot)
     assert isinstance(snap, Snapshot)
     # Session.pooler is derived (model/pooler_join), not recorded: it comes back empty.
-    expected = replace(snap, sessions=tuple(s._replace(pooler=None) for s in snap.sessions))
+    expected = replace(snap, sessions=tuple(replace(s, pooler=None) for s in snap.sessions))
     assert roundtrip(snap) == expected
 
 
@@ -282,7 +281,7 @@ SERVERS = (
                  None, 999, "0x2b", None),
 )  # fmt: skip
 MISSING = ("application_name in SHOW CLIENTS",)
-POOLED = [*SESSIONS[:1], SESSIONS[1]._replace(client_addr="10.0.0.2", client_port=40102)]
+POOLED = [*SESSIONS[:1], replace(SESSIONS[1], client_addr="10.0.0.2", client_port=40102)]
 
 
 def pooled(*, at: float = 0.0, clients: tuple = CLIENTS, servers: tuple = SERVERS) -> Snapshot:  # type: ignore[type-arg]

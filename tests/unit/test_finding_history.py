@@ -1,6 +1,7 @@
 """FindingHistory counts new backends from the sessions that are new objects only; it
 must count what a full comparison of (pid, backend_start) sets counts."""
 
+import dataclasses
 import random
 
 from builders import ago, session, snapshot
@@ -21,9 +22,9 @@ def test_new_backends_counted_as_a_full_comparison_counts_them() -> None:
             if roll < 0.05:
                 continue  # ended
             if roll < 0.25:  # changed: a new object, the same backend
-                s = s._replace(state=rng.choice(["idle", "active"]), query=str(poll))
+                s = dataclasses.replace(s, state=rng.choice(["idle", "active"]), query=str(poll))
             elif roll < 0.28:  # the pid went to a new backend
-                s = s._replace(backend_start=ago(-poll))
+                s = dataclasses.replace(s, backend_start=ago(-poll))
             out.append(s)
         for _ in range(rng.randint(0, 3)):
             next_pid += 1

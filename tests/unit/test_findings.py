@@ -265,7 +265,7 @@ def test_lock_pileup_per_root_blocker_only_when_waits_last() -> None:
     f = kinds(snapshot([root, *waiters]))["lock_pileup"]
     assert f.pids[0] == 800 and set(f.pids) == {800, 801, 802, 803, 804}
     assert f.evidence["waiters"] == 4 and f.evidence["longest_wait_s"] == 20
-    short = [w._replace(query_start=ago(0.3)) for w in waiters]
+    short = [replace(w, query_start=ago(0.3)) for w in waiters]
     assert "lock_pileup" not in kinds(snapshot([root, *short]))
 
 
@@ -343,7 +343,7 @@ def test_monitor_frame_carries_findings_that_go_away_with_their_cause() -> None:
     frame = state.frame
     state.set_status("paused")  # same snapshot: the same findings, not derived again
     assert state.frame.findings is frame.findings
-    state.take_postgres(snapshot([iit._replace(state="idle", xact_start=None)], at=2), "live")
+    state.take_postgres(snapshot([replace(iit, state="idle", xact_start=None)], at=2), "live")
     assert state.frame.findings == ()
     assert NOW + timedelta(seconds=2) == state.frame.snapshot.server.snapshot_time  # type: ignore[union-attr]
 

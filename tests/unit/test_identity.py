@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from builders import ago, session
 
 from pgtop.model.identity import same_session, split_marks
@@ -10,7 +12,7 @@ from pgtop.model.locks import waiters_behind
 
 def test_a_mark_whose_pid_went_to_a_new_backend_ends() -> None:
     marked_a, marked_b = session(10), session(11)
-    newcomer = marked_a._replace(backend_start=ago(1), application="newcomer")
+    newcomer = replace(marked_a, backend_start=ago(1), application="newcomer")
     kept, ended = split_marks({10: marked_a, 11: marked_b}, [newcomer, marked_b, session(12)])
     assert list(kept) == [11]
     assert ended == [marked_a]  # as it was marked, not the newcomer's record
@@ -19,7 +21,7 @@ def test_a_mark_whose_pid_went_to_a_new_backend_ends() -> None:
 
 def test_a_mark_keeps_the_current_record_of_its_session() -> None:
     marked = session(10, "idle")
-    later = marked._replace(state="active", query="select 2")
+    later = replace(marked, state="active", query="select 2")
     kept, ended = split_marks({10: marked}, [later])
     assert kept == {10: later} and ended == []
 

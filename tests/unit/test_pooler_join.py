@@ -229,7 +229,7 @@ def test_link_memo_keeps_a_linked_session_the_same_object_until_it_changes() -> 
     assert moved.sessions[0].pooler.client is not None
     assert moved.sessions[0].pooler.client.ptr == "0xc2"
     # the session itself changed (a new poll row): a new record, even with the same link
-    s1b = s1._replace(query="SELECT 2")
+    s1b = replace(s1, query="SELECT 2")
     newer = link_sessions(snapshot((s1b,), pooler(other, (client("0xc2", link="0xs1"),))), memo)
     assert newer.sessions[0] is not moved.sessions[0]
     assert newer.sessions[0].query == "SELECT 2"

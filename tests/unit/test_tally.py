@@ -4,6 +4,7 @@ the limits pane show them."""
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 from builders import ago, session
 
@@ -41,7 +42,7 @@ def test_counts_follow_sessions_that_come_change_and_go() -> None:
         if rng.random() < 0.2:  # two sessions may start their transactions together
             twin = next((s for s in added if s.xact_start is not None), None)
             if twin is not None and added[-1] is not twin:
-                held[added[-1].pid] = added[-1] = added[-1]._replace(xact_start=twin.xact_start)
+                held[added[-1].pid] = added[-1] = replace(added[-1], xact_start=twin.xact_start)
         tally.update(added, removed)
         listed = list(held.values())
         clients = [s for s in listed if s.backend_type == "client backend"]

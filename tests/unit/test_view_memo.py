@@ -2,6 +2,7 @@
 state counts kept per session object, must give what a full recompute gives, in the
 same order, whatever changed between polls."""
 
+import dataclasses
 import random
 
 from builders import ago, session
@@ -41,7 +42,7 @@ def _poll(rng: random.Random, sessions: list[Session], next_pid: list[int]) -> l
         if roll < 0.05:
             continue  # ended
         if roll < 0.25:
-            s = _random_session(rng, s.pid)._replace(backend_start=s.backend_start)
+            s = dataclasses.replace(_random_session(rng, s.pid), backend_start=s.backend_start)
         out.append(s)
     for _ in range(rng.randint(0, 4)):
         next_pid[0] += 1

@@ -479,38 +479,30 @@ async def _refuse_pooler(conn: asyncpg.Connection, where: str) -> None:
         raise pooler_not_postgres(where) from None
 
 
-_NEW_SESSION = tuple.__new__
-
-
 def _session_from_row(r: Any) -> Session:
     # By position, not by name: sessions.sql selects the columns in Session's field order
-    # (then live_pids), and under churn this runs for every changed row of every poll:
-    # tuple.__new__ builds the NamedTuple in C, without its keyword-checking __new__.
+    # (then live_pids), and under churn this runs for every changed row of every poll.
     (pid, backend_start, datname, usename, application, client_addr, client_port,
      backend_type, state, wait_event_type, wait_event, xact_start, query_start,
      state_change, query, query_id, backend_xid, backend_xmin, blocked, _, _) = r  # fmt: skip
-    return _NEW_SESSION(
-        Session,
-        (
-            pid,
-            backend_start,
-            datname,
-            usename,
-            application or "",
-            client_addr,
-            client_port,
-            backend_type or "",
-            state,
-            wait_event_type,
-            wait_event,
-            xact_start,
-            query_start,
-            state_change,
-            query or "",
-            query_id,
-            backend_xid,
-            backend_xmin,
-            tuple(blocked) if blocked else (),
-            None,
-        ),
+    return Session(
+        pid,
+        backend_start,
+        datname,
+        usename,
+        application or "",
+        client_addr,
+        client_port,
+        backend_type or "",
+        state,
+        wait_event_type,
+        wait_event,
+        xact_start,
+        query_start,
+        state_change,
+        query or "",
+        query_id,
+        backend_xid,
+        backend_xmin,
+        tuple(blocked) if blocked else (),
     )

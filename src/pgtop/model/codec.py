@@ -60,26 +60,11 @@ _SKIP: dict[type, frozenset[str]] = {
     ServerInfo: frozenset({"snapshot_time"}),
     PoolerSnapshot: frozenset(_POOLER_LISTS),
 }
-
-
-def _is_record(obj: object) -> bool:
-    """A record class of records.py: a frozen dataclass, or a NamedTuple (Session)."""
-    return isinstance(obj, type) and (
-        dataclasses.is_dataclass(obj) or (issubclass(obj, tuple) and hasattr(obj, "_fields"))
-    )
-
-
-def field_types(cls: type) -> dict[str, Any]:
-    """field -> annotation (a string: records.py postpones them), in declaration order."""
-    if dataclasses.is_dataclass(cls):
-        return {f.name: f.type for f in dataclasses.fields(cls)}
-    # typing.NamedTuple wraps each postponed annotation in a ForwardRef: its text.
-    return {
-        name: getattr(hint, "__forward_arg__", hint) for name, hint in cls.__annotations__.items()
-    }
-
-
-_RECORDS = {name: obj for name, obj in vars(records).items() if _is_record(obj)}
+_RECORDS = {
+    name: obj
+    for name, obj in vars(records).items()
+    if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+}
 _OF = re.compile(r"^tuple\[(\w+), \.\.\.\]$")
 
 
@@ -109,14 +94,14 @@ def _kind(annotation: object) -> str:
 def _spec(cls: type) -> tuple[tuple[str, str], ...]:
     """(field, kind) in declaration order: the positions of a record's compact list."""
     skip = _SKIP.get(cls, frozenset())
-    hints = field_types(cls)
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
     return tuple((name, _kind(hint)) for name, hint in hints.items() if name not in skip)
 
 
 @functools.cache
 def _all_kinds(cls: type) -> dict[str, str]:
     """field -> kind for every field, skipped ones too: an older writer may have them."""
-    return {name: _kind(hint) for name, hint in field_types(cls).items()}
+    return {f.name: _kind(f.type) for f in dataclasses.fields(cls)}
 
 
 # The Python types a decoded field may hold, from its annotation's base name.
@@ -143,8 +128,8 @@ def _types_of(text: str) -> tuple[type, ...]:
 def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ...]]]:
     """field -> (types the value may have, whether None is allowed, types of its items)."""
     out = {}
-    for name, hint in field_types(cls).items():
-        text = str(hint)
+    for f in dataclasses.fields(cls):
+        text = str(f.type)
         optional = text.endswith(" | None")
         text = text.removesuffix(" | None")
         args = text[text.index("[") + 1 : -1].split(",") if "[" in text else []
@@ -154,7 +139,7 @@ def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ..
             items = _types_of(args[1].strip())
         else:
             items = ()
-        out[name] = (_types_of(text), optional, items)
+        out[f.name] = (_types_of(text), optional, items)
     return out
 
 
