@@ -21,14 +21,13 @@ downstream (findings, view) treat a new object as a changed session.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, count, repeat
 from operator import attrgetter, eq
 
-from pgtop.model.records import Session
+from pgtop.model.records import Session, replace_session
 
 REUSE_FOR = 5.0
 
@@ -119,7 +118,7 @@ class BlockerCache:
             if s.pid in asked:
                 self._remember(known, s, s.blocked_by, by_pid, now)
             elif k is not None and k.wait == _wait(s) and self._still_hold(k, by_pid):
-                s = dataclasses.replace(s, blocked_by=k.blockers)
+                s = replace_session(s, blocked_by=k.blockers)
                 known[s.pid] = k  # keeps its age: asked again when it expires
             else:
                 stale.append(s.pid)
@@ -134,7 +133,7 @@ class BlockerCache:
         by_pid = _by_pid(sessions)
         out = list(sessions)
         for i in _where(map(answers.__contains__, map(_PID, sessions))):
-            s = dataclasses.replace(out[i], blocked_by=answers[out[i].pid])
+            s = replace_session(out[i], blocked_by=answers[out[i].pid])
             self._remember(self._known, s, s.blocked_by, by_pid, now)
             out[i] = self._as_before(s, self._before.get(s.pid))
         return tuple(out)

@@ -63,7 +63,7 @@ _SKIP: dict[type, frozenset[str]] = {
 _RECORDS = {
     name: obj
     for name, obj in vars(records).items()
-    if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+    if isinstance(obj, type) and dataclasses.is_dataclass(obj) and not name.startswith("_")
 }
 _OF = re.compile(r"^tuple\[(\w+), \.\.\.\]$")
 

@@ -24,6 +24,7 @@ from pgtop.model.records import (
     PoolerSnapshot,
     Session,
     Snapshot,
+    replace_session,
 )
 
 # What a backend's application_name says when it tells nothing about the real client.
@@ -106,7 +107,11 @@ def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
         link = links.get(s.pid)
         if link is not s.pooler and link != s.pooler:
             hit = memo.get(s.pid) if memo is not None else None
-            linked = hit[2] if hit and hit[0] is s and hit[1] == link else replace(s, pooler=link)
+            linked = (
+                hit[2]
+                if hit and hit[0] is s and hit[1] == link
+                else replace_session(s, pooler=link)
+            )
             fresh[s.pid] = (s, link, linked)
             s = linked
         out.append(s)

@@ -6,8 +6,10 @@ JSON output only read them. Nothing here does I/O, and nothing here changes once
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 # pg_stat_activity.state values, spelled as the server spells them.
 ACTIVE = "active"
@@ -80,6 +82,42 @@ class Session:
         if self.client_port is None or self.client_port < 0:
             return self.client_addr
         return f"{self.client_addr}:{self.client_port}"
+
+
+def _unfrozen_twin(cls: type) -> type:
+    """A slotted dataclass with `cls`'s fields, in its order and with its defaults, but
+    not frozen: its __init__ sets each slot directly."""
+    specs = [
+        (f.name, f.type, field(default=f.default) if f.default is not MISSING else field())
+        for f in fields(cls)
+    ]
+    return make_dataclass(cls.__name__, specs, slots=True)
+
+
+# A collector builds a Session for each changed row of every poll (hundreds a second under
+# churn, 1,000 for the first screen). A frozen dataclass's __init__ sets each of the 20
+# fields through object.__setattr__: ~3.3 us a record. The twin's plain __init__ fills
+# the same slots in ~0.4 us; the object then becomes a Session (the layouts are the same,
+# so Python allows the __class__ assignment), frozen like any other.
+_SessionTwin = _unfrozen_twin(Session)
+_SESSION_FIELDS = tuple(f.name for f in fields(Session))
+_SESSION_VALUES = attrgetter(*_SESSION_FIELDS)
+_SESSION_POSITION = {name: i for i, name in enumerate(_SESSION_FIELDS)}
+
+
+def new_session(*values: Any, **named: Any) -> Session:
+    """Session(*values, **named), built without the frozen __init__'s cost."""
+    s = _SessionTwin(*values, **named)
+    s.__class__ = Session
+    return s  # type: ignore[no-any-return]
+
+
+def replace_session(s: Session, **changes: Any) -> Session:
+    """dataclasses.replace(s, **changes) at a fraction of its cost (~1 us, not ~7)."""
+    values = list(_SESSION_VALUES(s))
+    for name, value in changes.items():
+        values[_SESSION_POSITION[name]] = value
+    return new_session(*values)
 
 
 @dataclass(frozen=True, slots=True)
