@@ -38,7 +38,11 @@ async def test_the_short_path_paints_what_textual_would() -> None:
         table.marked = {s.pid: s for s in table.rows[1:3]}
         await pilot.pause()
         full = Region(0, 0, table.region.width, table.region.height)
-        for crop in (full, Region(7, 1, 30, 4), Region(0, 2, table.region.width, 1)):
+        width, height = table.region.size
+        # The left of each row (what ticking ages repaint), a span across its segments,
+        # and whole lines.
+        crops = (Region(0, 0, 12, height), Region(3, 0, width - 3, height), full)
+        for crop in (*crops, Region(7, 1, 30, 4), Region(0, 2, width, 1)):
             fast, textual = _both(table, crop)
             assert fast == textual
         assert "shop" in "".join(s.text for s in table.render_lines(full))

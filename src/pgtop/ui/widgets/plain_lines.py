@@ -16,6 +16,7 @@ that did not change (the sessions table keeps its strips' parts per session).
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -53,5 +54,18 @@ class PlainLines(Widget):
             strips.append(strip)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
-            strips = [strip.crop(x1, x2) for strip in strips]
+            strips = [_crop(strip, x1, x2) for strip in strips]
         return strips
+
+
+def _crop(strip: Strip, x1: int, x2: int) -> Strip:
+    """`strip.crop(x1, x2)`, as a slice when the span lies in its first segment and that
+    is printable ASCII (one cell per character). The sessions table asks for the left
+    part of most rows each second (up to the last age that ticked), all inside the first
+    segment; Strip.crop splits segments by cell widths in Python."""
+    first = next(iter(strip), None)
+    if first is not None and not first.control and x2 <= len(first.text):
+        text = first.text
+        if text.isascii() and text.isprintable():
+            return Strip([Segment(text[x1:x2], first.style)], x2 - x1)
+    return strip.crop(x1, x2)
