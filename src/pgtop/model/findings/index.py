@@ -29,6 +29,7 @@ from pgtop.model.records import CLIENT_BACKEND, IDLE, Session
 # An index rebuilt from scratch when more than this share of the sessions changed: then
 # one pass over all is cheaper than removing and adding most of them.
 _REBUILD_SHARE = 0.5
+XID_SPACE = 1 << 32  # transaction ids wrap around at 2**32; ages are counted modulo it
 
 
 class SessionIndex:
@@ -41,12 +42,14 @@ class SessionIndex:
         self._sessions: tuple[Session, ...] | None = None
         self._objs: dict[int, Session] = {}  # id -> session: holds them, ids are not reused
         self.by_pid: dict[int, Session] = {}
+        # Client sessions per shown application and per role: counted from every session
+        # when first asked (only a server near full asks), then kept up to date.
+        self._counts: tuple[Counter[str], Counter[str]] | None = None
         # Client backends only (background workers never count), by id():
-        self.clients = 0
-        self.apps: Counter[str] = Counter()  # shown application -> client sessions
-        self.roles: Counter[str] = Counter()  # role -> client sessions
         self.idle_in_transaction: dict[int, Session] = {}
         self.xid_holders: dict[int, Session] = {}  # with a backend_xmin or backend_xid
+        # Their xmin and xid as numbers modulo 2**32, parsed once per session, not per poll.
+        self.held_xids: dict[int, tuple[int, ...]] = {}
         self.started: dict[int, Session] = {}  # with a known backend_start
         # (application, role) -> idle sessions not held by a pooler: leak candidates
         self.idle: dict[tuple[str, str], dict[int, Session]] = {}
@@ -81,8 +84,7 @@ class SessionIndex:
         self._clear()
         by_pid, waiting = self.by_pid, self.waiting
         iit, xid, started, idle = self.idle_in_transaction, self.xid_holders, self.started, {}
-        apps: list[str] = []
-        roles: list[str] = []
+        held = self.held_xids
         iit_states = IDLE_IN_XACT_STATES
         for i, s in objs.items():
             by_pid[s.pid] = s
@@ -90,13 +92,12 @@ class SessionIndex:
                 waiting[i] = s
             if s.backend_type != CLIENT_BACKEND:
                 continue
-            apps.append(client_app_shown(s))
-            roles.append(s.user or "")
             state = s.state
             if state in iit_states:
                 iit[i] = s
             if s.backend_xmin or s.backend_xid:
                 xid[i] = s
+                held[i] = _xid_numbers(s)
             if s.backend_start is not None:
                 started[i] = s
             if state == IDLE and _leak_candidate(s):  # the state test skips a call
@@ -105,8 +106,6 @@ class SessionIndex:
                 if group is None:
                     group = idle[key] = {}
                 group[i] = s
-        self.clients = len(apps)
-        self.apps, self.roles = Counter(apps), Counter(roles)  # counted in C
         self.idle = idle
         # _clear forgot started_since's last answer: its next call looks at all started.
 
@@ -116,17 +115,20 @@ class SessionIndex:
             self.waiting[i] = s
         if s.backend_type != CLIENT_BACKEND:
             return
-        self.clients += 1
-        self.apps[client_app_shown(s)] += 1
-        self.roles[s.user or ""] += 1
-        if s.state in IDLE_IN_XACT_STATES:
+        if self._counts is not None:
+            apps, roles = self._counts
+            apps[client_app_shown(s)] += 1
+            roles[s.user or ""] += 1
+        state = s.state
+        if state in IDLE_IN_XACT_STATES:
             self.idle_in_transaction[i] = s
         if s.backend_xmin or s.backend_xid:
             self.xid_holders[i] = s
+            self.held_xids[i] = _xid_numbers(s)
         if s.backend_start is not None:
             self.started[i] = s
             self._started_lately.append((i, s))
-        if _leak_candidate(s):
+        if state == IDLE and _leak_candidate(s):  # the state test skips a call
             self.idle.setdefault((s.application, s.user or ""), {})[i] = s
 
     def _remove(self, i: int, s: Session) -> None:
@@ -135,18 +137,39 @@ class SessionIndex:
         self.waiting.pop(i, None)
         if s.backend_type != CLIENT_BACKEND:
             return
-        self.clients -= 1
-        _decrement(self.apps, client_app_shown(s))
-        _decrement(self.roles, s.user or "")
+        if self._counts is not None:
+            apps, roles = self._counts
+            _decrement(apps, client_app_shown(s))
+            _decrement(roles, s.user or "")
         self.idle_in_transaction.pop(i, None)
         self.xid_holders.pop(i, None)
+        self.held_xids.pop(i, None)
         self.started.pop(i, None)
-        if _leak_candidate(s):
+        if s.state == IDLE and _leak_candidate(s):
             key = (s.application, s.user or "")
             group = self.idle[key]
             del group[i]
             if not group:
                 del self.idle[key]
+
+    @property
+    def apps(self) -> Counter[str]:
+        """Client sessions per application as shown (the client's behind PgBouncer)."""
+        return self._client_counts()[0]
+
+    @property
+    def roles(self) -> Counter[str]:
+        """Client sessions per role."""
+        return self._client_counts()[1]
+
+    def _client_counts(self) -> tuple[Counter[str], Counter[str]]:
+        if self._counts is None:
+            clients = [s for s in self._objs.values() if s.backend_type == CLIENT_BACKEND]
+            self._counts = (
+                Counter(map(client_app_shown, clients)),
+                Counter(s.user or "" for s in clients),
+            )
+        return self._counts
 
     def started_since(self, since: datetime) -> list[Session]:
         """Client sessions whose backend started at or after `since`: from the last
@@ -183,6 +206,12 @@ class SessionIndex:
         """waiters_behind and blocking_tree of lock_sessions(), worked out again only for
         the piles that changed (locktrees.py)."""
         return self._lock_trees.update(self.lock_sessions())
+
+
+def _xid_numbers(s: Session) -> tuple[int, ...]:
+    """The session's xmin and xid (text, as the server sends them) as numbers modulo
+    2**32, the space in which their age is counted; what is not a number is left out."""
+    return tuple(int(x) % XID_SPACE for x in (s.backend_xmin, s.backend_xid) if x and x.isdigit())
 
 
 def _leak_candidate(s: Session) -> bool:

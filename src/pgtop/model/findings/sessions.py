@@ -12,8 +12,8 @@ Only client backends count: background workers, walsenders and autovacuum never 
 from __future__ import annotations
 
 from datetime import timedelta
-from itertools import compress
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, contains
 
 from pgtop.model.findings.base import (
     Finding,
@@ -23,14 +23,13 @@ from pgtop.model.findings.base import (
     term,
     xact_age,
 )
-from pgtop.model.findings.index import SessionIndex
+from pgtop.model.findings.index import XID_SPACE, SessionIndex
 from pgtop.model.format import age, one_line, percent, plural
 from pgtop.model.locks import TreeRow
 from pgtop.model.pooler_join import client_app_shown
-from pgtop.model.records import IDLE, Session, Snapshot
+from pgtop.model.records import IDLE, Snapshot
 from pgtop.model.thresholds import Thresholds
 
-_XID_SPACE = 1 << 32
 _PID = attrgetter("pid")
 _STATE_CHANGE = attrgetter("state_change")
 
@@ -107,31 +106,29 @@ def idle_in_transaction(
     ]
 
 
-def _held_xid_age(s: Session, next_xid: int) -> int:
-    """The age in transactions of the older of the session's xmin and xid; -1 for none."""
-    oldest = -1
-    for xid in (s.backend_xmin, s.backend_xid):
-        if xid and xid.isdigit():
-            oldest = max(oldest, (next_xid - int(xid)) % _XID_SPACE)
-    return oldest
-
-
 def old_snapshot(snap: Snapshot, t: Thresholds, index: SessionIndex) -> list[Finding]:
     next_xid = snap.server.next_xid
-    if next_xid is None:
+    held = index.held_xids
+    if next_xid is None or not held:
         return []
     now = snap.server.snapshot_time
-    # The holders of an xmin or xid are few; equally old, the lowest pid is named (max
-    # keeps the first of equals). Under churn they are hundreds: one call each.
-    holders = sorted(index.xid_holders.values(), key=_PID)
-    if not holders:
+    # The oldest xid held, in C over the numbers the index parsed once per session (under
+    # churn hundreds of sessions hold one). Counted back from the next xid modulo 2**32:
+    # an xid above it has wrapped around, so it is older than any xid below it.
+    n = next_xid % XID_SPACE
+    numbers = list(chain.from_iterable(held.values()))
+    if not numbers:
         return []
-    s = max(holders, key=lambda h: _held_xid_age(h, next_xid))
-    xids = _held_xid_age(s, next_xid)
-    if xids < 0:
+    wrapped = list(filter(n.__lt__, numbers))
+    oldest = min(wrapped) if wrapped else min(numbers)
+    xids = (n - oldest) % XID_SPACE
+    if xids < t.old_snapshot_xids:
         return []
+    # Of the sessions holding it, the lowest pid is named.
+    ids = compress(held.keys(), map(contains, held.values(), repeat(oldest)))
+    s = min(map(index.xid_holders.__getitem__, ids), key=_PID)
     held_s = xact_age(s, now) if s.xact_start else query_age(s, now)
-    if xids < t.old_snapshot_xids or held_s < t.old_snapshot_s:
+    if held_s < t.old_snapshot_s:
         return []
     critical = xids >= t.old_snapshot_critical_xids
     return [
