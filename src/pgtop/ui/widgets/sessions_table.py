@@ -231,12 +231,15 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
         height = self.size.height
         width = self.content_width
         self._fresh.clear()
+        changed = []
         for y in range(height):
             key = self._line_key(y, width)
             old = self._drawn.get(y)
             if old != key:
                 self._fresh[y] = key
-                self.refresh(Region(0, y, self._changed_extent(old, key, width), 1))
+                changed.append(Region(0, y, self._changed_extent(old, key, width), 1))
+        if changed:  # one refresh for all: each call clears caches and checks for idle
+            self.refresh(*changed)
         for y in [y for y in self._drawn if y >= height]:
             del self._drawn[y]
 
