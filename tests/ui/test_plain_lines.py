@@ -65,3 +65,30 @@ async def test_textual_paints_the_table_once_its_css_adds_padding() -> None:
         fast, textual = _both(table, full)
         assert fast == textual
         assert "".join(str(seg.text) for seg in fast[1]).startswith("   ")  # type: ignore[attr-defined]
+
+
+async def test_only_lines_marked_dirty_are_drawn_again() -> None:
+    """Textual asks for every line at each repaint but sends the terminal only the dirty
+    ones: a line drawn while not dirty would be noted by the table as shown (its next
+    change then skipped, as the cursor was in a 10,000-session replay) and never sent."""
+    app = TableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(SessionsTable)
+        table.set_rows(list(sample_snapshot().sessions), NOW)
+        await pilot.pause()
+        full = Region(0, 0, table.region.width, table.region.height)
+        table.render_lines(full)  # every line drawn once
+        asked: list[int] = []
+        render_line = table.render_line
+
+        def counting(y: int) -> Strip:
+            asked.append(y)
+            return render_line(y)
+
+        table.render_line = counting  # type: ignore[method-assign]
+        table.refresh(Region(0, 3, 12, 1))
+        lines = table.render_lines(full)
+        assert asked == [3] and len(lines) == full.height
+        asked.clear()
+        table.render_lines(full)
+        assert asked == []  # nothing dirty: last strips reused

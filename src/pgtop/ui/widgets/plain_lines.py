@@ -10,13 +10,13 @@ app's line filters, then the crop). Under churn the sessions table repaints most
 `PlainLines.render_lines` takes that short path while the widget's styles are plain, and
 Textual's own path otherwise (a theme or a later CSS change that adds padding or a
 border is drawn as Textual draws it). The widget's `render_line` must return strips of
-the content width; it is called for every line asked for, so it must be cheap for a line
-that did not change (the sessions table keeps its strips' parts per session).
+the content width. Textual asks for every line of a widget at each repaint, but sends the
+terminal only the lines marked dirty: like Textual's pass, this calls `render_line` only
+for those (or lines never drawn) and reuses the last strip of the others.
 """
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -46,26 +46,26 @@ class PlainLines(Widget):
         background = self.background_colors[1]
         filters = self.get_line_filters()
         render_line = self.render_line
+        # The lines Textual's pass keeps, kept the same way (its cache, Textual's private
+        # state): a line is drawn again only when marked dirty (refresh) or never drawn.
+        # Textual may ask for lines beside the dirty ones, and a widget such as the
+        # sessions table notes in render_line what a line shows: drawing a line it did
+        # not mark would make it skip the line's next change.
+        cache = self._styles_cache
+        if width != cache._width:
+            cache.clear()
+            cache._width = width
+        drawn, dirty = cache._cache, cache._dirty_lines
         strips = []
         for y in crop.line_range:
-            strip = render_line(y)
+            strip = drawn.get(y) if y not in dirty else None
+            if strip is None:
+                strip = drawn[y] = render_line(y)
             for line_filter in filters:  # the app's (e.g. ANSI colours to true colour)
                 strip = strip.apply_filter(line_filter, background)
             strips.append(strip)
+        dirty.difference_update(crop.line_range)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
-            strips = [_crop(strip, x1, x2) for strip in strips]
+            strips = [strip.crop(x1, x2) for strip in strips]
         return strips
-
-
-def _crop(strip: Strip, x1: int, x2: int) -> Strip:
-    """`strip.crop(x1, x2)`, as a slice when the span lies in its first segment and that
-    is printable ASCII (one cell per character). The sessions table asks for the left
-    part of most rows each second (up to the last age that ticked), all inside the first
-    segment; Strip.crop splits segments by cell widths in Python."""
-    first = next(iter(strip), None)
-    if first is not None and not first.control and x2 <= len(first.text):
-        text = first.text
-        if text.isascii() and text.isprintable():
-            return Strip([Segment(text[x1:x2], first.style)], x2 - x1)
-    return strip.crop(x1, x2)
