@@ -61,8 +61,12 @@ async def test_waiters_have_their_blockers_in_the_poll_that_first_sees_their_wai
             await workload.blocked(pid, by=h3)
         arrived = [await workload.lock_waiter(f"SELECT count(*) FROM {t4}") for _ in range(6)]
         second = await c.poll()
+        # Nothing moved since: every waiter keeps its blockers, reused, not asked again.
+        third = await c.poll()
+    for snap in (second, third):
+        assert [s.pid for s in snap.sessions if s.waits_on_lock and not s.blocked_by] == []
+    assert {pid: by_pid(third)[pid].blocked_by for pid in arrived} == dict.fromkeys(arrived, (h4,))
     sessions = by_pid(second)
-    assert [s.pid for s in second.sessions if s.waits_on_lock and not s.blocked_by] == []
     assert sessions[h1].blocked_by == ()
     assert {pid: sessions[pid].blocked_by for pid in same_statement} == dict.fromkeys(
         same_statement, (h2,)

@@ -21,7 +21,7 @@ downstream (findings, view) treat a new object as a changed session.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, count, repeat
@@ -54,6 +54,7 @@ class Reusable:
     wait_events: list[str | None]
 
 
+SessionOf = Callable[[int], Session | None]  # a listed session by pid
 _PID = attrgetter("pid")
 _WAIT_TYPE = attrgetter("wait_event_type")
 
@@ -96,21 +97,31 @@ class BlockerCache:
         )
 
     def fill(
-        self, sessions: tuple[Session, ...], asked: set[int], now: float
+        self,
+        sessions: tuple[Session, ...],
+        asked: set[int],
+        now: float,
+        *,
+        waiters_within: int | None = None,
+        session_of: SessionOf | None = None,
     ) -> tuple[tuple[Session, ...], list[int]]:
         """Sessions with blockers filled in for waiters the server was not asked about,
         and the waiters whose known blockers no longer hold: ask about those now.
 
-        `asked`: pids whose blockers the server read in this poll.
+        `asked`: pids whose blockers the server read in this poll. `waiters_within`:
+        every lock waiter is among that many first sessions (the collector's rows sent
+        this poll come first, and a waiter is always sent); `session_of`: the listed
+        session of a pid, when the caller has them by pid (else they are mapped here).
         """
         known: dict[int, _Known] = {}
         stale: list[int] = []
         self._before, self._shown = self._shown, {}
-        waiting = _where(map(eq, repeat("Lock"), map(_WAIT_TYPE, sessions)))
+        head = sessions if waiters_within is None else sessions[:waiters_within]
+        waiting = _where(map(eq, repeat("Lock"), map(_WAIT_TYPE, head)))
         if not waiting:
             self._known = known
             return sessions, stale
-        by_pid = _by_pid(sessions)
+        by_pid = session_of or _by_pid(sessions).get
         out = list(sessions)
         for i in waiting:
             s = out[i]
@@ -130,7 +141,7 @@ class BlockerCache:
         self, sessions: tuple[Session, ...], answers: dict[int, tuple[int, ...]], now: float
     ) -> tuple[Session, ...]:
         """Sessions with the blockers just read for the waiters `fill` named."""
-        by_pid = _by_pid(sessions)
+        by_pid = _by_pid(sessions).get
         out = list(sessions)
         for i in _where(map(answers.__contains__, map(_PID, sessions))):
             s = replace_session(out[i], blocked_by=answers[out[i].pid])
@@ -155,18 +166,17 @@ class BlockerCache:
         known: dict[int, _Known],
         s: Session,
         blockers: tuple[int, ...],
-        by_pid: dict[int, Session],
+        by_pid: SessionOf,
         now: float,
     ) -> None:
-        prints = tuple(_fingerprint(by_pid.get(p)) for p in blockers)
+        prints = tuple(_fingerprint(by_pid(p)) for p in blockers)
         # Nothing to check an unlisted blocker against (pid 0 is a prepared transaction).
         if blockers and None not in prints:
             known[s.pid] = _Known(_wait(s), blockers, prints, now)
 
     @staticmethod
-    def _still_hold(k: _Known, by_pid: dict[int, Session]) -> bool:
+    def _still_hold(k: _Known, by_pid: SessionOf) -> bool:
         """Every blocker is still there, in the transaction and state it was in."""
         return all(
-            f == _fingerprint(by_pid.get(p))
-            for p, f in zip(k.blockers, k.fingerprints, strict=True)
+            f == _fingerprint(by_pid(p)) for p, f in zip(k.blockers, k.fingerprints, strict=True)
         )

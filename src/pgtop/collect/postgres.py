@@ -291,7 +291,17 @@ class PostgresCollector:
         """Every lock waiter with its blockers as of this poll: reused while they provably
         still hold, else read now (a third round trip, only then)."""
         asked = {r["pid"] for r in rows if r["blocked_by"] is not None}
-        sessions, stale = self._blockers.fill(sessions, asked, now)
+        cache = self._session_cache  # this poll's sessions by pid, as _sessions_from_rows left it
+
+        def session_of(pid: int) -> Session | None:
+            entry = cache.get(pid)
+            return None if entry is None else entry[1]
+
+        # Sessions list the rows sent first, and a lock waiter is always sent (its
+        # statement's hash is not kept): the waiters are among the first len(rows).
+        sessions, stale = self._blockers.fill(
+            sessions, asked, now, waiters_within=len(rows), session_of=session_of
+        )
         if not stale:
             return sessions
         answers = await conn.fetch(load_query("blockers"), stale)
