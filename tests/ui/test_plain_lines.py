@@ -5,6 +5,8 @@ soon as the table's CSS draws something around its rows."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sample import NOW, sample_snapshot
 from textual.app import App, ComposeResult
 from textual.filter import Monochrome
@@ -92,3 +94,25 @@ async def test_only_lines_marked_dirty_are_drawn_again() -> None:
         asked.clear()
         table.render_lines(full)
         assert asked == []  # nothing dirty: last strips reused
+
+
+async def test_the_cursor_scrolls_into_view_past_the_last_visible_row() -> None:
+    """PlainLines is a mixin, not a Widget: as a Widget among the bases it brought
+    Widget's default CSS after the scroll view's (overflow hidden), and a cursor moved
+    below the screen, as sorting moves it at 50,000 sessions, stayed out of sight."""
+    app = TableApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(SessionsTable)
+        like = sample_snapshot().sessions[0]
+        rows = [dataclasses.replace(like, pid=1000 + i) for i in range(60)]
+        table.set_rows(rows, NOW)
+        table.focus()
+        await pilot.pause()
+        for _ in range(25):
+            await pilot.press("down")
+        await pilot.pause()
+        assert table.cursor_pid == 1025
+        top = int(table.scroll_y)
+        assert top > 0 and top <= 25 < top + table.size.height - 1  # on screen
+        shown = [strip.text for strip in table.render_lines(Region(0, 0, *table.size))]
+        assert any(line.lstrip().startswith("1025 ") for line in shown)

@@ -17,6 +17,8 @@ for those (or lines never drawn) and reuses the last strip of the others.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -38,7 +40,13 @@ def _plain(widget: Widget) -> bool:
     )
 
 
-class PlainLines(Widget):
+# A mixin, not a Widget subclass: a Widget in the bases would bring its own default CSS
+# after the scroll view's (overflow hidden: the sessions table could no longer scroll
+# its cursor into view). Type checkers see the Widget methods it calls.
+_Mixin = Widget if TYPE_CHECKING else object
+
+
+class PlainLines(_Mixin):
     def render_lines(self, crop: Region) -> list[Strip]:
         if not _plain(self):
             return super().render_lines(crop)
