@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pgtop.model.findings import THRESHOLD_NAMES, thresholds_from
+from pgtop.model.thresholds import THRESHOLD_NAMES, thresholds_from
 from pgtop.profiles.fleet_fields import fleet_value, fleet_values_for_file
 from pgtop.profiles.record import (
     CONN_KEYWORDS,

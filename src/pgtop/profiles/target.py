@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pgtop.model.findings import thresholds_from
+from pgtop.model.thresholds import thresholds_from  # not via findings: start-up time
 from pgtop.profiles.record import Profile
 from pgtop.target import ConnSettings, Target
 
