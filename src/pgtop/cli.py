@@ -281,7 +281,12 @@ def build_target(args: argparse.Namespace) -> Target:
     from pgtop import profiles
 
     name = args.profiles[-1] if args.profiles else None
-    if name is None and profiles.use_default_profile(os.environ, _conn_args_given(args)):
+    # Connection arguments rule the default profile out before its code is imported.
+    if (
+        name is None
+        and not _conn_args_given(args)
+        and profiles.use_default_profile(os.environ, conn_args_given=False)
+    ):
         name = profiles.DEFAULT_PROFILE if profiles.profiles_path().exists() else None
     saved: dict[str, profiles.Profile] = {}
     if name is not None:

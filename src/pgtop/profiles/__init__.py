@@ -43,13 +43,15 @@ key); everything else reads it or works on immutable `Profile` records.
 Modules: `record` (the `Profile` and password-free conninfo helpers), `schema` (what a
 profile table may hold), `store` (reading and rewriting the file), `comments` (keeping
 comments in place), `atomic` (the 0600 atomic write), `password` (``password_command``),
-`target` (profile to `Target`) and `listing` (``--list-profiles``).
+`target` (profile to `Target`), `listing` (``--list-profiles``) and `errors`
+(`ProfileError`, alone so that a live start needs no profile code).
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pgtop.profiles.errors import ProfileError
     from pgtop.profiles.listing import format_profile_list
     from pgtop.profiles.password import apply_password_command, run_password_command
     from pgtop.profiles.paths import CONFIG_ENV, FILE_NAME, profiles_path
@@ -57,7 +59,6 @@ if TYPE_CHECKING:
         CONN_KEYWORDS,
         PROFILE_KEYS,
         Profile,
-        ProfileError,
         redact_conninfo,
         strip_password,
     )
@@ -73,7 +74,7 @@ _HOME = {
     "CONN_KEYWORDS": "record",
     "PROFILE_KEYS": "record",
     "Profile": "record",
-    "ProfileError": "record",
+    "ProfileError": "errors",
     "redact_conninfo": "record",
     "strip_password": "record",
     "CONFIG_ENV": "paths",

@@ -7,8 +7,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+from pgtop.profiles.errors import ProfileError
 from pgtop.profiles.paths import profiles_path
-from pgtop.profiles.record import ProfileError
 from pgtop.target import Target
 
 _OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH

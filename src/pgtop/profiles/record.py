@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pgtop.profiles.errors import ProfileError
 from pgtop.target import ConnSettings
 
 # libpq keywords a profile may set, in the order pgtop writes them. Secrets other than the
@@ -29,13 +30,6 @@ PROFILE_KEYS: tuple[str, ...] = ("uri", *CONN_KEYWORDS, *OTHER_KEYS)
 # Written by hand, never by --save-profile: they are out of PROFILE_KEYS, so rewriting a
 # profile keeps them as they are.
 FLEET_KEYS: tuple[str, ...] = ("env", "colour", "groups", "poolers")
-
-
-class ProfileError(Exception):
-    """A one-line, human-readable problem with the profiles file or a profile.
-
-    Messages never contain a password, a URI that might hold one, or command output.
-    """
 
 
 @dataclass(frozen=True)
