@@ -24,7 +24,6 @@ from textual.widget import Widget
 from pgtop.model.derive import client_summary, uptime
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
-from pgtop.model.host import HostStats
 from pgtop.model.pooler_state import database_states
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
@@ -33,6 +32,7 @@ from pgtop.ui.widgets.header_parts import Part, fit_parts, pooler_states_part
 
 if TYPE_CHECKING:
     from pgtop.model.findings import Finding
+    from pgtop.model.host import HostStats
 
 
 @dataclass
@@ -99,7 +99,8 @@ class StatusHeader(Widget):
         super().__init__(id=id)
         self.state = state
         self._frames = frames
-        self._texts: list[Text] | None = None  # the lines of the repaint under way
+        # The repaint under way: content width, base style and the lines.
+        self._texts: tuple[int, Style, list[Text]] | None = None
         self._strips: dict[int, tuple[tuple[int, Style], Text, Strip]] = {}  # y -> as drawn
 
     def on_mount(self) -> None:
@@ -132,11 +133,11 @@ class StatusHeader(Widget):
             self._texts = None
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        if self._texts is None:
-            self._texts = self.lines(width)
-        text = self._texts[y] if y < len(self._texts) else Text()
-        base = self.rich_style
+        if self._texts is None:  # once per repaint: the style walks the ancestors
+            width = self.content_size.width
+            self._texts = (width, self.rich_style, self.lines(width))
+        width, base, texts = self._texts
+        text = texts[y] if y < len(texts) else Text()
         drawn = self._strips.get(y)
         if drawn is not None and drawn[0] == (width, base) and drawn[1] == text:
             return drawn[2]

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
 from pgtop.model.format import age, one_line, size, truncate
-from pgtop.model.host import ProcessStats
 from pgtop.model.pooler_join import client_app_shown
 from pgtop.model.records import (
     ACTIVE,
@@ -30,6 +30,9 @@ from pgtop.model.records import (
     Session,
 )
 from pgtop.model.view import activity_age_start
+
+if TYPE_CHECKING:
+    from pgtop.model.host import ProcessStats
 
 STATE_LABELS = {
     ACTIVE: "active",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -19,13 +20,15 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
-from pgtop.model.host import ProcessStats
 from pgtop.model.identity import same_session
 from pgtop.model.records import Session
 from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.lock_leads import LeadPart
 from pgtop.ui.widgets.plain_lines import PlainLines
 from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
+
+if TYPE_CHECKING:
+    from pgtop.model.host import ProcessStats
 
 HEADER_STYLE = Style(bold=True, reverse=True)
 CURSOR_STYLE = Style(reverse=True)
