@@ -21,7 +21,8 @@ from pathlib import Path
 from pgtop.collect.actions import ActionResult
 from pgtop.collect.pooler_commands import CommandResult
 from pgtop.model.format import visible
-from pgtop.model.records import PoolerClient, Session
+from pgtop.model.pooler_records import PoolerClient
+from pgtop.model.records import Session
 from pgtop.private_file import PrivateFileError, append_whole, open_private_append
 
 QUERY_HEAD = 200

@@ -13,7 +13,7 @@ import pytest
 
 from pgtop.collect.errors import CollectError
 from pgtop.collect.pgbouncer import PgBouncerCollector
-from pgtop.model.records import Pool, PoolerSnapshot
+from pgtop.model.pooler_records import Pool, PoolerSnapshot
 from pgtop.sandbox import free_port
 from support import (
     APP_USER,

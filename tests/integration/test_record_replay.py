@@ -28,16 +28,8 @@ import pytest
 from pgtop import cli
 from pgtop.collect.record import Recorder, RecordingError, RecordingWriter
 from pgtop.collect.replay import load_recording
-from pgtop.model.records import (
-    ConnLimit,
-    Limits,
-    PoolerClient,
-    PoolerServer,
-    PoolerSnapshot,
-    ServerInfo,
-    Session,
-    Snapshot,
-)
+from pgtop.model.pooler_records import PoolerClient, PoolerServer, PoolerSnapshot
+from pgtop.model.records import ConnLimit, Limits, ServerInfo, Session, Snapshot
 from pgtop.monitor.replay import parse_jump
 from pgtop.target import Target
 from pgtop.ui.app import PgTopApp

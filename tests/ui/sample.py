@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgtop.model.derive import Rates
+from pgtop.model.pooler_records import Pool, PoolerDatabase, PoolerSnapshot
 from pgtop.model.records import (
     ACTIVE,
     IDLE,
@@ -19,9 +20,6 @@ from pgtop.model.records import (
     ConnLimit,
     DatabaseStat,
     Limits,
-    Pool,
-    PoolerDatabase,
-    PoolerSnapshot,
     ServerInfo,
     Session,
     Setting,

@@ -5,20 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgtop.model.records import (
-    ConnLimit,
-    Limits,
+from pgtop.model.pooler_records import (
     Pool,
     PoolerClient,
     PoolerDatabase,
     PoolerLink,
     PoolerServer,
     PoolerSnapshot,
-    ServerInfo,
-    Session,
-    Setting,
-    Snapshot,
 )
+from pgtop.model.records import ConnLimit, Limits, ServerInfo, Session, Setting, Snapshot
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 

@@ -15,7 +15,8 @@ from pgtop.model.capacity import (
     usage,
     usage_level,
 )
-from pgtop.model.records import ConnLimit, Limits, Pool, PoolerDatabase, PoolerSnapshot, Setting
+from pgtop.model.pooler_records import Pool, PoolerDatabase, PoolerSnapshot
+from pgtop.model.records import ConnLimit, Limits, Setting
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from datetime import timedelta, timezone
 import pytest
 from builders import NOW, ago, session
 
-from pgtop.model import records
+from pgtop.model import pooler_records, records
 from pgtop.model.codec import (
     CodecError,
     SessionMemo,
@@ -23,17 +23,19 @@ from pgtop.model.codec import (
     to_compact,
 )
 from pgtop.model.pooler_join import link_sessions
-from pgtop.model.records import (
-    ConnLimit,
-    DatabaseStat,
-    Limits,
-    Lock,
+from pgtop.model.pooler_records import (
     Pool,
     PoolerClient,
     PoolerDatabase,
     PoolerServer,
     PoolerSnapshot,
     PoolerStats,
+)
+from pgtop.model.records import (
+    ConnLimit,
+    DatabaseStat,
+    Limits,
+    Lock,
     ServerInfo,
     Setting,
     Snapshot,
@@ -222,6 +224,7 @@ def test_apply_of_a_full_frame_is_that_frame() -> None:
 # -- every field of every record, including ones added after this test was written -----
 
 PLAIN = {"int": 7, "str": "x", "float": 0.5, "bool": True, "object": "o"}
+RECORDS = vars(records) | vars(pooler_records)  # PostgreSQL's records and PgBouncer's
 
 
 def sample(cls: type) -> object:
@@ -235,12 +238,12 @@ def sample(cls: type) -> object:
             kwargs[f.name] = PLAIN[kind]
         elif kind.startswith("dict"):
             kwargs[f.name] = {"k": "v"}
-        elif kind.startswith("tuple[") and kind[6:-6] in vars(records):
-            kwargs[f.name] = (sample(getattr(records, kind[6:-6])),)
+        elif kind.startswith("tuple[") and kind[6:-6] in RECORDS:
+            kwargs[f.name] = (sample(RECORDS[kind[6:-6]]),)
         elif kind.startswith("tuple["):
             kwargs[f.name] = (PLAIN.get(kind[6:-6], "x"),)
-        elif kind in vars(records):
-            kwargs[f.name] = sample(getattr(records, kind))
+        elif kind in RECORDS:
+            kwargs[f.name] = sample(RECORDS[kind])
         else:
             raise AssertionError(f"{cls.__name__}.{f.name}: codec has no case for {kind!r}")
     return cls(**kwargs)

@@ -18,8 +18,14 @@ from pgtop.model.fleet_line import (
     parse_fleet_filter,
     sort_lines,
 )
+from pgtop.model.pooler_records import (
+    Pool,
+    PoolerClient,
+    PoolerServer,
+    PoolerSnapshot,
+    PoolerStats,
+)
 from pgtop.model.pooler_sum import sum_poolers
-from pgtop.model.records import Pool, PoolerClient, PoolerServer, PoolerSnapshot, PoolerStats
 from pgtop.model.server_summary import ServerSummary
 from pgtop.monitor.fleet import BAD_PASSWORD, RECONNECTING, UNREACHABLE, retry_delay, status_of
 from pgtop.profiles import ProfileError, load_profiles, save_profile

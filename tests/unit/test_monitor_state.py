@@ -5,16 +5,8 @@ import dataclasses
 import pytest
 from builders import NOW, ago, session, snapshot
 
-from pgtop.model.records import (
-    DatabaseStat,
-    Limits,
-    Pool,
-    PoolerSnapshot,
-    PoolerStats,
-    ServerInfo,
-    Snapshot,
-    StateCounts,
-)
+from pgtop.model.pooler_records import Pool, PoolerSnapshot, PoolerStats
+from pgtop.model.records import DatabaseStat, Limits, ServerInfo, Snapshot, StateCounts
 from pgtop.monitor.state import MonitorState
 
 

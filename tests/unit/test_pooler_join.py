@@ -25,15 +25,8 @@ from pgtop.model.pooler_join import (
     link_sessions,
     pool_members,
 )
-from pgtop.model.records import (
-    Limits,
-    Pool,
-    PoolerClient,
-    PoolerServer,
-    PoolerSnapshot,
-    ServerInfo,
-    Snapshot,
-)
+from pgtop.model.pooler_records import Pool, PoolerClient, PoolerServer, PoolerSnapshot
+from pgtop.model.records import Limits, ServerInfo, Snapshot
 from pgtop.ui.widgets.session_columns import client_text
 
 BOUNCER = "10.0.0.9"  # PgBouncer's address as PostgreSQL sees it

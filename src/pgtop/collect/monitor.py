@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import TYPE_CHECKING
 
 from pgtop.collect.errors import CollectError
-from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.postgres import PostgresCollector
-from pgtop.model.pooler_sum import sum_poolers
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.target import Target
+
+if TYPE_CHECKING:  # the pooler's code loads only for a target with a pooler (start-up time)
+    from pgtop.collect.pgbouncer import PgBouncerCollector
+    from pgtop.model.pooler_records import PoolerSnapshot
 
 
 def poll_timeout(target: Target) -> float:
@@ -36,6 +39,10 @@ def postgres_collector(target: Target, password: str | None = None) -> PostgresC
 
 def pooler_collector(target: Target) -> PgBouncerCollector | PoolerGroup | None:
     """The collector of the target's PgBouncer console(s), when it names any."""
+    if not target.pooler_consoles:
+        return None
+    from pgtop.collect.pgbouncer import PgBouncerCollector
+
     consoles = [
         PgBouncerCollector(
             conninfo, connect_timeout=target.connect_timeout, poll_timeout=poll_timeout(target)
@@ -44,7 +51,7 @@ def pooler_collector(target: Target) -> PgBouncerCollector | PoolerGroup | None:
     ]
     if len(consoles) > 1:
         return PoolerGroup(consoles)
-    return consoles[0] if consoles else None
+    return consoles[0]
 
 
 class PoolerGroup:
@@ -72,6 +79,9 @@ class PoolerGroup:
         return await self._gathered(full=False)
 
     async def _gathered(self, *, full: bool) -> PoolerSnapshot:
+        from pgtop.model.pooler_records import PoolerSnapshot
+        from pgtop.model.pooler_sum import sum_poolers
+
         polls = (c.poll() if full else c.poll_pools() for c in self.consoles)
         results = await asyncio.gather(*polls, return_exceptions=True)
         for result in results:

@@ -28,10 +28,7 @@ from pgtop.collect.pgbouncer_rows import (
     server_from_row,
     stats_from_row,
 )
-from pgtop.model.records import (
-    POOLER_LIMIT_KEYS,
-    PoolerSnapshot,
-)
+from pgtop.model.pooler_records import POOLER_LIMIT_KEYS, PoolerSnapshot
 from pgtop.target import redact
 
 if TYPE_CHECKING:

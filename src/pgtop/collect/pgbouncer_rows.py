@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from pgtop.model.records import (
+from pgtop.model.pooler_records import (
     Pool,
     PoolerClient,
     PoolerDatabase,

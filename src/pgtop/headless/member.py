@@ -17,7 +17,8 @@ from pgtop.collect.monitor import pooler_collector, postgres_collector
 from pgtop.collect.poller import Poller
 from pgtop.metrics.exposition import FindingLike, ServerMetrics
 from pgtop.model.format import age
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.pooler_records import PoolerSnapshot
+from pgtop.model.records import Snapshot
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 

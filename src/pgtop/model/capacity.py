@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pgtop.model.format import percent
-from pgtop.model.records import ConnLimit, Limits, PoolerSnapshot, Setting
+from pgtop.model.pooler_records import PoolerSnapshot
+from pgtop.model.records import ConnLimit, Limits, Setting
 
 Level = Literal["ok", "warn", "crit"]
 WARN_PCT = 80.0

@@ -29,15 +29,9 @@ from itertools import compress
 from operator import attrgetter, is_, not_
 from typing import Any
 
-from pgtop.model import records
-from pgtop.model.records import (
-    PoolerClient,
-    PoolerServer,
-    PoolerSnapshot,
-    ServerInfo,
-    Session,
-    Snapshot,
-)
+from pgtop.model import pooler_records, records
+from pgtop.model.pooler_records import PoolerClient, PoolerServer, PoolerSnapshot
+from pgtop.model.records import ServerInfo, Session, Snapshot
 
 Compact = dict[str, Any]
 
@@ -62,7 +56,7 @@ _SKIP: dict[type, frozenset[str]] = {
 }
 _RECORDS = {
     name: obj
-    for name, obj in vars(records).items()
+    for name, obj in (vars(records) | vars(pooler_records)).items()
     if isinstance(obj, type) and dataclasses.is_dataclass(obj) and not name.startswith("_")
 }
 _OF = re.compile(r"^tuple\[(\w+), \.\.\.\]$")

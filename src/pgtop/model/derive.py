@@ -10,17 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, repeat
 from operator import attrgetter, eq
+from typing import TYPE_CHECKING
 
 from pgtop.model.changes import changes
-from pgtop.model.records import (
-    ConnLimit,
-    PoolerSnapshot,
-    ServerInfo,
-    Session,
-    Snapshot,
-    StateCounts,
-)
+from pgtop.model.records import ConnLimit, ServerInfo, Session, Snapshot, StateCounts
 from pgtop.model.tally import SessionTally, client_sessions, state_counts
+
+if TYPE_CHECKING:
+    from pgtop.model.pooler_records import PoolerSnapshot
 
 _STATE = attrgetter("state")
 _WAIT_EVENT_TYPE = attrgetter("wait_event_type")

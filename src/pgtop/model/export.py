@@ -14,18 +14,15 @@ from pgtop.model.derive import Rates, session_ages
 from pgtop.model.findings import Finding
 from pgtop.model.locks import blockers_unknown
 from pgtop.model.pooler_join import link_sessions
-from pgtop.model.records import (
-    ConnLimit,
+from pgtop.model.pooler_records import (
     Pool,
     PoolerClient,
     PoolerDatabase,
     PoolerLink,
     PoolerServer,
     PoolerSnapshot,
-    Session,
-    Snapshot,
-    StateCounts,
 )
+from pgtop.model.records import ConnLimit, Session, Snapshot, StateCounts
 
 SCHEMA = "pgtop.snapshot/1"
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from pgtop.model.capacity import Level, usage
 from pgtop.model.filter import FilterError
-from pgtop.model.records import PoolerSnapshot
+from pgtop.model.pooler_records import PoolerSnapshot
 from pgtop.model.server_summary import ServerSummary
 
 __all__ = [

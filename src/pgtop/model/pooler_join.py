@@ -15,17 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from pgtop.model.derive import known_summary, remember_summary
-from pgtop.model.records import (
-    PoolerClient,
-    PoolerLink,
-    PoolerServer,
-    PoolerSnapshot,
-    Session,
-    Snapshot,
-    replace_session,
-)
+from pgtop.model.records import Session, Snapshot, replace_session
+
+if TYPE_CHECKING:
+    from pgtop.model.pooler_records import PoolerClient, PoolerLink, PoolerServer, PoolerSnapshot
 
 # What a backend's application_name says when it tells nothing about the real client.
 _UNINFORMATIVE_APPS = {"", "pgbouncer"}
@@ -70,6 +66,8 @@ def join_pooler(
             by_pid.setdefault(srv.remote_pid, []).append(srv)
     if not by_pid:
         return {}
+    from pgtop.model.pooler_records import PoolerLink  # with a pooler only (start-up time)
+
     clients_by_ptr = {c.ptr: c for c in pooler.client_list if c.ptr}
     links: dict[int, PoolerLink] = {}
     for s in sessions:
@@ -85,7 +83,7 @@ def join_pooler(
 
 
 # pid -> (session as polled, its link, the linked copy), from one link_sessions to the next
-LinkMemo = dict[int, tuple[Session, PoolerLink | None, Session]]
+LinkMemo = dict[int, tuple[Session, "PoolerLink | None", Session]]
 
 
 def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:

@@ -11,8 +11,10 @@ Pure functions, no state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pgtop.model.records import PoolerSnapshot
+if TYPE_CHECKING:
+    from pgtop.model.pooler_records import PoolerSnapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
-from pgtop.model.records import Pool, PoolerDatabase, PoolerSnapshot, PoolerStats
+from pgtop.model.pooler_records import Pool, PoolerDatabase, PoolerSnapshot, PoolerStats
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -25,7 +25,8 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.poller import Poller
 from pgtop.collect.summary import ServerSummary, SummaryCollector, summary_of_snapshot
 from pgtop.model.fleet_line import MemberView
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.pooler_records import PoolerSnapshot
+from pgtop.model.records import Snapshot
 from pgtop.monitor.feed import POOLER_GROUP, POSTGRES_GROUP, Spawn, Update
 from pgtop.monitor.live import LiveFeed
 from pgtop.target import Target

@@ -8,16 +8,20 @@ Their callbacks are the one writer of the server's MonitorState; each then repor
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from pgtop.collect.errors import CollectError
 from pgtop.collect.monitor import PoolerGroup, pooler_collector, postgres_collector
-from pgtop.collect.pgbouncer import PgBouncerCollector
 from pgtop.collect.poller import Poller
 from pgtop.collect.postgres import PostgresCollector
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.monitor.feed import POOLER_GROUP, POSTGRES_GROUP, Spawn, Update
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
+
+if TYPE_CHECKING:
+    from pgtop.collect.pgbouncer import PgBouncerCollector
+    from pgtop.model.pooler_records import PoolerSnapshot
 
 
 class LiveFeed:

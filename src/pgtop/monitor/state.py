@@ -25,12 +25,13 @@ from pgtop.model.derive import (
 )
 from pgtop.model.history import History
 from pgtop.model.pooler_join import LinkMemo, link_sessions
-from pgtop.model.records import PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.model.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from pgtop.monitor.frame import Frame
 
 if TYPE_CHECKING:  # the findings are imported at the first derivation (hold_findings)
     from pgtop.model.findings import Finding, FindingHistory
+    from pgtop.model.pooler_records import PoolerSnapshot
 
 NO_POOLER_RATES: tuple[float | None, float | None, float | None] = (None, None, None)
 

@@ -27,12 +27,13 @@ from textual.screen import Screen
 from pgtop.model.format import one_line
 from pgtop.model.locks import waiters_behind
 from pgtop.model.pooler_state import database_reach
-from pgtop.model.records import PoolerClient, PoolerSnapshot, Session, Snapshot
+from pgtop.model.records import Session, Snapshot
 from pgtop.ui.key_order import add_bindings
 
 if TYPE_CHECKING:
     from pgtop.collect.actions import ActionResult, ActionRunner, Kind
     from pgtop.collect.pooler_commands import Command, CommandResult
+    from pgtop.model.pooler_records import PoolerClient, PoolerSnapshot
     from pgtop.monitor.feed import Feed
     from pgtop.target import Target
 

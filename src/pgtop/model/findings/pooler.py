@@ -30,7 +30,8 @@ from pgtop.model.findings.base import (
 )
 from pgtop.model.format import age, one_line, plural
 from pgtop.model.pooler_join import client_app_shown
-from pgtop.model.records import ACTIVE, IDLE, Pool, Session, Snapshot
+from pgtop.model.pooler_records import Pool
+from pgtop.model.records import ACTIVE, IDLE, Session, Snapshot
 from pgtop.model.thresholds import Thresholds
 
 _DEFAULT_POOL_SIZE = 20  # PgBouncer's own default

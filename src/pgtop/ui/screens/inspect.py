@@ -24,7 +24,8 @@ from pgtop.model.derive import session_ages
 from pgtop.model.format import age, one_line, visible
 from pgtop.model.identity import same_session
 from pgtop.model.locks import blockers_unknown, waiters_behind
-from pgtop.model.records import PoolerLink, Session, Snapshot
+from pgtop.model.pooler_records import PoolerLink
+from pgtop.model.records import Session, Snapshot
 from pgtop.monitor.feed import Feed
 from pgtop.monitor.frame import Frame
 from pgtop.ui.acting import SignalSessions, act_bindings, read_only_rule, say_read_only

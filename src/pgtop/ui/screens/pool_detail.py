@@ -28,8 +28,9 @@ from pgtop.model.pooler_join import (
     missing_notes,
     pool_members,
 )
+from pgtop.model.pooler_records import PoolerClient, PoolerServer
 from pgtop.model.pooler_state import database_states
-from pgtop.model.records import PoolerClient, PoolerServer, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.ui.acting import (
     PoolerCommand,
     act_bindings,

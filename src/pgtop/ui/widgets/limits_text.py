@@ -22,7 +22,8 @@ from pgtop.model.capacity import (
     usage,
 )
 from pgtop.model.format import age, one_line
-from pgtop.model.records import Limits, PoolerSnapshot, Snapshot
+from pgtop.model.pooler_records import PoolerSnapshot
+from pgtop.model.records import Limits, Snapshot
 from pgtop.ui.widgets.cells import LEVEL_STYLE, config_value, label, num, pct
 
 NO_POOLER = "no pooler watched — start pgtop with --pooler postgresql://USER@HOST:6432/pgbouncer"

@@ -28,8 +28,9 @@ from pgtop.collect.errors import CollectError
 from pgtop.collect.monitor import PoolerGroup
 from pgtop.model.derive import Rates
 from pgtop.model.format import age, one_line
+from pgtop.model.pooler_records import Pool, PoolerSnapshot
 from pgtop.model.pooler_state import database_states
-from pgtop.model.records import Pool, PoolerSnapshot, Snapshot
+from pgtop.model.records import Snapshot
 from pgtop.ui.acting import (
     PoolerCommand,
     act_bindings,
