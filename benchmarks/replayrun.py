@@ -12,6 +12,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,9 @@ class ReplayResult:
     key_sort_ms: list[float] = field(default_factory=list)
     window_s: float = 0.0
     generate_s: float = 0.0
+    # Each press not seen within press()'s wait: which key, what the screen showed before
+    # it and after the wait (the whole screen), so that a miss can be explained later.
+    missed: list[dict[str, object]] = field(default_factory=list)
 
 
 class FrameClock:
@@ -125,16 +129,18 @@ def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> 
         res.cpu_s_per_min = cpu_delta(cpu0, cpu1) * 60.0 / res.window_s
         shown = [at for _, at in res.frames_shown if t0 <= at <= t1]
         res.frame_interval_s = [b - a for a, b in itertools.pairwise(shown)]
-        for _ in range(keys):
+        for i in range(keys):
             before = m.snapshot(cursor_pid)
             res.key_down_ms.append(
                 press(rng, m, DOWN, lambda s, b=before: cursor_pid(s) not in (None, b))
             )
-        for _ in range(keys):
+            _note_miss(res, m, "down", i, res.key_down_ms[-1], before, cursor_pid)
+        for i in range(keys):
             before = m.snapshot(arrow)
             res.key_sort_ms.append(
                 press(rng, m, REVERSE, lambda s, b=before: arrow(s) not in (None, b))
             )
+            _note_miss(res, m, "r", i, res.key_sort_ms[-1], before, arrow)
         if not m.alive():
             raise RuntimeError("replay: pgtop exited:\n" + "\n".join(m.lines()))
         res.peak_rss_mb = vm_hwm_kb(m.pid) / 1024.0
@@ -143,6 +149,24 @@ def replay_run(sessions: int, seconds: float, keys: int, rng: random.Random) -> 
             m.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return res
+
+
+def _note_miss(
+    res: ReplayResult,
+    m: PtyMonitor,
+    key: str,
+    press_no: int,
+    ms: float,
+    before: object,
+    reads: Callable[[pyte.Screen], object],
+) -> None:
+    if ms == ms:  # seen
+        return
+    now = m.snapshot(reads)
+    log(f"  {key} press {press_no + 1} not seen in 3 s: before {before!r}, now {now!r}")
+    res.missed.append(
+        {"key": key, "press": press_no + 1, "before": before, "now": now, "screen": m.lines()}
+    )
 
 
 def replay_line(res: ReplayResult) -> str:

@@ -195,6 +195,7 @@ def replay_summary(res: ReplayResult) -> dict[str, Any]:
         "key_down_p95_ms": pct([v for v in res.key_down_ms if v == v], 0.95),
         "key_sort_p95_ms": pct([v for v in res.key_sort_ms if v == v], 0.95),
         "key_misses": sum(1 for v in res.key_down_ms + res.key_sort_ms if v != v),
+        "key_missed": res.missed,  # each with the screen after the wait
         "cpu_s_per_min": res.cpu_s_per_min,
         "peak_rss_mb": res.peak_rss_mb,
         "first_screen_s": res.first_screen_s,
