@@ -184,16 +184,18 @@ class PgTopApp(App[None]):
         only on the variables (a theme); sources added since (a new screen's CSS, a
         widget's defaults) are parsed when next applied, through the cache."""
         sheet = self.stylesheet
-        if self.get_css_variables() != sheet._variables:  # a theme change: Textual's way
+        variables = self.get_css_variables()  # ~0.6 ms: worked out once for the call
+        if variables != sheet._variables:  # a theme change: Textual's way
             super().refresh_css(animate)
             return
-        # Instance attributes shadow the two methods for this one call.
+        # Instance attributes shadow the three methods for this one call.
+        self.get_css_variables = lambda: variables  # type: ignore[method-assign]
         sheet.set_variables = _keep_variables  # type: ignore[method-assign]
         sheet.reparse = _no_reparse  # type: ignore[method-assign]
         try:
             super().refresh_css(animate)
         finally:
-            del sheet.set_variables, sheet.reparse
+            del self.get_css_variables, sheet.set_variables, sheet.reparse
 
     def _get_dom_base(self) -> Screen[None]:
         """`app.query_one` looks in the server screen watched now (the fleet screen when
