@@ -22,7 +22,7 @@ from pgtop.model.capacity import (
     usage,
 )
 from pgtop.model.format import age, one_line
-from pgtop.model.pooler_records import PoolerSnapshot
+from pgtop.model.pooler_records import POOLER_LIMIT_KEYS, PoolerSnapshot
 from pgtop.model.records import Limits, Snapshot
 from pgtop.ui.widgets.cells import LEVEL_STYLE, config_value, label, num, pct
 
@@ -30,16 +30,9 @@ NO_POOLER = "no pooler watched — start pgtop with --pooler postgresql://USER@H
 EXHAUST = "the pooler could exhaust PostgreSQL"
 # Shown in the connection block above, so not repeated among the settings.
 _COUNT_SETTINGS = {"max_connections", "superuser_reserved_connections", "reserved_connections"}
-POOLER_KEYS = (
-    "default_pool_size",
-    "min_pool_size",
-    "reserve_pool_size",
-    "reserve_pool_timeout",
-    "max_db_connections",
-    "max_user_connections",
-    "pool_mode",
-    "query_wait_timeout",
-)
+# The pooler's limits on connections, in the collector's order: max_client_conn is drawn
+# first with its use; the timeouts after query_wait_timeout limit time, not connections.
+POOLER_KEYS = POOLER_LIMIT_KEYS[1 : POOLER_LIMIT_KEYS.index("query_wait_timeout") + 1]
 
 
 def _heading(*parts: str | Text | tuple[str, str]) -> Text:
