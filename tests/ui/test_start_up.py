@@ -1,5 +1,6 @@
 """What the start-up leaves for later, and that it still comes: the footer's keys after the
-first paint, the hidden panes when first shown (a wide terminal shows two at once).
+first paint, the hidden panes when first shown (a wide terminal shows two at once) and
+the keys reaching them.
 Driven by the sample snapshot under Pilot, no server."""
 
 from __future__ import annotations
@@ -95,3 +96,16 @@ async def test_a_theme_chosen_after_the_start_restyles_the_screen() -> None:
         after = header.styles.background
         assert after != before
         assert after == Color.parse(app.get_css_variables()["panel"])
+
+
+async def test_the_limits_pane_scrolls_from_the_keyboard_on_a_small_screen() -> None:
+    # Key 3 left the focus nowhere (the pane takes none): End and PageDown did nothing,
+    # and the PgBouncer settings below the fold of 80x24 could not be reached.
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "q Quit" in screen_text(app), "the first screen")
+        await pilot.press("3")
+        await until(pilot, lambda: "max_connections" in screen_text(app), "the limits pane")
+        assert "default_pool_size" not in screen_text(app)
+        await pilot.press("end")
+        await until(pilot, lambda: "default_pool_size" in screen_text(app), "scrolled")

@@ -6,6 +6,8 @@ the PostgreSQL and PgBouncer sections scroll, side by side when the pane is wide
 
 from __future__ import annotations
 
+from typing import Self
+
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.events import Resize
@@ -63,6 +65,15 @@ class LimitsPane(Vertical):
         self.query_one("#limits-summary", Static).update(summary_text(snapshot))
         self.query_one("#limits-pg", Static).update(postgres_section(snapshot))
         self.query_one("#limits-pooler", Static).update(pooler_section(snapshot))
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focusing the pane (key 3) focuses its scrolling sections: the pane itself
+        takes no focus, and the arrow and page keys went to no widget at all, so what
+        fell below an 80x24 screen could not be reached."""
+        if self.is_mounted:
+            self.query_one("#limits-body").focus(scroll_visible)
+            return self
+        return super().focus(scroll_visible)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= _WIDE, "-wide")
