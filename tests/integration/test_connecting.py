@@ -34,6 +34,7 @@ from pgtop.target import ConnSettings
 from support import (
     APP_USER,
     MONITOR,
+    PGBOUNCER_ADMIN,
     SHOP_DB,
     PgBouncerServer,
     PostgresServer,
@@ -320,6 +321,21 @@ async def test_pooled_port_is_refused_in_one_line(
     with psycopg.connect(bouncer.client_dsn(), autocommit=True) as conn:
         for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
             assert conn.execute(f"SHOW {setting}").fetchone() == ("0",)
+
+
+async def test_the_pooler_admin_console_is_refused_in_one_line(
+    primary_pg: PostgresServer, make_pgbouncer: object, home: Path
+) -> None:
+    # Database "pgbouncer" of the pooled port is PgBouncer's console: it printed
+    # "invalid command 'SELECT 1 / (pg_backend_pid() = ...)::int', use SHOW HELP;".
+    bouncer: PgBouncerServer = make_pgbouncer(primary_pg, pool_mode="transaction")  # type: ignore[operator]
+    args = ["-h", bouncer.host, "-p", str(bouncer.port), "-U", PGBOUNCER_ADMIN.name]
+    env = clean_env(home, PGPASSWORD=PGBOUNCER_ADMIN.password)
+    once = await asyncio.to_thread(run_pgtop, [*args, "-d", "pgbouncer", *once_json()], env)
+    assert assert_one_line_error(once, 1) == (
+        f"pgtop: {bouncer.host}:{bouncer.port} is PgBouncer, not PostgreSQL: point pgtop at "
+        "PostgreSQL and pass this address with --pooler"
+    )
 
 
 async def test_pooled_port_is_refused_on_every_reconnect(

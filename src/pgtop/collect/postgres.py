@@ -488,6 +488,8 @@ async def _refuse_pooler(conn: asyncpg.Connection, where: str) -> None:
         await conn.execute(f"SELECT 1 / (pg_backend_pid() = {int(announced)})::int")
     except asyncpg.DivisionByZeroError:
         raise pooler_not_postgres(where) from None
+    except asyncpg.ProtocolViolationError:  # its admin console: "invalid command", SHOW only
+        raise pooler_not_postgres(where) from None
 
 
 def _session_from_row(r: Any) -> Session:
