@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from itertools import repeat
+from operator import attrgetter, ne
 
 from pgtop.model.changes import changes
 from pgtop.model.findings.index import SessionIndex
-from pgtop.model.records import CLIENT_BACKEND, Session, Snapshot
+from pgtop.model.records import Session, Snapshot
+from pgtop.model.tally import client_sessions
+
+_PID = attrgetter("pid")
+_BACKEND_START = attrgetter("backend_start")
+_ABSENT = object()  # no client session with that pid at the last poll
 
 KEEP_S = 900.0  # fifteen minutes: enough for "growth over the last minutes" and a baseline
 
@@ -27,7 +34,8 @@ class FindingHistory:
     def _reset(self) -> None:
         # (server time, client connections in use, backends not seen at the poll before)
         self.polls: deque[tuple[datetime, int, int]] = deque()
-        self._seen: set[tuple[int, datetime | None]] = set()
+        # The listed client backends: pid -> backend_start (a pid names one at a time).
+        self._seen: dict[int, datetime | None] = {}
         self._last: Snapshot | None = None
         # The last snapshot's sessions by id(): a session object seen then is no new backend.
         self._objs: dict[int, Session] = {}
@@ -42,12 +50,22 @@ class FindingHistory:
         # are new objects (or gone) are looked at in Python; finding those runs in C.
         change = changes(self._objs, snap.sessions)  # worked out once per poll
         objs = change.objs
-        gone = [self._objs[i] for i in change.gone]
-        came = [objs[i] for i in change.came]
-        added = {(s.pid, s.backend_start) for s in came if s.backend_type == CLIENT_BACKEND}
-        new = len(added - self._seen) if self._last is not None else 0
-        self._seen -= {(s.pid, s.backend_start) for s in gone if s.backend_type == CLIENT_BACKEND}
-        self._seen |= added
+        seen = self._seen
+        # Under churn a poll brings a few hundred new objects, nearly all the same backend
+        # in a changed row: matched by pid and backend_start in C, not as hashed tuples.
+        came = client_sessions([objs[i] for i in change.came])
+        came_pids = list(map(_PID, came))
+        came_starts = list(map(_BACKEND_START, came))
+        if self._last is not None:
+            new = sum(map(ne, map(seen.get, came_pids, repeat(_ABSENT)), came_starts))
+        else:
+            new = 0
+        seen.update(zip(came_pids, came_starts, strict=True))
+        # A backend gone is forgotten unless its pid is listed again (the same backend in a
+        # changed row, or a new one that took the pid: `update` already holds that one).
+        old = self._objs
+        for pid in {old[i].pid for i in change.gone}.difference(came_pids):
+            seen.pop(pid, None)
         self._objs = objs
         self.polls.append((now, snap.limits.client_connections, new))
         while self.polls and (now - self.polls[0][0]).total_seconds() > KEEP_S:
