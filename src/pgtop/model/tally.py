@@ -28,10 +28,7 @@ from pgtop.model.records import (
 )
 
 _TYPE = attrgetter("backend_type")
-_DATABASE = attrgetter("database")
-_STATE = attrgetter("state")
-_WAIT_TYPE = attrgetter("wait_event_type")
-_USER = attrgetter("user")
+_COUNTED = attrgetter("database", "state", "wait_event_type", "user")
 _XACT_START = attrgetter("xact_start")
 
 
@@ -78,21 +75,22 @@ class SessionTally:
         self._count(removed, -1)
 
     def _count(self, sessions: Iterable[Session], sign: int) -> None:
-        # Under churn a poll changes a few hundred sessions: each is counted in C (the
-        # Counters over maps), and only the few distinct keys are then looked at in Python.
+        # Under churn a poll changes a few hundred sessions: they are counted in C by what
+        # the counts need of them (a Counter over attrgetter tuples: one pass, not one per
+        # count), and only the few distinct keys are then looked at in Python.
         clients = client_sessions(sessions)
         if not clients:
             return
-        dbs = list(map(_DATABASE, clients))
-        for (db, state), n in Counter(zip(dbs, map(_STATE, clients), strict=True)).items():
-            self._states[db or "", state] += sign * n
-        on_lock = map(eq, repeat("Lock"), map(_WAIT_TYPE, clients))
-        for db, n in Counter(compress(dbs, on_lock)).items():
-            self._waiting[db or ""] += sign * n
-        for user, n in Counter(map(_USER, clients)).items():
-            self.per_role[user or ""] += sign * n
-        for db, n in Counter(dbs).items():
-            self.per_database[db or ""] += sign * n
+        states, waiting = self._states, self._waiting
+        per_role, per_database = self.per_role, self.per_database
+        for (db, state, wait_type, user), n in Counter(map(_COUNTED, clients)).items():
+            db = db or ""
+            n *= sign
+            states[db, state] += n
+            if wait_type == "Lock":
+                waiting[db] += n
+            per_role[user or ""] += n
+            per_database[db] += n
         self.clients += sign * len(clients)
         starts = self._xact_starts
         for start, n in Counter(filter(None, map(_XACT_START, clients))).items():
