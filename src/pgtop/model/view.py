@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import compress
 from operator import not_
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from pgtop.model.changes import changes
 from pgtop.model.records import (
     ACTIVE,
+    CLIENT_BACKEND,
     IDLE,
     IDLE_IN_TRANSACTION,
     IDLE_IN_TRANSACTION_ABORTED,
@@ -67,12 +68,21 @@ SORT_NAMES = {"backend_age": "connection age", "xact_age": "xact age", "age": "a
 DEFAULT_ORDER = "default (state, age)"
 
 
-def _default_key(s: Session) -> tuple[int, float, float, int]:
-    """Client sessions first, by state rank, then longest transaction / activity first."""
+# Sorts after every time: a session without that start goes last. Timestamps are aware
+# (asyncpg's, and recordings refuse naive ones: codec.sane_time), so they compare with it.
+_NO_START = datetime.max.replace(tzinfo=UTC)
+
+
+def _default_key(s: Session) -> tuple[int, datetime, datetime, int]:
+    """Client sessions first, by state rank, then longest transaction / activity first.
+
+    Datetimes compared as they are: under churn this runs for every changed session of
+    every poll, and `.timestamp()` on an aware datetime was half its cost."""
+    state = s.state
     return (
-        (0 if s.is_client else 1) * 10 + _STATE_RANK.get(s.state or "", 6),
-        _ts(s.xact_start),
-        _ts(activity_age_start(s)),
+        (0 if s.backend_type == CLIENT_BACKEND else 10) + _STATE_RANK.get(state or "", 6),
+        s.xact_start or _NO_START,
+        (s.query_start if state == ACTIVE else s.state_change) or _NO_START,
         s.pid,
     )
 
