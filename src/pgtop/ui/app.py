@@ -27,6 +27,7 @@ from textual.screen import Screen
 from pgtop.model.records import Snapshot
 from pgtop.monitor.feed import Update
 from pgtop.target import Target
+from pgtop.ui import strip_cycles
 from pgtop.ui.key_listing import bound_actions, help_place, key_commands
 from pgtop.ui.key_order import add_bindings
 from pgtop.ui.messages import FeedUpdated
@@ -136,6 +137,7 @@ class PgTopApp(App[None]):
         and its first poll, begun while the UI was still importing (cli.py). `members`:
         several servers (name, target) watched as a fleet; `target` is then unused."""
         super().__init__()
+        strip_cycles.install()  # a painted line is freed without the cyclic collector
         self.recorder = recorder
         self.exit_message: str | None = None
         self.fleet: Fleet | None = None
