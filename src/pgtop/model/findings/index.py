@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from functools import lru_cache
 
 from pgtop.model.changes import changes
 from pgtop.model.findings.base import IDLE_IN_XACT_STATES
@@ -211,7 +212,14 @@ class SessionIndex:
 def _xid_numbers(s: Session) -> tuple[int, ...]:
     """The session's xmin and xid (text, as the server sends them) as numbers modulo
     2**32, the space in which their age is counted; what is not a number is left out."""
-    return tuple(int(x) % XID_SPACE for x in (s.backend_xmin, s.backend_xid) if x and x.isdigit())
+    return _xid_pair(s.backend_xmin, s.backend_xid)
+
+
+# Under churn a few hundred changed sessions a poll hold an xmin, most of them the same
+# few: parsed once per distinct pair (a C cache), not once per session.
+@lru_cache(maxsize=4096)
+def _xid_pair(xmin: str | None, xid: str | None) -> tuple[int, ...]:
+    return tuple(int(x) % XID_SPACE for x in (xmin, xid) if x and x.isdigit())
 
 
 def _leak_candidate(s: Session) -> bool:
