@@ -9,7 +9,6 @@ and port are read from the client's own socket.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from support import (
     PostgresServer,
     SessionFactory,
 )
+from support.records import replace
 
 HOLDERS, WAITERS = 2, 2  # pool_size 2: two clients get a server, two queue for one
 
@@ -139,7 +139,7 @@ async def _joined_snapshot(primary_pg: PostgresServer, pgbouncer: PgBouncerServe
     finally:
         await pg.close()
         await bouncer.close()
-    return link_sessions(dataclasses.replace(snap, pooler=pooler))
+    return link_sessions(replace(snap, pooler=pooler))
 
 
 async def test_backend_shows_the_client_that_holds_it(

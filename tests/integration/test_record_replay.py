@@ -19,7 +19,6 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from pgtop.ui.app import PgTopApp
 from pgtop.ui.key_listing import bound_actions
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.widgets.header import StatusHeader
+from support.records import replace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))
 from live import shown, target_for, until

@@ -4,7 +4,6 @@ never in read-only mode, and a refusal by the server is reported, not swallowed.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import time
@@ -37,6 +36,7 @@ from pgtop.ui.screens.profiles import ProfilePicker
 from pgtop.ui.widgets.sessions_table import SessionsTable
 from support import MONITOR, PostgresServer, SessionFactory
 from support.pid_reuse import can_force_pids, connect_with_pid, wait_gone
+from support.records import replace
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def static_text(widget: Static) -> str:
 
 def backend_session(pid: int, like: Session) -> Session:
     """A Session record for a backend the collector hides (pgtop's own)."""
-    return dataclasses.replace(like, pid=pid)
+    return replace(like, pid=pid)
 
 
 async def test_no_signal_through_a_reused_pid(
@@ -86,7 +86,7 @@ async def test_no_signal_through_a_reused_pid(
     shown = await session_of(collector, pid)
     assert shown.backend_start is not None
     # The screen's record says the backend started a second earlier: another session now.
-    stale = dataclasses.replace(shown, backend_start=shown.backend_start - timedelta(seconds=1))
+    stale = replace(shown, backend_start=shown.backend_start - timedelta(seconds=1))
     runner = ActionRunner(conn_settings(rel_pg))
     try:
         for kind in ("cancel", "terminate"):
@@ -122,10 +122,7 @@ async def test_pgtop_never_signals_its_own_backends(
                 list(own),
             )
         }
-        targets = [
-            dataclasses.replace(like, pid=p, backend_start=starts[p])
-            for p in (poller_pid, runner_pid)
-        ]
+        targets = [replace(like, pid=p, backend_start=starts[p]) for p in (poller_pid, runner_pid)]
         for kind in ("cancel", "terminate"):
             # As the app calls it: own pids protected.
             results = await runner.signal(kind, targets, protected=own)  # type: ignore[arg-type]

@@ -3,8 +3,6 @@ on screen however many sessions are marked (fixed data: nothing is sent)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from sample import sample_snapshot
 from textual.widgets import Button
 
@@ -13,16 +11,16 @@ from pgtop.target import ConnSettings, Target
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.widgets.sessions_table import SessionsTable
+from support.records import replace
 
 
 def many_sessions(n: int) -> Snapshot:
     snap = sample_snapshot()
     like = next(s for s in snap.sessions if s.is_client)
     sessions = tuple(
-        dataclasses.replace(like, pid=5000 + i, application=f"worker-{i}", blocked_by=())
-        for i in range(n)
+        replace(like, pid=5000 + i, application=f"worker-{i}", blocked_by=()) for i in range(n)
     )
-    return dataclasses.replace(snap, sessions=sessions)
+    return replace(snap, sessions=sessions)
 
 
 async def test_thirty_marked_sessions_are_listed_and_the_buttons_stay_visible() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from pgtop.model.records import Snapshot
 from pgtop.ui.app import PgTopApp
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.sessions_table import SessionsTable
+from support.records import replace
 
 
 def header_lines(app: PgTopApp) -> list[str]:

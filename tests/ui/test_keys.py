@@ -4,7 +4,6 @@ terminate, with the server (pg_stat_activity) and the audit log as the judges.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from pgtop.ui.screens.inspect import InspectScreen
 from pgtop.ui.widgets.databases_pane import DatabasesPane
 from pgtop.ui.widgets.sessions_table import SessionsTable
 from support import MONITOR, SHOP_DB, PostgresServer, SessionFactory
+from support.records import replace
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ async def test_guarded_terminate_skips_a_session_whose_start_differs(
         session = next(s for s in snap.sessions if s.pid == pid)
         assert session.backend_start is not None
         earlier = session.backend_start - timedelta(seconds=5)
-        stale = dataclasses.replace(session, backend_start=earlier)
+        stale = replace(session, backend_start=earlier)
         (result,) = await runner.signal("terminate", [stale])
         assert result.outcome == "gone" and result.pid == pid
         assert await alive(admin, pid) == {pid}

@@ -6,7 +6,6 @@ The app is fed a hand-built snapshot instead of polling, so the pictures are sta
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from sample import NOW, fixed_app, sample_snapshot
 
 from pgtop.model.records import IDLE_IN_TRANSACTION, Session, Snapshot
+from support.records import replace
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
@@ -66,7 +66,7 @@ def lock_tree_snapshot() -> Snapshot:
 
     def at(pid: int, minutes: float, *blocked_by: int, query: str) -> Session:
         start = NOW - timedelta(minutes=minutes)
-        return dataclasses.replace(
+        return replace(
             template,
             pid=pid,
             blocked_by=blocked_by,
@@ -76,7 +76,7 @@ def lock_tree_snapshot() -> Snapshot:
             query=query,
         )
 
-    root = dataclasses.replace(
+    root = replace(
         at(301, 10, query="UPDATE accounts SET balance = balance - 10 WHERE id = 1"),
         state=IDLE_IN_TRANSACTION,
         wait_event_type="Client",
@@ -89,7 +89,7 @@ def lock_tree_snapshot() -> Snapshot:
         at(304, 7, 302, query="DELETE FROM accounts WHERE id = 2"),
         at(305, 1, 0, query="UPDATE invoices SET paid = true WHERE id = 7"),
     )
-    return dataclasses.replace(base, sessions=(*base.sessions, *chain))
+    return replace(base, sessions=(*base.sessions, *chain))
 
 
 @pytest.mark.parametrize("size", SIZES)

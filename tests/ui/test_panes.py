@@ -7,7 +7,6 @@ runs at 80x24 (the smallest supported terminal) and 160x48.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from pgtop.ui.widgets.databases_pane import DatabasesPane
 from pgtop.ui.widgets.limits_pane import LimitsPane
 from pgtop.ui.widgets.limits_text import EXHAUST, NO_POOLER
 from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
+from support.records import replace
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 # Set PGTOP_PANE_SCREENSHOTS=/tmp/panes to look at the panes by eye.

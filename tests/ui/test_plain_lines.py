@@ -5,8 +5,6 @@ soon as the table's CSS draws something around its rows."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from sample import NOW, sample_snapshot
 from textual.app import App, ComposeResult
 from textual.filter import Monochrome
@@ -15,6 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from pgtop.ui.widgets.sessions_table import SessionsTable
+from support.records import replace
 
 
 class TableApp(App[None]):
@@ -104,7 +103,7 @@ async def test_the_cursor_scrolls_into_view_past_the_last_visible_row() -> None:
     async with app.run_test(size=(100, 12)) as pilot:
         table = app.query_one(SessionsTable)
         like = sample_snapshot().sessions[0]
-        rows = [dataclasses.replace(like, pid=1000 + i) for i in range(60)]
+        rows = [replace(like, pid=1000 + i) for i in range(60)]
         table.set_rows(rows, NOW)
         table.focus()
         await pilot.pause()

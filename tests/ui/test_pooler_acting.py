@@ -4,7 +4,6 @@ PgBouncers in front of primary_pg, checked on the admin console and in the audit
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pgtop.ui.screens.pool_detail import PoolDetailScreen
 from pgtop.ui.widgets.header import StatusHeader
 from pgtop.ui.widgets.pooler_pane import PoolerPane, pool_key
 from support import APP_USER, SHOP_DB, PgBouncerServer, PostgresServer, find_pgbouncer
+from support.records import replace
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +190,7 @@ async def test_a_stats_user_sees_pgbouncers_refusal(
     state_dir: Path,
 ) -> None:
     b, _ = bouncer
-    target = dataclasses.replace(target_for(primary_pg), pooler=b.stats_dsn())
+    target = replace(target_for(primary_pg), pooler=b.stats_dsn())
     app = PgTopApp(target)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_shop_pool(pilot, app)
@@ -266,7 +266,7 @@ async def test_two_pgbouncer_processes_both_take_it(
     conns = [
         await asyncpg.connect(b.client_dsn(APP_USER.name), statement_cache_size=0) for b in bouncers
     ]
-    target = dataclasses.replace(
+    target = replace(
         target_for(primary_pg, pgbouncer=bouncers[0]), poolers=(bouncers[1].admin_dsn(),)
     )
     app = PgTopApp(target)
@@ -297,12 +297,12 @@ async def test_a_replay_has_no_pooler_keys(tmp_path: Path, state_dir: Path) -> N
 
     snap = sample_snapshot()
     assert snap.pooler is not None
-    paused = dataclasses.replace(snap.pooler.databases[0], paused=True)
-    pooler = dataclasses.replace(snap.pooler, databases=(paused, *snap.pooler.databases[1:]))
+    paused = replace(snap.pooler.databases[0], paused=True)
+    pooler = replace(snap.pooler, databases=(paused, *snap.pooler.databases[1:]))
     path = tmp_path / "r.pgtop"
     recorder = Recorder(path)
     for _ in range(2):
-        recorder.record(dataclasses.replace(snap, pooler=pooler))
+        recorder.record(replace(snap, pooler=pooler))
     recorder.close()
     app = PgTopApp(Target(read_only=True), replay=load_recording(path))
     async with app.run_test(size=(100, 30)) as pilot:

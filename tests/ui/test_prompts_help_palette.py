@@ -3,7 +3,6 @@ driven by real keys against a real server (or a recording, for replay)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.ui.screens.help import HelpScreen
 from pgtop.ui.screens.inspect import InspectScreen
 from support import MONITOR, PostgresServer, SessionFactory
+from support.records import replace
 
 
 @pytest.fixture(autouse=True)

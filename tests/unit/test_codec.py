@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from dataclasses import fields, replace
 from datetime import timedelta, timezone
 
 import pytest
@@ -20,6 +19,7 @@ from pgtop.model.codec import (
     from_compact,
     is_delta,
     layout,
+    record_fields,
     to_compact,
 )
 from pgtop.model.pooler_join import link_sessions
@@ -41,6 +41,7 @@ from pgtop.model.records import (
     Snapshot,
     StateCounts,
 )
+from support.records import replace
 
 
 def snapshot(sessions: list, *, at: float = 0.0, pooler: bool = True, **changes) -> Snapshot:  # type: ignore[no-untyped-def]
@@ -230,22 +231,22 @@ RECORDS = vars(records) | vars(pooler_records)  # PostgreSQL's records and PgBou
 def sample(cls: type) -> object:
     """An instance of a records dataclass with every field set to a non-default value."""
     kwargs = {}
-    for f in fields(cls):
-        kind = str(f.type).replace(" | None", "").strip()
+    for name, annotation in record_fields(cls).items():
+        kind = annotation.replace(" | None", "").strip()
         if kind == "datetime":
-            kwargs[f.name] = NOW
+            kwargs[name] = NOW
         elif kind in PLAIN:
-            kwargs[f.name] = PLAIN[kind]
+            kwargs[name] = PLAIN[kind]
         elif kind.startswith("dict"):
-            kwargs[f.name] = {"k": "v"}
+            kwargs[name] = {"k": "v"}
         elif kind.startswith("tuple[") and kind[6:-6] in RECORDS:
-            kwargs[f.name] = (sample(RECORDS[kind[6:-6]]),)
+            kwargs[name] = (sample(RECORDS[kind[6:-6]]),)
         elif kind.startswith("tuple["):
-            kwargs[f.name] = (PLAIN.get(kind[6:-6], "x"),)
+            kwargs[name] = (PLAIN.get(kind[6:-6], "x"),)
         elif kind in RECORDS:
-            kwargs[f.name] = sample(RECORDS[kind])
+            kwargs[name] = sample(RECORDS[kind])
         else:
-            raise AssertionError(f"{cls.__name__}.{f.name}: codec has no case for {kind!r}")
+            raise AssertionError(f"{cls.__name__}.{name}: codec has no case for {kind!r}")
     return cls(**kwargs)
 
 

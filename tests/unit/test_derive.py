@@ -1,10 +1,9 @@
-import dataclasses
-
 from builders import NOW, ago, session
 
 from pgtop.model.derive import compute_rates, count_states, counts_by, session_ages
 from pgtop.model.history import History
 from pgtop.model.records import DatabaseStat, Limits, ServerInfo, Snapshot, StateCounts
+from support.records import replace
 
 
 def test_counts_by_state_ignore_background_workers() -> None:
@@ -54,7 +53,7 @@ def test_rates_are_deltas_per_second_and_resets_give_none() -> None:
 def test_available_slots_subtract_reserved() -> None:
     lim = Limits(100, 3, 5, 0, (), (), ())
     assert lim.available_to_ordinary_roles == 92
-    assert dataclasses.replace(lim, reserved_connections=None).available_to_ordinary_roles == 97
+    assert replace(lim, reserved_connections=None).available_to_ordinary_roles == 97
 
 
 def test_sparkline_scales_to_top() -> None:

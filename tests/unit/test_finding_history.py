@@ -1,12 +1,12 @@
 """FindingHistory counts new backends from the sessions that are new objects only; it
 must count what a full comparison of (pid, backend_start) sets counts."""
 
-import dataclasses
 import random
 
 from builders import ago, session, snapshot
 
 from pgtop.model.findings.history import FindingHistory
+from support.records import replace
 
 
 def test_new_backends_counted_as_a_full_comparison_counts_them() -> None:
@@ -22,9 +22,9 @@ def test_new_backends_counted_as_a_full_comparison_counts_them() -> None:
             if roll < 0.05:
                 continue  # ended
             if roll < 0.25:  # changed: a new object, the same backend
-                s = dataclasses.replace(s, state=rng.choice(["idle", "active"]), query=str(poll))
+                s = replace(s, state=rng.choice(["idle", "active"]), query=str(poll))
             elif roll < 0.28:  # the pid went to a new backend
-                s = dataclasses.replace(s, backend_start=ago(-poll))
+                s = replace(s, backend_start=ago(-poll))
             out.append(s)
         for _ in range(rng.randint(0, 3)):
             next_pid += 1

@@ -4,7 +4,6 @@ pids or pool when its cause holds, and a healthy server yields nothing but infor
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from pgtop.model.records import ConnLimit, Session, Snapshot
 from pgtop.monitor.state import MonitorState
 from pgtop.once import render
 from pgtop.profiles import Profile, ProfileError, load_profiles, profile_to_target, save_profile
+from support.records import replace
 
 IIT = "idle in transaction"
 

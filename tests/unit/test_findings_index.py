@@ -1,7 +1,6 @@
 """The findings' session index is kept from poll to poll by session object; the findings
 it gives must be those of an index built afresh for each poll, whatever changed."""
 
-import dataclasses
 import random
 
 from builders import ago, session, snapshot
@@ -10,8 +9,7 @@ from pgtop.model.findings import DEFAULT_THRESHOLDS, FindingHistory, derive_find
 from pgtop.model.records import Session
 
 # Low enough that every kind the index serves fires on a few dozen sessions.
-LOW = dataclasses.replace(
-    DEFAULT_THRESHOLDS,
+LOW = DEFAULT_THRESHOLDS._replace(
     server_warning_pct=10,
     idle_in_transaction_s=20,
     lock_wait_s=0,

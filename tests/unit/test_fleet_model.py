@@ -3,7 +3,6 @@ the lines' order and filter, the back-off schedule and several pooler processes 
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from pgtop.model.pooler_sum import sum_poolers
 from pgtop.model.server_summary import ServerSummary
 from pgtop.monitor.fleet import BAD_PASSWORD, RECONNECTING, UNREACHABLE, retry_delay, status_of
 from pgtop.profiles import ProfileError, load_profiles, save_profile
+from support.records import replace
 
 FLEET_FILE = """\
 [profiles.db1]
@@ -137,7 +137,7 @@ def test_colours_rich_knows_are_kept_and_saving_keeps_the_fleet_keys(config: Pat
     config.write_text('[profiles.x]\nhost = "h"\ncolour = "#ff8800"\nenv = "dev"\n')
     loaded, warnings = load_profiles()
     assert warnings == [] and loaded["x"].colour == "#ff8800"
-    save_profile(dataclasses.replace(loaded["x"], conn={"host": "h2"}))  # as --save-profile
+    save_profile(replace(loaded["x"], conn={"host": "h2"}))  # as --save-profile
     again, _ = load_profiles()
     assert (again["x"].conn, again["x"].env, again["x"].colour) == ({"host": "h2"}, "dev",
                                                                      "#ff8800")  # fmt: skip

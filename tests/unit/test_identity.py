@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from builders import ago, session
 
 from pgtop.model.identity import same_session, split_marks
 from pgtop.model.locks import waiters_behind
+from support.records import replace
 
 
 def test_a_mark_whose_pid_went_to_a_new_backend_ends() -> None:

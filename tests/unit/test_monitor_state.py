@@ -1,7 +1,5 @@
 """One server's state, fed poll results by hand: what its screen would show."""
 
-import dataclasses
-
 import pytest
 from builders import NOW, ago, session, snapshot
 
@@ -94,7 +92,7 @@ def test_each_change_leaves_one_new_frozen_frame_with_the_header_status() -> Non
     assert state.frame.snapshot is first.snapshot  # the last data, shown stale
     state.set_refresh(3.0)
     assert state.frame.refresh == 3.0 and state.frame.last_good == first.last_good
-    with pytest.raises(dataclasses.FrozenInstanceError):  # a frame never changes once made
+    with pytest.raises(AttributeError):  # a frame never changes once made
         state.frame.status = "live"  # type: ignore[misc]
 
 

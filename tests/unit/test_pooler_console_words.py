@@ -3,8 +3,6 @@ one-line summary, and the state the commands leave on a database (pure)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from builders import pool, pooler
 
@@ -20,6 +18,7 @@ from pgtop.collect.pooler_commands import (
 from pgtop.model.pooler_state import database_reach, database_states
 from pgtop.model.pooler_sum import sum_poolers
 from pgtop.ui.widgets.header_parts import pooler_states_part
+from support.records import replace
 
 
 def test_names_are_one_double_quoted_word_with_quotes_doubled() -> None:
@@ -75,10 +74,10 @@ def test_paused_and_disabled_databases_and_the_header_part() -> None:
     assert database_states(snap) == {}
     assert pooler_states_part({}, group=3) is None
     dbs = (
-        dataclasses.replace(snap.databases[0], paused=True),
-        dataclasses.replace(snap.databases[1], paused=True, disabled=True),
+        replace(snap.databases[0], paused=True),
+        replace(snap.databases[1], paused=True, disabled=True),
     )
-    held = dataclasses.replace(snap, databases=dbs)
+    held = replace(snap, databases=dbs)
     assert database_states(held) == {"shop": "PAUSED", "app": "PAUSED DISABLED"}
     part = pooler_states_part(database_states(held), group=3)
     assert part is not None and part.keep == 0  # never dropped from the header
@@ -89,8 +88,6 @@ def test_paused_and_disabled_databases_and_the_header_part() -> None:
 
 def test_a_pause_on_any_one_process_shows_on_the_sum() -> None:
     one = pooler((pool("shop"),))
-    paused = dataclasses.replace(
-        one, databases=(dataclasses.replace(one.databases[0], paused=True),)
-    )
+    paused = replace(one, databases=(replace(one.databases[0], paused=True),))
     assert database_states(sum_poolers([one, paused])) == {"shop": "PAUSED"}
     assert database_states(sum_poolers([one, one])) == {}

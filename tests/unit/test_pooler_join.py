@@ -3,7 +3,6 @@ hand-built records and row dicts shaped like PgBouncer 1.17, 1.18 and 1.24 send 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from pgtop.model.pooler_join import (
 from pgtop.model.pooler_records import Pool, PoolerClient, PoolerServer, PoolerSnapshot
 from pgtop.model.records import Limits, ServerInfo, Snapshot
 from pgtop.ui.widgets.session_columns import client_text
+from support.records import replace
 
 BOUNCER = "10.0.0.9"  # PgBouncer's address as PostgreSQL sees it
 

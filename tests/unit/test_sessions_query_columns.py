@@ -1,7 +1,6 @@
 """collect/postgres.py builds a Session from a sessions.sql row by position: the query
 must select its columns in Session's field order (then live_pids, running_hash)."""
 
-import dataclasses
 import re
 
 from pgtop.collect.postgres import load_query
@@ -32,5 +31,5 @@ def _selected_columns(sql: str) -> list[str]:
 
 
 def test_sessions_query_selects_session_fields_in_order() -> None:
-    fields = [f.name for f in dataclasses.fields(Session) if f.name != "pooler"]
+    fields = [name for name in Session._fields if name != "pooler"]
     assert _selected_columns(load_query("sessions")) == [*fields, "live_pids", "running_hash"]

@@ -4,13 +4,13 @@ the limits pane show them."""
 
 import random
 from collections import Counter
-from dataclasses import replace
 
 from builders import ago, session
 
 from pgtop.model.derive import SummaryFollower, count_states, counts_by
 from pgtop.model.records import Session
 from pgtop.model.tally import SessionTally
+from support.records import replace
 
 STATES = ["active", "idle", "idle in transaction", "idle in transaction (aborted)", None]
 

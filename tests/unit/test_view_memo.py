@@ -2,7 +2,6 @@
 state counts kept per session object, must give what a full recompute gives, in the
 same order, whatever changed between polls."""
 
-import dataclasses
 import random
 
 from builders import ago, session
@@ -11,6 +10,7 @@ from pgtop.model.derive import count_states
 from pgtop.model.filter import parse_filter
 from pgtop.model.records import Session
 from pgtop.model.view import SORT_KEYS, SessionView, ViewMemo, visible_sessions
+from support.records import replace
 
 STATES = ["idle", "active", "idle in transaction", "idle in transaction (aborted)", None]
 APPS = ["web", "batch", "", "psql"]
@@ -42,7 +42,7 @@ def _poll(rng: random.Random, sessions: list[Session], next_pid: list[int]) -> l
         if roll < 0.05:
             continue  # ended
         if roll < 0.25:
-            s = dataclasses.replace(_random_session(rng, s.pid), backend_start=s.backend_start)
+            s = replace(_random_session(rng, s.pid), backend_start=s.backend_start)
         out.append(s)
     for _ in range(rng.randint(0, 4)):
         next_pid[0] += 1

@@ -22,10 +22,10 @@ downstream (findings, view) treat a new object as a changed session.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, count, repeat
 from operator import attrgetter, eq
+from typing import NamedTuple
 
 from pgtop.model.records import Session, replace_session
 
@@ -36,16 +36,14 @@ WaitKey = tuple[datetime | None, datetime | None, str | None]
 Fingerprint = tuple[datetime | None, datetime | None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
+class _Known(NamedTuple):
     wait: WaitKey
     blockers: tuple[int, ...]
     fingerprints: tuple[Fingerprint, ...]
     asked_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Reusable:
+class Reusable(NamedTuple):
     """Waits whose blockers pgtop knows, as parallel lists for sessions.sql."""
 
     pids: list[int]

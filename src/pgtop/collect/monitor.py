@@ -9,7 +9,6 @@ snapshot (`pooler_error`) and never hides the PostgreSQL data.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import TYPE_CHECKING
 
 from pgtop.collect.errors import CollectError
@@ -128,7 +127,7 @@ class Monitor:
             raise pooler_result
         else:
             pooler = pooler_result
-        return dataclasses.replace(pg_result, pooler=pooler, pooler_error=error)
+        return pg_result._replace(pooler=pooler, pooler_error=error)
 
     async def close(self) -> None:
         await self.postgres.close()

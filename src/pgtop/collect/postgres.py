@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from datetime import datetime, timedelta
@@ -282,7 +281,7 @@ class PostgresCollector:
                 Lock(r["locktype"], r["mode"], r["granted"], r["relation"], r["detail"] or "")
                 for r in lock_rows
             )
-            snapshot = dataclasses.replace(snapshot, inspected_pid=pid, inspected_locks=locks)
+            snapshot = snapshot._replace(inspected_pid=pid, inspected_locks=locks)
         return snapshot
 
     async def _fill_blockers(

@@ -57,8 +57,21 @@ _SKIP: dict[type, frozenset[str]] = {
 _RECORDS = {
     name: obj
     for name, obj in (vars(records) | vars(pooler_records)).items()
-    if isinstance(obj, type) and dataclasses.is_dataclass(obj) and not name.startswith("_")
+    if isinstance(obj, type)
+    and (dataclasses.is_dataclass(obj) or (issubclass(obj, tuple) and hasattr(obj, "_fields")))
+    and not name.startswith("_")
 }
+
+
+def record_fields(cls: type) -> dict[str, str]:
+    """field -> its annotation's text, in declaration order. records.py's are NamedTuples
+    (typing keeps a postponed annotation as a ForwardRef), pooler_records' dataclasses."""
+    if dataclasses.is_dataclass(cls):
+        return {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    hints = cls.__annotations__
+    return {name: getattr(hints[name], "__forward_arg__", str(hints[name])) for name in cls._fields}  # type: ignore[attr-defined]
+
+
 _OF = re.compile(r"^tuple\[(\w+), \.\.\.\]$")
 
 
@@ -88,14 +101,15 @@ def _kind(annotation: object) -> str:
 def _spec(cls: type) -> tuple[tuple[str, str], ...]:
     """(field, kind) in declaration order: the positions of a record's compact list."""
     skip = _SKIP.get(cls, frozenset())
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    return tuple((name, _kind(hint)) for name, hint in hints.items() if name not in skip)
+    return tuple(
+        (name, _kind(hint)) for name, hint in record_fields(cls).items() if name not in skip
+    )
 
 
 @functools.cache
 def _all_kinds(cls: type) -> dict[str, str]:
     """field -> kind for every field, skipped ones too: an older writer may have them."""
-    return {f.name: _kind(f.type) for f in dataclasses.fields(cls)}
+    return {name: _kind(hint) for name, hint in record_fields(cls).items()}
 
 
 # The Python types a decoded field may hold, from its annotation's base name.
@@ -122,8 +136,7 @@ def _types_of(text: str) -> tuple[type, ...]:
 def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ...]]]:
     """field -> (types the value may have, whether None is allowed, types of its items)."""
     out = {}
-    for f in dataclasses.fields(cls):
-        text = str(f.type)
+    for name, text in record_fields(cls).items():
         optional = text.endswith(" | None")
         text = text.removesuffix(" | None")
         args = text[text.index("[") + 1 : -1].split(",") if "[" in text else []
@@ -133,7 +146,7 @@ def _checks(cls: type) -> dict[str, tuple[tuple[type, ...], bool, tuple[type, ..
             items = _types_of(args[1].strip())
         else:
             items = ()
-        out[f.name] = (_types_of(text), optional, items)
+        out[name] = (_types_of(text), optional, items)
     return out
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, repeat
 from operator import attrgetter, eq
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pgtop.model.changes import changes
 from pgtop.model.records import ConnLimit, ServerInfo, Session, Snapshot, StateCounts
@@ -24,8 +23,7 @@ _WAIT_EVENT_TYPE = attrgetter("wait_event_type")
 _XACT_START = attrgetter("xact_start")
 
 
-@dataclass(frozen=True, slots=True)
-class ClientSummary:
+class ClientSummary(NamedTuple):
     """What the header says of a listing's client sessions."""
 
     counts: StateCounts
@@ -140,8 +138,7 @@ def uptime(server: ServerInfo) -> float | None:
     return seconds_between(server.start_time, server.snapshot_time)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionAges:
+class SessionAges(NamedTuple):
     backend: float | None
     xact: float | None
     query: float | None
@@ -157,8 +154,7 @@ def session_ages(s: Session, now: datetime) -> SessionAges:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Rates:
+class Rates(NamedTuple):
     """Per-second rates between two snapshots; None where a counter went backwards."""
 
     interval: float

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pgtop.model.derive import seconds_between
 from pgtop.model.records import Session
@@ -118,8 +118,7 @@ def _text_term(word: str) -> Predicate:
     )
 
 
-@dataclass(frozen=True)
-class SessionFilter:
+class SessionFilter(NamedTuple):
     text: str
     terms: tuple[tuple[bool, Predicate], ...]  # (negated, predicate)
     # A duration term's verdict changes with the time; the others only with the session.

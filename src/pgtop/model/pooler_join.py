@@ -13,9 +13,8 @@ left alone. Everything is dict lookups, computed once per snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pgtop.model.derive import known_summary, remember_summary
 from pgtop.model.records import Session, Snapshot, replace_session
@@ -120,7 +119,7 @@ def link_sessions(snap: Snapshot, memo: LinkMemo | None = None) -> Snapshot:
     summary = known_summary(snap.sessions)
     if summary is not None:  # a link changes no state: the summary holds
         remember_summary(linked, summary)
-    return replace(snap, sessions=linked)
+    return snap._replace(sessions=linked)
 
 
 # -- what the UI and the JSON show -----------------------------------------------------------
@@ -152,8 +151,7 @@ def client_state(c: PoolerClient) -> str:
     return c.state
 
 
-@dataclass(frozen=True, slots=True)
-class PoolMembers:
+class PoolMembers(NamedTuple):
     """One pool's clients and server connections, with the backend pid each client holds."""
 
     clients: tuple[PoolerClient, ...]  # waiting first (longest wait first), then active, idle

@@ -10,15 +10,13 @@ Pure functions, no state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pgtop.model.pooler_records import PoolerSnapshot
 
 
-@dataclass(frozen=True, slots=True)
-class DatabaseReach:
+class DatabaseReach(NamedTuple):
     """How many of a database's connections a command on it touches (all its pools)."""
 
     clients: int

@@ -7,13 +7,11 @@ command line) starts without importing the findings' machinery (start-up time).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
+class Thresholds(NamedTuple):
     """When a finding is raised. Seconds (`_s`), counts, percentages, transactions."""
 
     # pooler queue: a client waiting this long; critical past queue_critical_s, or when
@@ -49,22 +47,21 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
-THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
+THRESHOLD_NAMES = Thresholds._fields
 
 
 def thresholds_from(values: Mapping[str, object]) -> Thresholds:
     """Thresholds with `values` over the defaults; ValueError (one line) for a bad key or
     value. Counts take integers; the rest any non-negative number."""
     changes: dict[str, float | int] = {}
-    types = {f.name: f.type for f in dataclasses.fields(Thresholds)}
     for key, value in values.items():
-        if key not in types:
+        if key not in Thresholds._field_defaults:
             raise ValueError(f"unknown findings threshold {key!r}")
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError(f"findings threshold {key!r} must be a non-negative number")
-        if types[key] == "int":
+        if isinstance(Thresholds._field_defaults[key], int):  # a count
             if value != int(value):
                 raise ValueError(f"findings threshold {key!r} must be a whole number")
             value = int(value)
         changes[key] = value
-    return dataclasses.replace(DEFAULT_THRESHOLDS, **changes)
+    return DEFAULT_THRESHOLDS._replace(**changes)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import compress
 from operator import not_
-from typing import Any
+from typing import Any, NamedTuple
 
 from pgtop.model.changes import changes
 from pgtop.model.records import (
@@ -87,8 +86,7 @@ def _default_key(s: Session) -> tuple[int, datetime, datetime, int]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SessionView:
+class SessionView(NamedTuple):
     sort: str | None = None  # None: the default order above
     reverse: bool = False
     hide_idle: bool = False
@@ -99,8 +97,8 @@ class SessionView:
     def with_sort(self, column: str | None) -> SessionView:
         """Sorted by `column` (None: the default order); the same column again reverses."""
         if column == self.sort:
-            return replace(self, reverse=not self.reverse)
-        return replace(self, sort=column, reverse=False)
+            return self._replace(reverse=not self.reverse)
+        return self._replace(sort=column, reverse=False)
 
 
 def sort_name(column: str | None) -> str:

@@ -10,8 +10,7 @@ offers (`controls`, `has_server`).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pgtop.collect.errors import CollectError
 from pgtop.collect.postgres import PostgresCollector
@@ -27,8 +26,7 @@ POSTGRES_GROUP, POOLER_GROUP, REPLAY_GROUP = "poll-postgres", "poll-pooler", "re
 FEED_GROUPS = (POSTGRES_GROUP, POOLER_GROUP, REPLAY_GROUP)
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
+class Update(NamedTuple):
     """What a feed just changed in its state (the state holds the data itself)."""
 
     source: Literal["postgres", "pooler", "status"]

@@ -6,9 +6,8 @@ screen publishes it once to whatever draws it (the header, via a Textual signal)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pgtop.model.derive import Rates
 from pgtop.model.records import Snapshot
@@ -17,8 +16,7 @@ if TYPE_CHECKING:  # imported at the first derivation (MonitorState.hold_finding
     from pgtop.model.findings import Finding
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     snapshot: Snapshot | None = None  # PostgreSQL's, with the pooler's data joined
     rates: Rates | None = None
     status: str = "connecting"  # live, paused, reconnecting, or a replay position

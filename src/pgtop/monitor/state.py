@@ -10,7 +10,6 @@ or a headless recorder) reads the same figures.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -197,9 +196,7 @@ class MonitorState:
         snap = self.pg_snapshot
         prepared = self._prepared
         if self.separate_pooler:
-            snap = dataclasses.replace(
-                snap, pooler=self.pooler_snapshot, pooler_error=self.pooler_error
-            )
+            snap = snap._replace(pooler=self.pooler_snapshot, pooler_error=self.pooler_error)
         elif prepared is not None and prepared[0] is snap:
             self._linked = (inputs, prepared[1])
             return prepared[1]
@@ -227,6 +224,4 @@ class MonitorState:
         if self.rates is None or not self.separate_pooler:  # else compute_rates has them
             return self.rates
         pt, pq, pw = self.pooler_rates
-        return dataclasses.replace(
-            self.rates, pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw
-        )
+        return self.rates._replace(pooler_transactions=pt, pooler_queries=pq, pooler_avg_wait_ms=pw)

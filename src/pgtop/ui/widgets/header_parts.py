@@ -8,15 +8,14 @@ error) are cut, and only once nothing else can go.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.text import Text
 
 GROUP_GAP = "  "
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     text: Text
     keep: int = 0  # 0: always shown; a higher number is dropped sooner
     group: int = 0  # neighbours in one group are joined by `joiner`, groups by two spaces

@@ -12,9 +12,8 @@ per row instead of the whole row (sessions_table.py, _changed_extent).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -158,8 +157,7 @@ def _rate(value: float | None) -> str:
     return "" if value is None else "0" if value < 1 else size(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     key: str  # also the sort key name in model.view.SORT_KEYS
     label: str
     width: int  # 0 for the query column, which takes the rest
@@ -234,7 +232,7 @@ def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
         col = chosen.get(key)
         grow = col.wide - col.width if col else 0
         if col and used - query_min + grow + max(QUERY_MIN, width // share) <= width:
-            chosen[key] = replace(col, width=col.wide)
+            chosen[key] = col._replace(width=col.wide)
             used += grow
     return tuple(chosen.get(c.key, c) for c in COLUMNS if c.key in chosen or c.key == "query")
 

@@ -12,7 +12,6 @@ SignalSessions message (ui/acting.py runs them); inspecting calls back into the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from textual import events
 from textual.actions import SkipAction
@@ -194,7 +193,7 @@ class SessionsPane(Vertical):
         if toggle:
             self.view = self.view.with_sort(column)
         else:
-            self.view = replace(self.view, sort=column, reverse=False)
+            self.view = self.view._replace(sort=column, reverse=False)
         self.notify(f"sorted by {sort_name(self.view.sort)}", timeout=1.5)
         self.redraw()
 
@@ -209,11 +208,11 @@ class SessionsPane(Vertical):
         self._sort_by(column or None, toggle=bool(column))
 
     def action_sort_reverse(self) -> None:
-        self.view = replace(self.view, reverse=not self.view.reverse)
+        self.view = self.view._replace(reverse=not self.view.reverse)
         self.redraw()
 
     def action_toggle_idle(self) -> None:
-        self.view = replace(self.view, hide_idle=not self.view.hide_idle)
+        self.view = self.view._replace(hide_idle=not self.view.hide_idle)
         self.notify(
             "idle sessions hidden" if self.view.hide_idle else "idle sessions shown", timeout=1.5
         )
@@ -221,12 +220,12 @@ class SessionsPane(Vertical):
 
     def action_toggle_waiting(self) -> None:
         flag = not self.view.only_waiting_or_blocking
-        self.view = replace(self.view, only_waiting_or_blocking=flag)
+        self.view = self.view._replace(only_waiting_or_blocking=flag)
         self.notify("only sessions that wait or block" if flag else "all sessions", timeout=1.5)
         self.redraw()
 
     def action_toggle_system(self) -> None:
-        self.view = replace(self.view, show_system=not self.view.show_system)
+        self.view = self.view._replace(show_system=not self.view.show_system)
         self.notify(
             "background processes shown"
             if self.view.show_system
@@ -330,7 +329,7 @@ class SessionsPane(Vertical):
         listed = {s.pid for s in self.snapshot.sessions} if self.snapshot else set()
         shown = {s.pid for s in self.table.rows}
         if any(p not in shown for p in pids if p in listed):
-            self.view = replace(self.view, hide_idle=False, only_waiting_or_blocking=False)
+            self.view = self.view._replace(hide_idle=False, only_waiting_or_blocking=False)
             self.redraw()
         for pid in pids:
             if self.table.move_cursor_to_pid(pid):
