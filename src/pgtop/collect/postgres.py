@@ -25,7 +25,6 @@ from pgtop.model.records import (
     Setting,
     Snapshot,
     StateCounts,
-    new_session,
 )
 from pgtop.model.tally import SessionTally
 from pgtop.target import ConnSettings
@@ -493,12 +492,11 @@ async def _refuse_pooler(conn: asyncpg.Connection, where: str) -> None:
 
 def _session_from_row(r: Any) -> Session:
     # By position, not by name: sessions.sql selects the columns in Session's field order
-    # (then live_pids), and under churn this runs for every changed row of every poll
-    # (new_session: without the frozen __init__'s cost).
+    # (then live_pids), and under churn this runs for every changed row of every poll.
     (pid, backend_start, datname, usename, application, client_addr, client_port,
      backend_type, state, wait_event_type, wait_event, xact_start, query_start,
      state_change, query, query_id, backend_xid, backend_xmin, blocked, _, _) = r  # fmt: skip
-    return new_session(
+    return Session(
         pid,
         backend_start,
         datname,
