@@ -7,6 +7,7 @@ the keys on another member's screen."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -337,3 +338,25 @@ async def test_screens_built_ahead_and_never_shown_are_few(
         shop = await open_line(pilot, "shop")  # built again, on the key
         assert app.fleet is not None and app.fleet.focused is not None
         assert app.fleet.focused.name == "shop" and app.screen is shop
+
+
+async def test_a_line_built_ahead_twice_at_once_is_built_and_dropped_once(
+    primary_pg: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a slow machine the cursor can come back to a line while its screen is still
+    being built ahead, and a second build-ahead starts: the screen is built once, and
+    dropping the oldest later does not fail on a mode already gone (a crash in CI)."""
+    monkeypatch.setattr(app_module, "UNVISITED_MAX", 1)
+    app = PgTopApp(Target(), members=members(primary_pg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app), "every line's status", timeout=2 * REFRESH + 3)
+
+        async def build(name: str) -> None:
+            app._ahead_wanted = [name]
+            await app._build_ahead()
+
+        await asyncio.gather(build("stage"), build("stage"))
+        assert app._unvisited == ["stage"]
+        await build("shop")  # two built ahead, one more than kept: stage is dropped
+        await until(pilot, lambda: "stage" not in app.member_screens, "stage's dropped")
+        assert app._unvisited == ["shop"] and set(app.member_screens) == {"shop"}

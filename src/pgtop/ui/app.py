@@ -298,7 +298,7 @@ class PgTopApp(App[None]):
         """Once the keys rest, build the screens of `names` off screen (composed and
         styled), so that going to them only lays them out and draws them. Building one
         on the key that shows it took ~60 ms, most of a switch."""
-        wanted = [n for n in names if not self._is_built(n)]
+        wanted = [n for n in names if not self._built_or_building(n)]
         if wanted == self._ahead_wanted:
             return  # the same ones, already due
         if self._ahead_timer is not None:
@@ -310,13 +310,19 @@ class PgTopApp(App[None]):
         screen = self.member_screens.get(name)
         return screen is not None and screen.is_running
 
+    def _built_or_building(self, name: str) -> bool:
+        """Built, or built ahead (`_unvisited` holds it from before its mount is awaited):
+        a second build-ahead during that await must not register it again, or list it
+        twice and later drop its mode twice."""
+        return name in self._unvisited or self._is_built(name)
+
     async def _build_ahead(self) -> None:
         wanted, self._ahead_wanted, self._ahead_timer = self._ahead_wanted, [], None
         if self._fleet_switching.locked():  # a switch runs: it asks again when done
             return
         mounting = []
         for name in wanted:
-            if not self._is_built(name):
+            if not self._built_or_building(name):
                 # What App._init_mode does first on a switch: register the screen, which
                 # composes and mounts it; it is not shown, its mode is not current.
                 mounting.append(self._get_screen(self._member_screen(name))[1])
