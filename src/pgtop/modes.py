@@ -281,6 +281,18 @@ def run_replay(invocation: Invocation) -> int:
                     replay=recording)  # fmt: skip
 
 
+def _early_screen(poll: asyncio.Future[Snapshot], target: Target) -> None:
+    """The first poll drawn while Textual still imports (ui/early_screen.py)."""
+    if poll.cancelled() or poll.exception() is not None:
+        return  # the app says why
+    from pgtop.ui import early_screen
+
+    try:
+        early_screen.show(poll.result(), target)
+    except Exception:  # a courtesy: the app's own first frame follows in a moment anyway
+        early_screen.restore()
+
+
 def _import_app() -> type[PgTopApp]:
     from pgtop.ui.app import PgTopApp
 
@@ -328,6 +340,9 @@ def run_app(
                 collector = None  # a server-side hiccup: the app shows it and retries
             if collector is not None:
                 head_start = (collector, asyncio.ensure_future(collector.poll()))
+                head_start[1].add_done_callback(
+                    lambda poll: None if importing.done() else _early_screen(poll, target)
+                )
         app_class = await importing
         app = app_class(
             target, password=pw, recorder=recorder, replay=replay, head_start=head_start
@@ -345,7 +360,12 @@ def run_app(
     from pgtop.collect.postgres import PostgresCollector
     from pgtop.password_prompt import NoPassword, with_password_prompt
 
-    app = asyncio.run(main())
+    try:
+        app = asyncio.run(main())
+    finally:
+        drawn = sys.modules.get("pgtop.ui.early_screen")  # imported to draw, or by the app
+        if drawn is not None:
+            drawn.restore()  # if the app never took the terminal over from it
     if isinstance(app, CollectError | NoPassword):
         if recorder is not None:
             recorder.close()

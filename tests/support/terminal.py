@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
 import termios
@@ -19,10 +20,13 @@ def run_in_terminal(
     env: dict[str, str],
     answers: Sequence[tuple[bytes, bytes]],
     timeout: float = 30.0,
+    size: tuple[int, int] = (0, 0),
 ) -> tuple[int, str]:
     """Each (seen, typed) pair: once `seen` has been written, type `typed` (in order).
+    `size`: the terminal's columns and rows (0: unknown, as a bare pty reports).
     Returns the exit status and the output."""
     controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
 
     def own_terminal() -> None:
         os.setsid()

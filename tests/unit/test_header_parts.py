@@ -57,7 +57,7 @@ def test_separators_follow_the_items_shown() -> None:
 
 def test_the_worst_finding_leads_coloured_by_severity_and_info_shows_nothing() -> None:
     from pgtop.model.findings import Finding
-    from pgtop.ui.widgets.header import finding_parts
+    from pgtop.ui.widgets.header_lines import finding_parts
 
     def finding(severity: str, kind: str = "idle_in_transaction") -> Finding:
         return Finding(kind, severity, "s.", {"sessions": 3})  # type: ignore[arg-type]

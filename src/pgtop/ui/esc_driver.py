@@ -29,6 +29,8 @@ from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 
+from pgtop.ui import early_screen
+
 
 def input_wait(parser: XTermParser) -> float | None:
     """How long to wait for input: until the parser's timeout (a lone Esc) if it has one,
@@ -61,6 +63,10 @@ class PromptEscDriver(LinuxDriver):
         os.set_blocking(wake_write, False)
         self._wake_write = wake_write
         self.exit_event = WakingEvent(wake_write)
+
+    def start_application_mode(self) -> None:
+        early_screen.taken_over()  # it enters the alternate screen, where that screen is
+        super().start_application_mode()
 
     def close(self) -> None:
         super().close()

@@ -40,7 +40,7 @@ from pgtop.ui.filter_prompt import FilterPrompt
 from pgtop.ui.key_order import in_key_order
 from pgtop.ui.widgets.env_label import env_label
 from pgtop.ui.widgets.fleet_table import FleetTable
-from pgtop.ui.widgets.header import every
+from pgtop.ui.widgets.header_lines import every
 from pgtop.ui.widgets.keys_footer import KeysFooter
 
 # Members report one after another: their updates are drawn together, this often at most.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from pgtop.monitor.feed import Feed
-from pgtop.ui.widgets.header import HeaderState
+from pgtop.ui.widgets.header_lines import HeaderState
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
 HEADER_ONLY_EVERY = 5.0  # seconds between host samples while no per-backend column shows

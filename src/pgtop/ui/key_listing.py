@@ -18,7 +18,7 @@ from textual.screen import Screen
 
 from pgtop.ui.key_order import in_key_order
 from pgtop.ui.server_screen import ServerScreen
-from pgtop.ui.widgets.pane_tabs import PANES
+from pgtop.ui.widgets.tab_line import PANES
 
 # Moving the cursor or scrolling: one line in the help, nothing in the palette.
 MOVE_PREFIXES = ("cursor_", "scroll_", "page_")

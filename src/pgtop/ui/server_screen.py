@@ -38,10 +38,12 @@ from pgtop.ui.acting import Acting, PoolerCommand, SignalSessions
 from pgtop.ui.host_sampler import HostSampler
 from pgtop.ui.key_order import add_bindings, in_key_order
 from pgtop.ui.messages import FeedUpdated
-from pgtop.ui.widgets.header import HeaderState, StatusHeader
+from pgtop.ui.widgets.header import StatusHeader
+from pgtop.ui.widgets.header_lines import HeaderState
 from pgtop.ui.widgets.keys_footer import KeysFooter
-from pgtop.ui.widgets.pane_tabs import PANES, PaneTabs
+from pgtop.ui.widgets.pane_tabs import PaneTabs
 from pgtop.ui.widgets.sessions_pane import SessionsPane
+from pgtop.ui.widgets.tab_line import PANES
 
 if TYPE_CHECKING:
     from pgtop.collect.postgres import PostgresCollector

@@ -17,7 +17,7 @@ from rich.text import Text
 from pgtop.model.fleet_line import LONG_XACT_S, FleetLine
 from pgtop.model.format import age, one_line
 from pgtop.ui.widgets.env_label import env_label
-from pgtop.ui.widgets.header import bar, usage_style
+from pgtop.ui.widgets.header_lines import bar, usage_style
 
 BAR_WIDTH = 6
 STATUS_MIN, STATUS_MAX = 17, 30

@@ -9,15 +9,7 @@ from textual.signal import Signal
 from textual.widget import Widget
 
 from pgtop.monitor.frame import Frame
-
-PANES: tuple[tuple[str, str], ...] = (
-    ("sessions", "Sessions"),
-    ("databases", "Databases"),
-    ("limits", "Limits"),
-    ("pooler", "Pooler"),
-    ("findings", "Findings"),
-)
-BADGE_STYLE = "bold red"
+from pgtop.ui.widgets.tab_line import PANES, badge_style, frame_badges, tab_line
 
 
 class PaneTabs(Widget):
@@ -43,15 +35,8 @@ class PaneTabs(Widget):
         self._frames.subscribe(self, self._show_frame, immediate=True)
 
     def _show_frame(self, frame: Frame) -> None:
-        snap = frame.snapshot
-        if snap is None:
-            return
-        waiting = sum(p.cl_waiting for p in snap.pooler.pools) if snap.pooler else 0
-        self.set_badge("pooler", "!" if snap.pooler_error else f"{waiting}w" if waiting else "")
-        # Findings: how many warn or alarm, red when one is critical (info ones are not).
-        alarms = [f for f in frame.findings if f.severity != "info"]
-        critical = any(f.severity == "critical" for f in alarms)
-        self.set_badge("findings", str(len(alarms)) if alarms else "", "" if critical else "yellow")
+        for pane, (text, colour) in frame_badges(frame).items():
+            self.set_badge(pane, text, colour)
 
     def select(self, pane: str) -> None:
         self.current = pane
@@ -59,24 +44,14 @@ class PaneTabs(Widget):
 
     def set_badge(self, pane: str, text: str, colour: str = "") -> None:
         """`colour`: the badge's, when not red."""
-        style = f"bold {colour}" if colour else BADGE_STYLE
+        style = badge_style(colour)
         if self.badges.get(pane, "") != text or self.badge_styles.get(pane) != style:
             self.badges[pane] = text
             self.badge_styles[pane] = style
             self.refresh()
 
     def render(self) -> Text:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        self._spans = []
-        for number, (key, label) in enumerate(PANES, start=1):
-            start = len(t)
-            style = "bold reverse" if key == self.current else ""
-            t.append(f" {number} {label} ", style)
-            badge = self.badges.get(key)
-            if badge:
-                style = self.badge_styles.get(key, BADGE_STYLE)
-                t.append(f"{badge} ", style if key != self.current else f"{style} reverse")
-            self._spans.append((start, len(t), key))
+        t, self._spans = tab_line(self.current, self.badges, self.badge_styles)
         return t
 
     def on_click(self, event: events.Click) -> None:

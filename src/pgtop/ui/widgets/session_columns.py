@@ -237,6 +237,30 @@ def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
     return tuple(chosen.get(c.key, c) for c in COLUMNS if c.key in chosen or c.key == "query")
 
 
+SORT_ARROWS = {False: "▲", True: "▼"}
+
+
+def pad_cell(text: str, col: Column) -> str:
+    """The cell padded to its column in terminal cells (CJK and emoji take two)."""
+    if not col.width:
+        return text
+    gap = " " * max(0, col.width - cell_len(text))
+    return gap + text if col.right else text + gap
+
+
+def column_labels(columns: tuple[Column, ...], sort_column: str | None, descending: bool) -> str:
+    """The table's header line: each column's label, the sorted one with its arrow."""
+    return " ".join(
+        pad_cell(c.label + (SORT_ARROWS[descending] if c.key == sort_column else ""), c)
+        for c in columns
+    )
+
+
+def row_text(columns: tuple[Column, ...], texts: tuple[str, ...]) -> str:
+    """A session's line, unstyled (its `cell_texts` padded and joined)."""
+    return " ".join(pad_cell(t, c) for c, t in zip(columns, texts, strict=True))
+
+
 def cell_texts(
     s: Session,
     now: datetime,

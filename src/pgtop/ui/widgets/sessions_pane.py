@@ -34,7 +34,7 @@ from pgtop.model.view import (
 from pgtop.monitor.frame import Frame
 from pgtop.ui.acting import SignalSessions, act_bindings, read_only_rule, say_read_only
 from pgtop.ui.filter_prompt import FilterPrompt
-from pgtop.ui.widgets.header import HeaderState
+from pgtop.ui.widgets.header_lines import HeaderState
 from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
 from pgtop.ui.widgets.sessions_table import SessionsTable
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -25,7 +24,13 @@ from pgtop.model.records import Session
 from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.lock_leads import LeadPart
 from pgtop.ui.widgets.plain_lines import PlainLines
-from pgtop.ui.widgets.session_columns import Column, cell_texts, fit_columns
+from pgtop.ui.widgets.session_columns import (
+    Column,
+    cell_texts,
+    column_labels,
+    fit_columns,
+    pad_cell,
+)
 
 if TYPE_CHECKING:
     from pgtop.model.host import ProcessStats
@@ -34,7 +39,6 @@ HEADER_STYLE = Style(bold=True, reverse=True)
 CURSOR_STYLE = Style(reverse=True)
 MARK_STYLE = Style(color="cyan", bold=True)
 STALE_STYLE = Style(dim=True)
-SORT_ARROWS = {False: "▲", True: "▼"}
 _PID = attrgetter("pid")
 
 
@@ -285,21 +289,8 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
         return self._row_strip(self.rows[i], key[6], key[3], key[4], width)  # type: ignore[arg-type]
 
     def _header_strip(self, width: int) -> Strip:
-        parts = []
-        for col in self._columns_for(width):
-            label = col.label
-            if col.key == self.sort_column:
-                label += SORT_ARROWS[self.sort_descending]
-            parts.append(self._pad(label, col, width))
-        text = " ".join(parts)
-        return Strip([Segment(text.ljust(width)[:width], HEADER_STYLE)], width)
-
-    def _pad(self, text: str, col: Column, width: int) -> str:
-        """The cell padded to its column in terminal cells (CJK and emoji take two)."""
-        if not col.width:
-            return text
-        gap = " " * max(0, col.width - cell_len(text))
-        return gap + text if col.right else text + gap
+        labels = column_labels(self._columns_for(width), self.sort_column, self.sort_descending)
+        return Strip([Segment(labels.ljust(width)[:width], HEADER_STYLE)], width)
 
     def _row_strip(
         self, s: Session, texts: tuple[str, ...], cursor: bool, marked: bool, width: int
@@ -323,7 +314,7 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
                 self._tails.clear()  # sessions long gone
             self._tails[s.pid] = (key, tail)
         cells = zip(columns[:head], texts[:head], strict=True)
-        start = " ".join(self._pad(text, col, width) for col, text in cells)
+        start = " ".join(pad_cell(text, col) for col, text in cells)
         if start and tail and tail[0].style == base:
             segments = [Segment(start + tail[0].text, base), *tail[1:]]
         elif start:
@@ -365,7 +356,7 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
         for i in range(start, len(columns)):
             col, text = columns[i], texts[i]
             style = base + col.style(s) if col.style and not cursor else base
-            cell = self._pad(text, col, width) if i == 0 else " " + self._pad(text, col, width)
+            cell = pad_cell(text, col) if i == 0 else " " + pad_cell(text, col)
             pieces = self._lead_pieces(s.pid, col, cell, 0 if i == 0 else 1, style, cursor)
             for piece, piece_style in pieces:
                 if piece_style != run_style and run:
