@@ -362,6 +362,10 @@ def run_app(
 
     try:
         app = asyncio.run(main())
+    except KeyboardInterrupt:  # ctrl+c before the app took the terminal (it quits there)
+        if recorder is not None:
+            recorder.close()
+        return EXIT_FAILURE
     finally:
         drawn = sys.modules.get("pgtop.ui.early_screen")  # imported to draw, or by the app
         if drawn is not None:

@@ -33,3 +33,16 @@ def test_the_sessions_show_before_the_app_is_up_and_the_terminal_is_restored(
     # Left as found: the alternate screen left after it was last entered, cursor shown.
     assert out.rfind("\x1b[?1049l") > out.rfind("\x1b[?1049h")
     assert out.rfind("\x1b[?25h") > out.rfind("\x1b[?25l")
+
+
+def test_ctrl_c_on_the_early_screen_ends_quietly_and_restores_the_terminal(
+    primary_pg: PostgresServer, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path, PGPASSWORD=MONITOR.password, TERM="xterm-256color")
+    code, out = run_in_terminal(
+        server_args(primary_pg), env, [(ENTER.encode(), b"\x03")], timeout=60, size=(100, 30)
+    )
+    # Interrupted before the app took the terminal (1), or quit by the app's ctrl+c (0).
+    assert code in (0, 1) and "Traceback" not in out, out[-3000:]
+    assert out.rfind("\x1b[?1049l") > out.rfind("\x1b[?1049h")
+    assert out.rfind("\x1b[?25h") > out.rfind("\x1b[?25l")
