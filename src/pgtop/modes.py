@@ -285,12 +285,12 @@ def _early_screen(poll: asyncio.Future[Snapshot], target: Target) -> None:
     """The first poll drawn while Textual still imports (ui/early_screen.py)."""
     if poll.cancelled() or poll.exception() is not None:
         return  # the app says why
-    from pgtop.ui import early_screen
+    from pgtop.ui import alt_screen, early_screen
 
     try:
         early_screen.show(poll.result(), target)
     except Exception:  # a courtesy: the app's own first frame follows in a moment anyway
-        early_screen.restore()
+        alt_screen.restore()
 
 
 def _import_app() -> type[PgTopApp]:
@@ -367,9 +367,9 @@ def run_app(
             recorder.close()
         return EXIT_FAILURE
     finally:
-        drawn = sys.modules.get("pgtop.ui.early_screen")  # imported to draw, or by the app
-        if drawn is not None:
-            drawn.restore()  # if the app never took the terminal over from it
+        held = sys.modules.get("pgtop.ui.alt_screen")  # imported if the early screen drew
+        if held is not None:
+            held.restore()  # if the app never took the terminal over from it
     if isinstance(app, CollectError | NoPassword):
         if recorder is not None:
             recorder.close()

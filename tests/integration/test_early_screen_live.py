@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from test_cli_once import clean_env, server_args
 
-from pgtop.ui.early_screen import ENTER
+from pgtop.ui.alt_screen import ENTER
 from support import APP_USER, MONITOR, PostgresServer
 from support.terminal import run_in_terminal
 

@@ -16,7 +16,7 @@ from textual.app import App
 
 from pgtop.model.records import ACTIVE, IDLE, IDLE_IN_TRANSACTION, Snapshot
 from pgtop.target import ConnSettings, Target
-from pgtop.ui import early_screen
+from pgtop.ui import alt_screen, early_screen
 from support.records import replace
 
 STATES = (IDLE, ACTIVE, IDLE_IN_TRANSACTION, IDLE)
@@ -95,10 +95,10 @@ def test_the_early_screen_leaves_the_terminal_as_found_if_the_app_never_starts()
     (row,) = [line for line in lines.values() if "    101 " in line]
     assert "blocks 1 · " in row
     terminal = io.StringIO()
-    early_screen._showing = True  # as show() leaves it
-    early_screen.restore(terminal)
+    alt_screen.early_screen_shown()  # as show() leaves it
+    alt_screen.restore(terminal)
     assert terminal.getvalue().endswith("\x1b[?25h\x1b[?1049l")  # cursor back, screen left
-    early_screen.restore(terminal)  # once only: a second would move the cursor back
+    alt_screen.restore(terminal)  # once only: a second would move the cursor back
     assert terminal.getvalue().count("\x1b[?1049l") == 1
 
 

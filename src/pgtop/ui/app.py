@@ -27,7 +27,7 @@ from textual.screen import Screen
 from pgtop.model.records import Snapshot
 from pgtop.monitor.feed import Update
 from pgtop.target import Target
-from pgtop.ui import early_screen, strip_cycles
+from pgtop.ui import alt_screen, strip_cycles
 from pgtop.ui.key_listing import bound_actions, help_place, key_commands
 from pgtop.ui.key_order import add_bindings
 from pgtop.ui.messages import FeedUpdated
@@ -173,7 +173,7 @@ class PgTopApp(App[None]):
         linux = sys.modules.get("textual.drivers.linux_driver")  # imported if it chose it
         if linux is None or driver is not linux.LinuxDriver:
             # Only Textual's Linux driver is known to take an early screen over in place.
-            early_screen.restore()
+            alt_screen.restore()
             return driver
         from pgtop.ui.esc_driver import PromptEscDriver
 

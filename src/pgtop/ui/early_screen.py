@@ -13,9 +13,8 @@ Textual's driver then enters the alternate screen, where this screen already is 
 is not cleared), and its first frame repaints every line in place: the header's
 background, the cursor row, the scrollbar and the keys come; nothing moves.
 
-The terminal is the process's, and so is the one fact kept here: whether the early
-screen is up and Textual has not taken the terminal over. `restore` then leaves the
-terminal as it was found (pgtop failed, or was interrupted, before the app started).
+Until then the alternate screen is the early screen's: alt_screen.py keeps that, and
+leaves the terminal as found if the app never takes it over.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from typing import TextIO
 
 from rich.color import ColorSystem
 from rich.console import Console
-from rich.style import Style
 from rich.text import Text
 
 from pgtop.model.locks import waiters_behind
@@ -35,9 +33,11 @@ from pgtop.model.records import Snapshot
 from pgtop.model.view import SessionView, sort_descends, sort_label, visible_sessions
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
+from pgtop.ui import alt_screen
 from pgtop.ui.widgets.header_lines import HeaderState, header_lines
 from pgtop.ui.widgets.lock_leads import blocker_leads
 from pgtop.ui.widgets.session_columns import (
+    HEADER_STYLE,
     cell_texts,
     column_labels,
     fit_columns,
@@ -49,16 +49,11 @@ from pgtop.ui.widgets.tab_line import badge_style, frame_badges, tab_line
 # cell of padding each side, the tab bar, the panes, the footer. From WIDE_SIZE up the
 # sessions pane shares its height with the databases and pooler panes (40 % below it).
 HEADER_LINES = 4
-WIDE_SIZE = (160, 40)  # server_screen.WIDE_WIDTH, WIDE_HEIGHT (that module imports Textual)
+WIDE_SIZE = (160, 40)  # the server screen's class -wide (server_screen.py uses this)
 WIDE_EXTRAS = 0.4
 SMALLEST = (40, 10)  # below this the app's own screen is of little use: no early one
-HEADER_STYLE = Style(bold=True, reverse=True)  # the table's column header, as the app's
 
 STANDARD = ColorSystem.STANDARD  # the 8 colours every terminal has; Textual's own follow
-ENTER = "\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[H\x1b[2J"  # alternate screen, no cursor, no wrap
-LEAVE = "\x1b[2J\x1b[?7h\x1b[?25h\x1b[?1049l"
-
-_showing = False  # the early screen is up and Textual has not taken the terminal
 
 
 def table_height(cols: int, rows: int) -> int:
@@ -115,7 +110,7 @@ def ansi(lines: list[Text], cols: int) -> str:
     """The lines as terminal output, each placed by its row (nothing scrolls or wraps)."""
     console = Console(file=io.StringIO(), width=cols, color_system="standard", force_terminal=True)
     colour = not os.environ.get("NO_COLOR")  # as Textual: bold and reverse stay
-    out = [ENTER]
+    out = [alt_screen.ENTER]
     for y, line in enumerate(lines, start=1):
         line.truncate(cols, overflow="ellipsis")
         out.append(f"\x1b[{y};1H")
@@ -128,7 +123,6 @@ def ansi(lines: list[Text], cols: int) -> str:
 def show(snap: Snapshot, target: Target, terminal: TextIO | None = None) -> bool:
     """Draw the early screen on `terminal` (Textual's: standard error); False when the
     terminal is too small for it or not a terminal."""
-    global _showing
     terminal = terminal or sys.__stderr__
     if terminal is None:
         return False
@@ -144,27 +138,5 @@ def show(snap: Snapshot, target: Target, terminal: TextIO | None = None) -> bool
         terminal.flush()
     except OSError:
         return False
-    _showing = True
+    alt_screen.early_screen_shown()
     return True
-
-
-def taken_over() -> None:
-    """Textual's driver has the terminal now (it entered the alternate screen)."""
-    global _showing
-    _showing = False
-
-
-def restore(terminal: TextIO | None = None) -> None:
-    """Leave the terminal as found if the early screen is up and Textual never took it:
-    pgtop stopped before the app started (an error, Ctrl-C during the start)."""
-    global _showing
-    if not _showing:
-        return
-    _showing = False
-    terminal = terminal or sys.__stderr__
-    if terminal is not None:
-        try:
-            terminal.write(LEAVE)
-            terminal.flush()
-        except OSError:
-            pass

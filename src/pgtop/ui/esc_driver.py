@@ -29,7 +29,7 @@ from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 
-from pgtop.ui import early_screen
+from pgtop.ui import alt_screen
 
 
 def input_wait(parser: XTermParser) -> float | None:
@@ -65,7 +65,7 @@ class PromptEscDriver(LinuxDriver):
         self.exit_event = WakingEvent(wake_write)
 
     def start_application_mode(self) -> None:
-        early_screen.taken_over()  # it enters the alternate screen, where that screen is
+        alt_screen.taken_over()  # the early screen's, if it was drawn
         super().start_application_mode()
 
     def close(self) -> None:

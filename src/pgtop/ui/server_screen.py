@@ -35,6 +35,7 @@ from pgtop.monitor.live import LiveFeed
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui.acting import Acting, PoolerCommand, SignalSessions
+from pgtop.ui.early_screen import WIDE_SIZE
 from pgtop.ui.host_sampler import HostSampler
 from pgtop.ui.key_order import add_bindings, in_key_order
 from pgtop.ui.messages import FeedUpdated
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from pgtop.ui.widgets.limits_pane import LimitsPane
     from pgtop.ui.widgets.pooler_pane import PoolerPane
 
-WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 PANE_IDS = {
     "sessions", "databases", "limits", "pooler", "findings", "side-databases", "side-pooler"
 }  # fmt: skip
@@ -271,7 +271,7 @@ class ServerScreen(Screen[None]):
         self._apply_layout_class(event.size)
 
     def _apply_layout_class(self, size: Size) -> None:
-        wide = size.width >= WIDE_WIDTH and size.height >= WIDE_HEIGHT
+        wide = size.width >= WIDE_SIZE[0] and size.height >= WIDE_SIZE[1]
         self.set_class(wide, "-wide")
         if wide and not self._panes_mounting:  # the side panes show: after the first paint
             self._after_paint(self._mount_other_panes)

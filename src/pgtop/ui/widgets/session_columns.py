@@ -238,6 +238,7 @@ def fit_columns(width: int, host: bool = False) -> tuple[Column, ...]:
 
 
 SORT_ARROWS = {False: "▲", True: "▼"}
+HEADER_STYLE = Style(bold=True, reverse=True)  # the column header's line
 
 
 def pad_cell(text: str, col: Column) -> str:

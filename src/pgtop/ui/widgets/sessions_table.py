@@ -25,6 +25,7 @@ from pgtop.ui.widgets.cursor_list import CursorList
 from pgtop.ui.widgets.lock_leads import LeadPart
 from pgtop.ui.widgets.plain_lines import PlainLines
 from pgtop.ui.widgets.session_columns import (
+    HEADER_STYLE,
     Column,
     cell_texts,
     column_labels,
@@ -35,7 +36,6 @@ from pgtop.ui.widgets.session_columns import (
 if TYPE_CHECKING:
     from pgtop.model.host import ProcessStats
 
-HEADER_STYLE = Style(bold=True, reverse=True)
 CURSOR_STYLE = Style(reverse=True)
 MARK_STYLE = Style(color="cyan", bold=True)
 STALE_STYLE = Style(dim=True)
