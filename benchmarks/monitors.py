@@ -122,14 +122,22 @@ def base_python() -> str:
 
 
 def ensure_pg_activity() -> None:
-    """pg_activity (latest from PyPI) in its own venv, never in the project venv."""
-    if PGA.exists():
-        return
-    base = base_python()
-    log(f"creating {PGA_VENV} with {base} and installing pg_activity from PyPI")
-    subprocess.run([base, "-m", "venv", str(PGA_VENV)], check=True)
-    pip = [str(PGA_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pg_activity[psycopg]"], check=True)
+    """pg_activity (latest from PyPI) in its own venv, never in the project venv; as root,
+    checked to run as `nobody` (its remote mode) before any measuring starts."""
+    if not PGA.exists():
+        base = base_python()
+        log(f"creating {PGA_VENV} with {base} and installing pg_activity from PyPI")
+        subprocess.run([base, "-m", "venv", str(PGA_VENV)], check=True)
+        pip = [str(PGA_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "--upgrade", "pg_activity[psycopg]"], check=True)
+    if os.geteuid() == 0:
+        probe = ["runuser", "-u", "nobody", "--", str(PGA), "--version"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            # A clone under a private directory (mktemp -d makes them 0700) hides it.
+            raise SystemExit(
+                f"bench: user nobody cannot run {PGA} (pg_activity's remote mode runs as "
+                "nobody): clone pgtop where every user may read it"
+            )
 
 
 def ensure_pgtop() -> None:
