@@ -110,3 +110,14 @@ def test_no_color_draws_the_early_screen_without_colours(monkeypatch: pytest.Mon
     text = early_screen.ansi(lines, 100)
     assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", text), "a colour despite NO_COLOR"
     assert "\x1b[1;7m" in text  # the column header stays bold and reversed, as in the app
+
+
+def test_escape_codes_in_a_query_reach_the_early_screen_as_text() -> None:
+    hostile = "select '[bold]x[/]' /* \x1b[2J\x1b]0;pwned\x07\x1b[31m \r\n */"
+    snap = crowded_snapshot(0)
+    snap = replace(snap, sessions=(replace(snap.sessions[0], query=hostile), *snap.sessions[1:]))
+    text = early_screen.ansi(early_screen.early_lines(snap, sample_target(), 120, 30), 120)
+    body = text.removeprefix(alt_screen.ENTER)
+    assert "\x1b]" not in body and "\x07" not in body and "\x1b[2J" not in body
+    assert "\r" not in body and "\n" not in body
+    assert "select '[bold]x[/]' /* ␛[2J␛]" in body  # shown as typed, escapes as symbols
