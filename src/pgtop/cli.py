@@ -27,6 +27,7 @@ from pgtop.target import (
     MIN_REFRESH,
     ConnSettings,
     Target,
+    pooler_uri_problem,
     redact,
 )
 
@@ -239,15 +240,9 @@ def _parse_conninfo(text: str) -> dict[str, str]:
 
 def _check_pooler(uri: str | None) -> None:
     """A --pooler URI libpq cannot parse is a usage error now, not a message in every poll."""
-    if uri is None:
-        return
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        conninfo_to_dict(uri)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
-        raise UsageError(f"invalid --pooler URI: {redact(reason, uri)}") from None
+    problem = pooler_uri_problem(uri) if uri is not None else None
+    if problem:
+        raise UsageError(problem)
 
 
 def _check_port(port: str | None) -> None:
@@ -434,10 +429,14 @@ def parse(argv: list[str]) -> Invocation:
         )
     if args.at is not None:
         raise UsageError("--at goes with --replay")
-    _check_pooler(args.pooler)
     if args.list_profiles or args.delete_profile or args.save_profile:
+        _check_pooler(args.pooler)
         return _profile_invocation(args)
     members = _fleet_members(args)
+    if args.once or headless is not None or len(members) > 1:
+        # The live screen of one server checks it while Textual imports (modes.run_app):
+        # psycopg's import is then off the path to its first screen.
+        _check_pooler(args.pooler)
     target = members[0].target if members else build_target(args)
     if headless is not None:  # a fleet records and serves every member
         server = server_name(target)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -293,7 +294,16 @@ def _early_screen(poll: asyncio.Future[Snapshot], target: Target) -> None:
         alt_screen.restore()
 
 
-def _import_app() -> type[PgTopApp]:
+def _import_app(pooler: str | None = None) -> type[PgTopApp]:
+    """The app's class, imported on a thread while the first poll runs; `pooler`, a
+    --pooler URI, is checked there too (it imports psycopg). Raises CollectError("usage")."""
+    if pooler is not None:
+        from pgtop.collect.errors import CollectError
+        from pgtop.target import pooler_uri_problem
+
+        problem = pooler_uri_problem(pooler)
+        if problem:
+            raise CollectError(problem, "usage")
     from pgtop.ui.app import PgTopApp
 
     return PgTopApp
@@ -323,7 +333,7 @@ def run_app(
             return EXIT_USAGE
 
     async def main() -> PgTopApp | CollectError | NoPassword:
-        importing = asyncio.ensure_future(asyncio.to_thread(_import_app))
+        importing = asyncio.ensure_future(asyncio.to_thread(_import_app, target.pooler))
         head_start, pw = None, password
         if replay is None:
             # Connect and poll while Textual imports (~0.3 s): the first screen has data.
@@ -335,7 +345,8 @@ def run_app(
                 )
             except (CollectError, NoPassword) as exc:
                 if not isinstance(exc, CollectError) or exc.kind != "server":
-                    await importing
+                    with contextlib.suppress(CollectError):  # the connection's error first
+                        await importing
                     return exc
                 collector = None  # a server-side hiccup: the app shows it and retries
             if collector is not None:
@@ -343,7 +354,13 @@ def run_app(
                 head_start[1].add_done_callback(
                     lambda poll: None if importing.done() else _early_screen(poll, target)
                 )
-        app_class = await importing
+        try:
+            app_class = await importing
+        except CollectError as exc:  # a --pooler URI libpq cannot parse: a usage error
+            if head_start is not None:
+                head_start[1].cancel()
+                await head_start[0].close()
+            return exc
         app = app_class(
             target, password=pw, recorder=recorder, replay=replay, head_start=head_start
         )

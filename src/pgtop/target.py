@@ -31,6 +31,19 @@ _PASSWORD_SPOTS = (
 )
 
 
+def pooler_uri_problem(uri: str) -> str | None:
+    """Why libpq cannot parse a --pooler URI (its password shown as ***), or None.
+    Imports psycopg: ~0.3 s on a slow machine, kept off the path to the first screen."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(uri)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse"
+        return f"invalid --pooler URI: {redact(reason, uri)}"
+    return None
+
+
 def redact(message: str, conninfo: str | None) -> str:
     """`message` with every password of `conninfo` (as written or decoded) shown as ***.
 

@@ -400,11 +400,16 @@ async def test_a_query_in_bad_encoding_is_shown_with_stand_ins(
 SECRET = "Pooler-Secret-4417"
 
 
-def test_a_bad_pooler_uri_never_shows_its_password(primary_pg: PostgresServer, home: Path) -> None:
+@pytest.mark.parametrize("mode", ["once", "full screen"])
+def test_a_bad_pooler_uri_never_shows_its_password(
+    mode: str, primary_pg: PostgresServer, home: Path
+) -> None:
+    """The full screen checks it while Textual imports (off the first screen's path)."""
     bad = f"postgresql://pgtop_admin:{SECRET}%zz@127.0.0.1:6432/pgbouncer"
+    args = [*server_args(primary_pg), "--pooler", bad]
     proc = run_pgtop(
-        [*server_args(primary_pg), *once_json(["--pooler", bad])],
-        clean_env(home, PGPASSWORD=MONITOR.password),
+        [*args, *once_json()] if mode == "once" else args,
+        clean_env(home, PGPASSWORD=MONITOR.password, PGTOP_FORCE_TTY="1"),
     )
     assert "--pooler" in assert_one_line_error(proc, 2)
     assert SECRET not in proc.stderr + proc.stdout
