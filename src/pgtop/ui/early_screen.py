@@ -26,22 +26,23 @@ from typing import TextIO
 
 from rich.color import ColorSystem
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
 from pgtop.model.locks import waiters_behind
 from pgtop.model.records import Snapshot
-from pgtop.model.view import SessionView, sort_descends, sort_label, visible_sessions
+from pgtop.model.view import SessionView, sort_descends, visible_sessions
 from pgtop.monitor.state import MonitorState
 from pgtop.target import Target
 from pgtop.ui import alt_screen
-from pgtop.ui.widgets.header_lines import HeaderState, header_lines
+from pgtop.ui.widgets.header_lines import HeaderState, header_lines, view_parts
 from pgtop.ui.widgets.lock_leads import blocker_leads
 from pgtop.ui.widgets.session_columns import (
     HEADER_STYLE,
     cell_texts,
     column_labels,
     fit_columns,
-    pad_cell,
+    row_segments,
 )
 from pgtop.ui.widgets.tab_line import badge_style, frame_badges, tab_line
 
@@ -53,6 +54,7 @@ WIDE_SIZE = (160, 40)  # the server screen's class -wide (server_screen.py uses 
 WIDE_EXTRAS = 0.4
 SMALLEST = (40, 10)  # below this the app's own screen is of little use: no early one
 
+NO_STYLE = Style()
 STANDARD = ColorSystem.STANDARD  # the 8 colours every terminal has; Textual's own follow
 
 
@@ -77,7 +79,7 @@ def early_lines(snap: Snapshot, target: Target, cols: int, rows: int) -> list[Te
     header = HeaderState.for_target(target)
     header.frame = frame
     header.connections, header.tps = state.connections, state.tps
-    header.view_parts = [(f"{len(shown)} of {len(sessions)} shown", 2), (sort_label(view), 3)]
+    header.view_parts = view_parts(view, len(shown), len(sessions))
     lines = [Text(" ").append_text(line) for line in header_lines(header, cols - 2)]
     badges = frame_badges(frame)
     styles = {pane: badge_style(colour) for pane, (_, colour) in badges.items()}
@@ -92,17 +94,8 @@ def early_lines(snap: Snapshot, target: Target, cols: int, rows: int) -> list[Te
     for s in shown[: height - 1]:
         lead = leads.get(s.pid, ())
         texts = cell_texts(s, now, columns, width, "".join(text for text, _ in lead))
-        line = Text()
-        for i, (col, text) in enumerate(zip(columns, texts, strict=True)):
-            start = len(line) + (1 if i else 0)
-            line.append(("" if i == 0 else " ") + pad_cell(text, col))
-            if col.style is not None:
-                line.stylize(col.style(s), start, len(line))
-            if col.key == "query":
-                for part, style in lead:
-                    line.stylize(style, start, start + len(part))
-                    start += len(part)
-        lines.append(line)
+        segments = row_segments(s, columns, texts, 0, NO_STYLE, False, lead)
+        lines.append(Text.assemble(*((seg.text, seg.style) for seg in segments)))
     return lines
 
 

@@ -17,6 +17,7 @@ from pgtop.model.derive import client_summary, uptime
 from pgtop.model.format import age, one_line, percent
 from pgtop.model.history import History
 from pgtop.model.pooler_state import database_states
+from pgtop.model.view import SessionView, sort_label
 from pgtop.monitor.frame import Frame
 from pgtop.target import Target
 from pgtop.ui.widgets.env_label import env_label
@@ -79,6 +80,24 @@ STATUS_STYLES = {
     "connecting": "bold yellow",
     "stale": "bold red",
 }
+
+
+def view_parts(
+    view: SessionView, shown: int, total: int, *, tree: bool = False, marked: int = 0
+) -> list[tuple[str, int]]:
+    """What the sessions pane shows (`tree`: the lock tree; `marked`: sessions marked),
+    for HeaderState.view_parts: each item with how long the header keeps it."""
+    parts = [(f"{shown} of {total} shown", 2)]
+    parts.append(("lock tree", 1) if tree else (sort_label(view), 3))
+    if view.hide_idle:
+        parts.append(("idle hidden", 1))
+    if view.only_waiting_or_blocking:
+        parts.append(("waiting/blocking only", 1))
+    if view.show_system:
+        parts.append(("+background", 2))
+    if marked:
+        parts.append((f"{marked} marked", 0))  # about to be acted on: always shown
+    return parts
 
 
 def header_lines(state: HeaderState, width: int) -> list[Text]:

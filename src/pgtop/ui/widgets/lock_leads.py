@@ -11,9 +11,8 @@ from rich.style import Style
 
 from pgtop.model.locks import blocking_tree, keep_with_ancestors, tree_guides
 from pgtop.model.records import Session
-from pgtop.ui.widgets.session_columns import DIM_STYLE, LOCK_STYLE
+from pgtop.ui.widgets.session_columns import DIM_STYLE, LOCK_STYLE, LeadPart
 
-LeadPart = tuple[str, Style]
 Leads = dict[int, tuple[LeadPart, ...]]
 UNKNOWN_STYLE = Style(color="yellow", bold=True)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 
 from pgtop.model.derive import seconds_between
@@ -257,9 +258,55 @@ def column_labels(columns: tuple[Column, ...], sort_column: str | None, descendi
     )
 
 
-def row_text(columns: tuple[Column, ...], texts: tuple[str, ...]) -> str:
-    """A session's line, unstyled (its `cell_texts` padded and joined)."""
-    return " ".join(pad_cell(t, c) for c, t in zip(columns, texts, strict=True))
+LeadPart = tuple[str, Style]  # a piece of text drawn before a query, in its style
+
+
+def row_segments(
+    s: Session,
+    columns: tuple[Column, ...],
+    texts: tuple[str, ...],
+    start: int,
+    base: Style,
+    cursor: bool,
+    lead: tuple[LeadPart, ...] | None,
+) -> tuple[Segment, ...]:
+    """A row's segments for the cells from column `start` on (`texts` from cell_texts,
+    with `lead`'s text first in the query), each cell preceded by the space between
+    columns. Cells of one style go out as one segment: each segment costs its own escape
+    codes on the wire, the larger part of the bytes sent per line. On the cursor's row
+    (`cursor`) the cells keep the base style alone."""
+    segments: list[Segment] = []
+    run: list[str] = []
+    run_style = base
+    for i in range(start, len(columns)):
+        col, text = columns[i], texts[i]
+        style = base + col.style(s) if col.style and not cursor else base
+        cell = pad_cell(text, col) if i == 0 else " " + pad_cell(text, col)
+        parts = lead if col.key == "query" and not cursor else None
+        for piece, piece_style in _lead_pieces(cell, 0 if i == 0 else 1, style, parts):
+            if piece_style != run_style and run:
+                segments.append(Segment("".join(run), run_style))
+                run = []
+            run_style = piece_style
+            run.append(piece)
+    if run:
+        segments.append(Segment("".join(run), run_style))
+    return tuple(segments)
+
+
+def _lead_pieces(
+    cell: str, at: int, style: Style, parts: tuple[LeadPart, ...] | None
+) -> list[LeadPart]:
+    """The query cell split into its lead's parts, each in its own style, and the rest;
+    the lead starts at `at` (after the space between columns)."""
+    if not parts:
+        return [(cell, style)]
+    pieces = [(cell[:at], style)]
+    for text, part_style in parts:
+        pieces.append((cell[at : at + len(text)], style + part_style))
+        at += len(text)
+    pieces.append((cell[at:], style))
+    return [p for p in pieces if p[0]]
 
 
 def cell_texts(

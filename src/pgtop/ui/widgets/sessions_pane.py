@@ -27,14 +27,13 @@ from pgtop.model.view import (
     SessionView,
     ViewMemo,
     sort_descends,
-    sort_label,
     sort_name,
     visible_sessions,
 )
 from pgtop.monitor.frame import Frame
 from pgtop.ui.acting import SignalSessions, act_bindings, read_only_rule, say_read_only
 from pgtop.ui.filter_prompt import FilterPrompt
-from pgtop.ui.widgets.header_lines import HeaderState
+from pgtop.ui.widgets.header_lines import HeaderState, view_parts
 from pgtop.ui.widgets.lock_leads import blocker_leads, lock_tree_rows
 from pgtop.ui.widgets.sessions_table import SessionsTable
 
@@ -154,26 +153,13 @@ class SessionsPane(Vertical):
             table.empty_message = "no sessions match the filter" if flt else "no sessions"
         table.sort_column = None if self.blocking_tree else self.view.sort
         self._reconcile_marks(snap)  # before the header counts them
-        self.header_state.view_parts = self._view_summary(len(rows), len(snap.sessions))
+        self.header_state.view_parts = view_parts(
+            self.view, len(rows), len(snap.sessions),
+            tree=self.blocking_tree, marked=len(self.table.marked),
+        )  # fmt: skip
         table.sort_descending = sort_descends(self.view)
         table.set_rows(rows, now)
         self._refresh_header()
-
-    def _view_summary(self, shown: int, total: int) -> list[tuple[str, int]]:
-        """What the sessions pane shows, each with how long the header keeps it."""
-        v = self.view
-        parts = [(f"{shown} of {total} shown", 2)]
-        parts.append(("lock tree", 1) if self.blocking_tree else (sort_label(v), 3))
-        if v.hide_idle:
-            parts.append(("idle hidden", 1))
-        if v.only_waiting_or_blocking:
-            parts.append(("waiting/blocking only", 1))
-        if v.show_system:
-            parts.append(("+background", 2))
-        marked = len(self.table.marked)
-        if marked:
-            parts.append((f"{marked} marked", 0))  # about to be acted on: always shown
-        return parts
 
     def on_sessions_table_header_clicked(self, message: SessionsTable.HeaderClicked) -> None:
         self.view = self.view.with_sort(message.column)

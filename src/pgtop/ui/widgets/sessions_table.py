@@ -31,6 +31,7 @@ from pgtop.ui.widgets.session_columns import (
     column_labels,
     fit_columns,
     pad_cell,
+    row_segments,
 )
 
 if TYPE_CHECKING:
@@ -309,7 +310,7 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
         if hit is not None and hit[0] == key:
             tail = hit[1]
         else:
-            tail = self._runs(s, columns, texts, head, base, cursor, width)
+            tail = row_segments(s, columns, texts, head, base, cursor, self.leads.get(s.pid))
             if len(self._tails) > 4 * max(100, self.size.height):
                 self._tails.clear()  # sessions long gone
             self._tails[s.pid] = (key, tail)
@@ -336,52 +337,6 @@ class SessionsTable(PlainLines, CursorList, can_focus=True):
                 head = 0  # an age past a styled cell: the whole row per frame
             self._head_of = (columns, head)
         return self._head_of[1]
-
-    def _runs(
-        self,
-        s: Session,
-        columns: tuple[Column, ...],
-        texts: tuple[str, ...],
-        start: int,
-        base: Style,
-        cursor: bool,
-        width: int,
-    ) -> tuple[Segment, ...]:
-        """Segments for the cells from column `start` on, each preceded by the space
-        between columns. Cells of one style go out as one segment: each segment costs its
-        own escape codes on the wire, the larger part of the bytes sent per line."""
-        segments: list[Segment] = []
-        run: list[str] = []
-        run_style = base
-        for i in range(start, len(columns)):
-            col, text = columns[i], texts[i]
-            style = base + col.style(s) if col.style and not cursor else base
-            cell = pad_cell(text, col) if i == 0 else " " + pad_cell(text, col)
-            pieces = self._lead_pieces(s.pid, col, cell, 0 if i == 0 else 1, style, cursor)
-            for piece, piece_style in pieces:
-                if piece_style != run_style and run:
-                    segments.append(Segment("".join(run), run_style))
-                    run = []
-                run_style = piece_style
-                run.append(piece)
-        if run:
-            segments.append(Segment("".join(run), run_style))
-        return tuple(segments)
-
-    def _lead_pieces(
-        self, pid: int, col: Column, cell: str, at: int, style: Style, cursor: bool
-    ) -> list[tuple[str, Style]]:
-        """The query cell split into its lead's parts, each in its own style, and the rest;
-        the lead starts at `at` (after the space between columns)."""
-        parts = self.leads.get(pid) if col.key == "query" and not cursor else None
-        if not parts:
-            return [(cell, style)]
-        pieces = [(cell[:at], style)]
-        for text, part_style in parts:
-            pieces.append((cell[at : at + len(text)], style + part_style))
-            at += len(text)
-        pieces.append((cell[at:], style))
-        return [p for p in pieces if p[0]]
 
     # -- scrolling and cursor -------------------------------------------------------------
 
